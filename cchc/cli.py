@@ -1,0 +1,360 @@
+"""`cchc …`: every verb is a thin call into the rooms (crawler, evidence, probes, indicators, reports, web, sim).
+
+Errors that cchc-watch raises on purpose become one clear line on stderr and a non-zero exit code;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cchc import __version__
+from cchc.errors import CchcError, ConfigError, NotBuiltError
+from cchc.settings import Settings, config_path, load_settings
+
+app = typer.Typer(
+    name="cchc",
+    help="cchc-watch: checks the public web for CCHC and digital-transformation evidence, and keeps the proof.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+evidence_app = typer.Typer(help="Verify, export and inspect the stored evidence.", no_args_is_help=True)
+config_app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(config_app, name="config")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $CCHC_CONFIG, else ./config.toml).", show_default=False
+    ),
+]
+
+
+class _State:
+    config: Path | None = None
+
+
+def _settings() -> Settings:
+    return load_settings(_State.config)
+
+
+@app.callback()
+def _main(
+    config: ConfigOption = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"cchc-watch {__version__}")
+        raise typer.Exit(0)
+    _State.config = config
+
+
+def _not_built(verb: str, issue: int, room: str) -> None:
+    raise NotBuiltError(f"`cchc {verb}` is not built yet: issue #{issue} ({room}) builds it.")
+
+
+# --- configuration --------------------------------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate the config file; print a one-line summary, or one line per problem."""
+    settings = _settings()
+    kinds = {k: sum(u.kind == k for u in settings.units_in_inspection()) for k in ("phong", "phuong", "xa")}
+    out.print(
+        f"{config_path(_State.config)}: ok: inspection {settings.inspection.id}, "
+        f"{kinds['phong']} phòng, {kinds['phuong']} phường, {kinds['xa']} xã, {len(settings.portal)} portals, "
+        f"{len(settings.schedule)} schedules, {len(settings.visit)} visits"
+    )
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the resolved settings as JSON (paths made absolute, environment overrides applied)."""
+    out.print_json(_settings().model_dump_json())
+
+
+# --- simulation -------------------------------------------------------------------------------------------------
+
+
+def _parse_faults(values: list[str] | None) -> list[Any]:
+    from cchc.simlink import parse_fault
+
+    faults = []
+    for value in values or []:
+        try:
+            faults.append(parse_fault(value))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--fault") from None
+    return faults
+
+
+FaultOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault",
+        "-f",
+        help="Inject a fault: SITE=MODE[:first=N,every=N,path=/p,retry_after=S,delay=S]. Repeatable.",
+        show_default=False,
+    ),
+]
+
+
+def _start_simulation(settings: Settings, faults: list[Any], seed: int | None, as_of: str | None) -> Any:
+    from cchc.simlink import world_spec
+    from sim import Simulation
+
+    spec = world_spec(settings, faults)
+    changes: dict[str, Any] = {}
+    if seed is not None:
+        changes["seed"] = seed
+    if as_of is not None:
+        changes["as_of"] = date.fromisoformat(as_of)
+    if changes:
+        from dataclasses import replace
+
+        spec = replace(spec, **changes)
+    unknown = sorted({f.site for f in spec.faults} - set(spec.site_ids))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown site {unknown[0]!r}; sites are {', '.join(spec.site_ids)}", param_hint="--fault"
+        )
+    return Simulation(spec, host=settings.sim.host, port_base=settings.sim.port_base).start()
+
+
+def _site_table(simulation: Any, settings: Settings) -> Table:
+    table = Table(title="Simulated portals", show_lines=False)
+    table.add_column("site")
+    table.add_column("stands for")
+    table.add_column("URL")
+    table.add_column("faults")
+    real = {
+        "dvc_tinh": settings.sources.dvc_tinh.base_url,
+        "motcua": settings.sources.motcua.base_url,
+        "dvc_quocgia": settings.sources.dvc_quocgia.base_url,
+        **{p.id: p.base_url for p in settings.portal},
+    }
+    for site_id, url in simulation.urls.items():
+        faults = ", ".join(f.mode for f in simulation.spec.faults if f.site == site_id)
+        table.add_row(site_id, real.get(site_id, ""), url, faults or "—")
+    return table
+
+
+def _truth_sample(truth: dict[str, Any], months: int = 3) -> Table:
+    table = Table(title=f"Ground truth (sample, as of {truth['generator']['as_of']})")
+    for column in (
+        "unit",
+        "TTHC",
+        "toàn trình",
+        "month",
+        "posts",
+        "CCHC posts",
+        "dossiers",
+        "on time",
+        "late",
+    ):
+        table.add_column(column, justify="left" if column in ("unit", "month") else "right")
+    for unit_id, unit in truth["units"].items():
+        procedures = unit["procedures"] or {}
+        recent = list(unit["months"].items())[-months:]
+        for n, (month, cell) in enumerate(recent):
+            table.add_row(
+                unit_id if n == 0 else "",
+                str(procedures.get("tthc_listed", "—")) if n == 0 else "",
+                str(procedures.get("tthc_toan_trinh", "—")) if n == 0 else "",
+                month,
+                str(cell["news_posts"]),
+                str(cell["news_posts_cchc"]),
+                str(cell.get("hs_received", "—")),
+                str(cell.get("hs_processed_on_time", "—")),
+                str(cell.get("hs_processed_late", "—")),
+            )
+    return table
+
+
+def _serve_until_interrupted(simulation: Any, seconds: float | None) -> None:
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulation.stop()
+
+
+@app.command()
+def sim(
+    fault: FaultOption = None,
+    truth: Annotated[Path | None, typer.Option(help="Write the ground truth (JSON) to this file.")] = None,
+    write_config: Annotated[
+        Path | None, typer.Option(help="Write a copy of the config whose base URLs point at the simulation.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Generator seed (default: sim.seed).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Data as of this date, YYYY-MM-DD (default: sim.as_of).")
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option(help="Keep serving until Ctrl-C (--no-serve: write files and exit).")
+    ] = True,
+    seconds: Annotated[float | None, typer.Option(help="Serve this many seconds, then stop.")] = None,
+) -> None:
+    """Serve the simulated portals over HTTP on loopback, with their ground truth and injectable faults."""
+    settings = _settings()
+    simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of)
+    try:
+        out.print(_site_table(simulation, settings))
+        if truth is not None:
+            truth.parent.mkdir(parents=True, exist_ok=True)
+            truth.write_text(json.dumps(simulation.truth(), ensure_ascii=False, indent=1), encoding="utf-8")
+            out.print(f"ground truth written to {truth}")
+        if write_config is not None:
+            _write_pointed_config(settings, simulation.urls, write_config)
+            out.print(f"config pointing at the simulation written to {write_config}")
+    except BaseException:
+        simulation.stop()
+        raise
+    if not serve:
+        simulation.stop()
+        return
+    out.print("serving; Ctrl-C stops" if seconds is None else f"serving for {seconds:g} s")
+    _serve_until_interrupted(simulation, seconds)
+
+
+def _write_pointed_config(settings: Settings, urls: dict[str, str], target: Path) -> None:
+    import tomli_w
+
+    from cchc.simlink import point_at
+
+    pointed = point_at(settings, urls)
+    data = pointed.model_dump(mode="json", exclude_none=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(tomli_w.dumps(data), encoding="utf-8")
+
+
+@app.command()
+def demo(
+    fault: FaultOption = None,
+    once: Annotated[bool, typer.Option(help="Print and stop instead of serving until Ctrl-C.")] = False,
+) -> None:
+    """Start the simulated portals and show what a crawl of them must find (the crawl itself comes with #4)."""
+    settings = _settings()
+    simulation = _start_simulation(settings, _parse_faults(fault), None, None)
+    try:
+        truth = simulation.truth()
+        out.print(_site_table(simulation, settings))
+        out.print(_truth_sample(truth, months=1))
+        out.print(
+            "The crawl of these sites arrives with issue #4 (probes); until then `cchc demo` serves the simulation."
+        )
+    except BaseException:
+        simulation.stop()
+        raise
+    if once:
+        simulation.stop()
+        return
+    out.print("serving; Ctrl-C stops")
+    _serve_until_interrupted(simulation, None)
+
+
+# --- verbs that later issues build ------------------------------------------------------------------------------
+
+
+@app.command()
+def crawl() -> None:
+    """One pass of probes now, with a summary of snapshots, observations and parse failures."""
+    _not_built("crawl", 4, "probes")
+
+
+@app.command()
+def parse() -> None:
+    """Parse a saved page or JSON file offline and print its observations."""
+    _not_built("parse", 4, "probes")
+
+
+@app.command()
+def reparse() -> None:
+    """Re-derive observations from stored evidence with the current parsers."""
+    _not_built("reparse", 4, "probes")
+
+
+@app.command()
+def run() -> None:
+    """The scheduled daemon: probes on their schedules, the inspection calendar, a lease in the database."""
+    _not_built("run", 5, "scheduler")
+
+
+@app.command()
+def status() -> None:
+    """Lease holder, last runs, next fire times, missed runs, evidence size."""
+    _not_built("status", 5, "scheduler")
+
+
+@app.command()
+def indicators() -> None:
+    """Per-unit indicator tables for a period, each figure with its sources."""
+    _not_built("indicators", 6, "indicators")
+
+
+@app.command()
+def report() -> None:
+    """A unit's pre-visit summary along the plan's outline (HTML, PDF, XLSX)."""
+    _not_built("report", 6, "reports")
+
+
+@app.command()
+def serve() -> None:
+    """The web app for analysts and inspectors."""
+    _not_built("serve", 7, "web")
+
+
+@evidence_app.command("verify")
+def evidence_verify() -> None:
+    """Recompute every digest, record hash and chain link, and check the signed checkpoints."""
+    _not_built("evidence verify", 3, "evidence")
+
+
+@evidence_app.command("export")
+def evidence_export() -> None:
+    """Export captures as WARC 1.1."""
+    _not_built("evidence export", 3, "evidence")
+
+
+@evidence_app.command("show")
+def evidence_show() -> None:
+    """A snapshot's metadata, place in the chain and blobs."""
+    _not_built("evidence show", 3, "evidence")
+
+
+def main() -> None:
+    """Console entry point: deliberate errors become one line per problem on stderr."""
+    try:
+        app()
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            err.print(line, markup=False)
+        sys.exit(2)
+    except NotBuiltError as exc:
+        err.print(str(exc), markup=False)
+        sys.exit(2)
+    except CchcError as exc:
+        err.print(str(exc), markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

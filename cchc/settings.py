@@ -1,0 +1,511 @@
+"""Typed settings loaded from config.toml: the inspection, its units, the portals and how to crawl them.
+
+`load_settings()` reads the file named by `--config`, `CCHC_CONFIG` or ./config.toml; every problem
+becomes one line of a ConfigError naming the file, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cchc import __version__
+from cchc.errors import ConfigError
+
+CONFIG_ENV = "CCHC_CONFIG"
+DATABASE_URL_ENV = "CCHC_DATABASE_URL"
+DEFAULT_CONFIG = Path("config.toml")
+
+UnitKind = Literal["phong", "phuong", "xa"]
+OnlineLevel = Literal["toan_trinh", "mot_phan", "cung_cap_thong_tin"]
+PortalPlatform = Literal["nukeviet-4.5", "nukeviet-3"]
+FaultMode = Literal[
+    "http-500",
+    "http-503",
+    "rate-limit",
+    "slow",
+    "hang",
+    "truncated",
+    "reset",
+    "redirect-loop",
+    "garbage",
+    "drift",
+    "moved",
+    "gone-404",
+    "gone-410",
+    "refused",
+    "robots-disallow",
+]
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_PROBE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _check_base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL with a host, got {value!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"expected a base URL without query or fragment, got {value!r}")
+    return value.rstrip("/")
+
+
+def _check_slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(f"expected a lower-case slug like 'phuong-1', got {value!r}")
+    return value
+
+
+def _check_probe_name(value: str) -> str:
+    if not _PROBE_NAME.match(value):
+        raise ValueError(f"expected a probe name like 'service_stats', got {value!r}")
+    return value
+
+
+def _check_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"expected a path starting with '/', got {value!r}")
+    return value
+
+
+def _nfc(value: str) -> str:
+    # Vietnamese text is compared and stored in NFC everywhere; a decomposed config value is normalised once here.
+    return unicodedata.normalize("NFC", value)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"expected an IANA time zone such as 'Asia/Ho_Chi_Minh', got {value!r}") from None
+    return value
+
+
+BaseUrl = Annotated[str, AfterValidator(_check_base_url)]
+Slug = Annotated[str, AfterValidator(_check_slug)]
+ProbeName = Annotated[str, AfterValidator(_check_probe_name)]
+UrlPath = Annotated[str, AfterValidator(_check_path)]
+Text = Annotated[str, AfterValidator(_nfc), Field(min_length=1)]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InspectionSettings(_Section):
+    """The inspection this deployment serves (plan 110/KH-UBND for 2023)."""
+
+    id: Slug
+    title: Text
+    plan: Text
+    plan_date: date
+    year: int = Field(ge=2000, le=2100)
+    ends_by: date
+    report_days_before: int = Field(default=5, ge=0, le=60)
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
+
+
+class CollectorSettings(_Section):
+    """Who collects: named in every request's User-Agent and in the evidence's signatures."""
+
+    name: Text = "cchc-watch"
+    contact: Text
+    key_file: Path = Path("data/collector.ed25519")
+
+    @property
+    def user_agent(self) -> str:
+        return f"{self.name}/{__version__} (+{self.contact})"
+
+
+class PolitenessSettings(_Section):
+    """How gently we fetch: one request in flight per host, spaced by max(min_delay_s, k × latency)."""
+
+    min_delay_s: float = Field(default=2.0, ge=0)
+    latency_factor: float = Field(default=4.0, ge=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    backoff_base_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=60.0, ge=0)
+    retry_after_max_s: float = Field(default=600.0, ge=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=30.0, gt=0)
+    total_timeout_s: float = Field(default=90.0, gt=0)
+    max_body_bytes: int = Field(default=20_000_000, gt=0)
+    obey_robots: bool = True
+
+
+class StorageSettings(_Section):
+    """Where evidence lives: a database (SQLite by default) and a folder of content-addressed blobs."""
+
+    database_url: str = "sqlite:///data/cchc.sqlite3"
+    blob_dir: Path = Path("data/blobs")
+
+
+class BrowserSettings(_Section):
+    """The system Chromium that renders pages JavaScript fills in."""
+
+    executable: str = ""
+    page_timeout_s: float = Field(default=30.0, gt=0)
+    recycle_context_after: int = Field(default=100, ge=1)
+    viewport_width: int = Field(default=1280, ge=320)
+    viewport_height: int = Field(default=900, ge=240)
+
+
+class DvcTinhSource(_Section):
+    """The province's public-service portal (Cổng DVC tỉnh) and its JSON API under /api/dvc/."""
+
+    name: Text
+    base_url: BaseUrl
+    api_path: UrlPath = "/api/dvc/"
+    list_page: UrlPath = "/thu-tuc-hanh-chinh"
+    page_size: int = Field(default=50, ge=1, le=500)
+    # Tây Ninh still returns a numeric MucDo; NĐ 42/2022 has two online levels plus information only.
+    mucdo_map: dict[str, OnlineLevel]
+    valid_from: date
+    valid_to: date | None = None
+
+
+class MotcuaSource(_Section):
+    """The one-stop back office (Một cửa điện tử): a login page only; availability is all we check."""
+
+    name: Text
+    base_url: BaseUrl
+    login_path: UrlPath = "/"
+    valid_from: date
+    valid_to: date | None = None
+
+
+class NationalSource(_Section):
+    """The national public-service portal (Cổng DVCQG): POST /jsp/rest.jsp and JS-filled dashboards."""
+
+    name: Text
+    base_url: BaseUrl
+    rest_path: UrlPath = "/jsp/rest.jsp"
+    province_name: Text
+    # Unknown for the real site: resolved by name from a p_tinh_id=0 call when empty.
+    province_id: str = ""
+    # impl_level_id values of procedure_advanced_search_service_v2, per unit level.
+    impl_level_ids: dict[Literal["huyen", "xa"], str]
+    # Decision-766 dashboard groups and their maxima, as the dashboard pages name them.
+    dashboard_groups: dict[str, float]
+    bot_cookie_page: UrlPath = "/p/home/dvc-index-tinhthanhpho-tonghop.html"
+    valid_from: date
+    valid_to: date | None = None
+
+
+class Sources(_Section):
+    dvc_tinh: DvcTinhSource
+    motcua: MotcuaSource
+    dvc_quocgia: NationalSource
+
+
+class CitySettings(_Section):
+    """The city people's committee: parent of the units, owner of the city portal and the one-stop desk."""
+
+    name: Text
+    portal: Slug
+    dvc_donvi_id: int
+    national_id: str
+    ma_coquan: str
+    valid_from: date
+    valid_to: date | None = None
+
+
+class Portal(_Section):
+    """A NukeViet news portal (the city's or a ward's), with its categories and URL layout."""
+
+    id: Slug
+    name: Text
+    base_url: BaseUrl
+    platform: PortalPlatform = "nukeviet-4.5"
+    news_path: UrlPath = "/vi/news/"
+    rss_path: UrlPath = "/vi/news/rss/"
+    categories: list[Slug] = Field(min_length=1)
+    cchc_categories: list[Slug] = []
+    valid_from: date
+    valid_to: date | None = None
+    successor: Slug | None = None
+
+    @model_validator(mode="after")
+    def _cchc_categories_are_categories(self) -> Portal:
+        unknown = [c for c in self.cchc_categories if c not in self.categories]
+        if unknown:
+            raise ValueError(f"cchc_categories {unknown} are not in categories {self.categories}")
+        return self
+
+
+class Unit(_Section):
+    """An inspected unit: a city department (phòng) or a ward/commune (phường/xã), with its ids on the portals."""
+
+    id: Slug
+    kind: UnitKind
+    name: Text
+    portal: Slug
+    # A phòng's posts are those in its categories of the city portal (plan II.1.e); empty means every category.
+    news_categories: list[Slug] = []
+    # A ward's own unit id on the province DVC portal; a phòng's procedures are the city's in its fields.
+    dvc_donvi_id: int | None = None
+    # Lĩnh vực (fields) a phòng answers for at the city one-stop desk: the field → phòng attribution.
+    dvc_linh_vuc: list[Text] = []
+    national_id: str | None = None
+    ma_coquan: str | None = None
+    valid_from: date
+    valid_to: date | None = None
+    successor: Slug | None = None
+
+    @model_validator(mode="after")
+    def _ids_fit_the_kind(self) -> Unit:
+        if self.kind != "phong" and self.dvc_linh_vuc:
+            raise ValueError("dvc_linh_vuc is for phòng only; a ward's fields come from its dvc_donvi_id")
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+        return self
+
+
+class Schedule(_Section):
+    """When a probe runs: a cron expression in the inspection's time zone, with jitter."""
+
+    probe: ProbeName
+    cron: Text
+    jitter_s: int = Field(default=0, ge=0)
+    timeout_s: float = Field(default=3600.0, gt=0)
+
+
+class Visit(_Section):
+    """A planned inspection visit: the unit's summary is due report_days_before it."""
+
+    unit: Slug
+    date: date
+
+
+class NewsSettings(_Section):
+    """How news posts are classified: posts on administrative reform are counted apart."""
+
+    cchc_keywords: list[Text] = Field(min_length=1)
+    months_back: int = Field(default=24, ge=1)
+
+
+class SimFault(_Section):
+    """A fault the simulated portals inject on one site."""
+
+    site: Slug
+    mode: FaultMode
+    path: str | None = None
+    first: int | None = Field(default=None, ge=1)
+    every: int | None = Field(default=None, ge=1)
+    retry_after_s: float = Field(default=1.0, ge=0)
+    delay_s: float = Field(default=2.0, ge=0)
+
+
+class SimSettings(_Section):
+    """The simulated portals: seed and "as of" date of their data, where they listen, their faults."""
+
+    seed: int = 20230526
+    as_of: date = date(2023, 9, 30)
+    host: str = "127.0.0.1"
+    port_base: int = Field(default=0, ge=0, le=65000)
+    national_bot_protection: bool = True
+    faults: list[SimFault] = []
+
+
+class Settings(_Section):
+    inspection: InspectionSettings
+    collector: CollectorSettings
+    politeness: PolitenessSettings = PolitenessSettings()
+    storage: StorageSettings = StorageSettings()
+    browser: BrowserSettings = BrowserSettings()
+    news: NewsSettings
+    city: CitySettings
+    sources: Sources
+    portal: list[Portal] = Field(min_length=1)
+    unit: list[Unit] = Field(min_length=1)
+    schedule: list[Schedule] = []
+    visit: list[Visit] = []
+    sim: SimSettings = SimSettings()
+
+    def reference_problems(self) -> list[str]:
+        """Ids that must be unique and references that must resolve, checked across tables."""
+        problems: list[str] = []
+        problems += _duplicates("portal", (p.id for p in self.portal))
+        problems += _duplicates("unit", (u.id for u in self.unit))
+        portals = {p.id: p for p in self.portal}
+        units = {u.id for u in self.unit}
+        if self.city.portal not in portals:
+            problems.append(f"city.portal: expected a portal id from [[portal]], got {self.city.portal!r}")
+        for p in self.portal:
+            if p.successor is not None and p.successor not in portals:
+                problems.append(f"portal[{p.id}].successor: expected a portal id, got {p.successor!r}")
+        for u in self.unit:
+            portal = portals.get(u.portal)
+            if portal is None:
+                problems.append(
+                    f"unit[{u.id}].portal: expected a portal id from [[portal]], got {u.portal!r}"
+                )
+            else:
+                stray = [c for c in u.news_categories if c not in portal.categories]
+                if stray:
+                    problems.append(
+                        f"unit[{u.id}].news_categories: {stray} are not categories of portal {portal.id!r}"
+                    )
+            if u.successor is not None and u.successor not in units:
+                problems.append(f"unit[{u.id}].successor: expected a unit id, got {u.successor!r}")
+        for i, v in enumerate(self.visit):
+            if v.unit not in units:
+                problems.append(f"visit[{i}].unit: expected a unit id from [[unit]], got {v.unit!r}")
+        sim_sites = {"dvc_tinh", "motcua", "dvc_quocgia", *portals}
+        for i, f in enumerate(self.sim.faults):
+            if f.site not in sim_sites:
+                problems.append(f"sim.faults[{i}].site: expected one of {sorted(sim_sites)}, got {f.site!r}")
+        return problems
+
+    # Convenience views used across the rooms.
+    def unit_by_id(self, unit_id: str) -> Unit:
+        for u in self.unit:
+            if u.id == unit_id:
+                return u
+        raise KeyError(unit_id)
+
+    def portal_by_id(self, portal_id: str) -> Portal:
+        for p in self.portal:
+            if p.id == portal_id:
+                return p
+        raise KeyError(portal_id)
+
+    def units_in_inspection(self) -> list[Unit]:
+        """Units that existed during the inspection year (successor wards of 2025 are configured, not inspected)."""
+        start, end = date(self.inspection.year, 1, 1), date(self.inspection.year, 12, 31)
+        return [u for u in self.unit if u.valid_from <= end and (u.valid_to is None or u.valid_to >= start)]
+
+    def allowed_hosts(self) -> set[str]:
+        """Every host:port the configuration names; the crawler fetches nothing else."""
+        urls = [s.base_url for s in (self.sources.dvc_tinh, self.sources.motcua, self.sources.dvc_quocgia)]
+        urls += [p.base_url for p in self.portal]
+        return {urlsplit(u).netloc.lower() for u in urls}
+
+
+def _duplicates(table: str, ids: Iterable[str]) -> list[str]:
+    return [f"{table}[{i}].id: duplicate id {i!r}" for i, n in Counter(ids).items() if n > 1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading
+
+
+def config_path(explicit: Path | str | None = None) -> Path:
+    """The config file to read: the explicit one, else $CCHC_CONFIG, else ./config.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_settings(path: Path | str | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, validate and resolve a config file; relative paths are taken from the file's folder."""
+    env = os.environ if environ is None else environ
+    file = config_path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, ["file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError(file, ["expected a TOML file, found a directory"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, [f"expected UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, [f"TOML syntax: {exc}"]) from None
+    return settings_from_mapping(raw, source=file, environ=env)
+
+
+def settings_from_mapping(
+    raw: Mapping[str, Any], *, source: Path | str = "<config>", environ: Mapping[str, str] | None = None
+) -> Settings:
+    env = {} if environ is None else environ
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(err, raw) for err in exc.errors()]) from None
+    problems = settings.reference_problems()
+    if problems:
+        raise ConfigError(source, problems)
+    return _resolve(settings, Path(source).parent if source != "<config>" else Path.cwd(), env)
+
+
+def _resolve(settings: Settings, base: Path, env: Mapping[str, str]) -> Settings:
+    database_url = env.get(DATABASE_URL_ENV) or settings.storage.database_url
+    prefix = "sqlite:///"
+    if database_url.startswith(prefix) and not database_url.startswith(prefix + "/"):
+        relative = database_url[len(prefix) :]
+        if relative and relative != ":memory:":
+            database_url = prefix + str((base / relative).resolve())
+    storage = settings.storage.model_copy(
+        update={"database_url": database_url, "blob_dir": (base / settings.storage.blob_dir).resolve()}
+    )
+    collector = settings.collector.model_copy(
+        update={"key_file": (base / settings.collector.key_file).resolve()}
+    )
+    return settings.model_copy(update={"storage": storage, "collector": collector})
+
+
+def _describe(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
+    """One line for one pydantic error: the key path as written in TOML, then what was expected."""
+    loc = tuple(err["loc"])
+    path = _key_path(loc, raw)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key"
+    if kind == "value_error":
+        message = str(err["msg"]).removeprefix("Value error, ")
+        return f"{path}: {message}" if path else message
+    if kind == "literal_error":
+        expected = str(err.get("ctx", {}).get("expected", ""))
+        return f"{path}: expected one of {expected}, got {value!r}"
+    return f"{path}: {_expectation(kind, str(err['msg']))}, got {value!r}"
+
+
+def _expectation(kind: str, message: str) -> str:
+    words = {
+        "int_parsing": "expected an integer",
+        "int_type": "expected an integer",
+        "float_parsing": "expected a number",
+        "float_type": "expected a number",
+        "bool_parsing": "expected true or false",
+        "bool_type": "expected true or false",
+        "string_type": "expected a string",
+        "date_type": "expected a date like 2023-09-30",
+        "date_parsing": "expected a date like 2023-09-30",
+        "date_from_datetime_parsing": "expected a date like 2023-09-30",
+        "list_type": "expected an array",
+        "dict_type": "expected a table",
+        "model_type": "expected a table",
+    }
+    return words.get(kind, "expected: " + message[0].lower() + message[1:])
+
+
+def _key_path(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
+    """('unit', 3, 'portal') → 'unit[phuong-1].portal' when the item has an id, else 'unit[3].portal'."""
+    parts: list[str] = []
+    node: Any = raw
+    for key in loc:
+        if isinstance(key, int):
+            item = node[key] if isinstance(node, list) and key < len(node) else None
+            ident = item.get("id") if isinstance(item, dict) else None
+            parts[-1] += f"[{ident}]" if isinstance(ident, str) and ident else f"[{key}]"
+            node = item
+        else:
+            parts.append(str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return ".".join(parts)

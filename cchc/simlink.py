@@ -1,0 +1,112 @@
+"""The bridge between settings and the simulated portals: the only place besides tests that imports sim/.
+
+`world_spec()` turns the configured inspection into what the simulation builds; `point_at()` returns the
+same settings with every base URL replaced by the simulated site's origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from cchc.settings import Settings
+from sim import CitySpec, FaultSpec, PortalSpec, UnitSpec, WorldSpec
+from sim.spec import DVC_SITE, MOTCUA_SITE, NATIONAL_SITE
+
+
+def world_spec(settings: Settings, extra_faults: Iterable[FaultSpec] = ()) -> WorldSpec:
+    sources = settings.sources
+    mucdo_codes: dict[str, str] = {}
+    for code, level in sorted(
+        sources.dvc_tinh.mucdo_map.items(), key=lambda kv: -int(kv[0]) if kv[0].isdigit() else 0
+    ):
+        mucdo_codes.setdefault(level, code)
+    faults = [
+        FaultSpec(f.site, f.mode, f.path, f.first, f.every, f.retry_after_s, f.delay_s)
+        for f in settings.sim.faults
+    ]
+    return WorldSpec(
+        seed=settings.sim.seed,
+        as_of=settings.sim.as_of,
+        province_name=sources.dvc_quocgia.province_name,
+        city=CitySpec(
+            name=settings.city.name,
+            portal=settings.city.portal,
+            dvc_donvi_id=settings.city.dvc_donvi_id,
+            national_id=settings.city.national_id,
+            ma_coquan=settings.city.ma_coquan,
+        ),
+        units=tuple(
+            UnitSpec(
+                id=u.id,
+                kind=u.kind,
+                name=u.name,
+                portal=u.portal,
+                news_categories=tuple(u.news_categories),
+                dvc_donvi_id=u.dvc_donvi_id,
+                linh_vuc=tuple(u.dvc_linh_vuc),
+                national_id=u.national_id,
+                ma_coquan=u.ma_coquan,
+                valid_from=u.valid_from,
+                valid_to=u.valid_to,
+            )
+            for u in settings.unit
+        ),
+        portals=tuple(
+            PortalSpec(
+                id=p.id,
+                name=p.name,
+                categories=tuple(p.categories),
+                cchc_categories=tuple(p.cchc_categories),
+                platform=p.platform,
+                news_path=p.news_path,
+                rss_path=p.rss_path,
+                successor=p.successor,
+                valid_from=p.valid_from,
+                valid_to=p.valid_to,
+            )
+            for p in settings.portal
+        ),
+        cchc_keywords=tuple(settings.news.cchc_keywords),
+        mucdo_codes=mucdo_codes,
+        impl_level_ids={str(k): v for k, v in sources.dvc_quocgia.impl_level_ids.items()},
+        dvc_list_page=sources.dvc_tinh.list_page,
+        dashboard_groups=tuple(sources.dvc_quocgia.dashboard_groups),
+        national_bot_protection=settings.sim.national_bot_protection,
+        faults=(*faults, *extra_faults),
+    )
+
+
+def point_at(settings: Settings, urls: Mapping[str, str]) -> Settings:
+    """The same settings, with each source's and portal's base URL replaced by its simulated origin."""
+    sources = settings.sources
+    new_sources = sources.model_copy(
+        update={
+            "dvc_tinh": sources.dvc_tinh.model_copy(update={"base_url": urls[DVC_SITE]}),
+            "motcua": sources.motcua.model_copy(update={"base_url": urls[MOTCUA_SITE]}),
+            "dvc_quocgia": sources.dvc_quocgia.model_copy(update={"base_url": urls[NATIONAL_SITE]}),
+        }
+    )
+    portals = [p.model_copy(update={"base_url": urls[p.id]}) for p in settings.portal]
+    return settings.model_copy(update={"sources": new_sources, "portal": portals})
+
+
+def parse_fault(text: str) -> FaultSpec:
+    """'SITE=MODE[:first=N|every=N|path=/p|retry_after=S|delay=S,…]' from the command line."""
+    site, sep, rest = text.partition("=")
+    if not sep or not site or not rest:
+        raise ValueError(f"expected SITE=MODE[:key=value,…], got {text!r}")
+    mode, _, options = rest.partition(":")
+    kwargs: dict[str, object] = {}
+    for item in filter(None, options.split(",")):
+        key, _, value = item.partition("=")
+        if key in ("first", "every"):
+            kwargs[key] = int(value)
+        elif key == "path":
+            kwargs["path"] = value
+        elif key in ("retry_after", "delay"):
+            kwargs[key + "_s"] = float(value)
+        else:
+            raise ValueError(
+                f"unknown fault option {key!r} in {text!r}; expected first, every, path, retry_after, delay"
+            )
+    return FaultSpec(site=site, mode=mode, **kwargs)  # type: ignore[arg-type]

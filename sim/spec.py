@@ -1,0 +1,140 @@
+"""What the simulation is asked to build: units, portals, faults, a seed and an "as of" date.
+
+Plain frozen dataclasses, so that sim/ imports nothing from the rest of cchc-watch; the CLI and the
+tests translate the project's settings into a WorldSpec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+ONLINE_LEVELS = ("toan_trinh", "mot_phan", "cung_cap_thong_tin")
+ONLINE_LEVEL_LABELS = {
+    "toan_trinh": "Toàn trình",
+    "mot_phan": "Một phần",
+    "cung_cap_thong_tin": "Cung cấp thông tin",
+}
+
+# Sites that are not news portals have fixed ids.
+DVC_SITE = "dvc_tinh"
+MOTCUA_SITE = "motcua"
+NATIONAL_SITE = "dvc_quocgia"
+
+FAULT_MODES = (
+    "http-500",
+    "http-503",
+    "rate-limit",
+    "slow",
+    "hang",
+    "truncated",
+    "reset",
+    "redirect-loop",
+    "garbage",
+    "drift",
+    "moved",
+    "gone-404",
+    "gone-410",
+    "refused",
+    "robots-disallow",
+)
+
+
+@dataclass(frozen=True)
+class CitySpec:
+    name: str
+    portal: str
+    dvc_donvi_id: int
+    national_id: str
+    ma_coquan: str
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    id: str
+    kind: str  # phong | phuong | xa
+    name: str
+    portal: str
+    news_categories: tuple[str, ...] = ()
+    dvc_donvi_id: int | None = None
+    linh_vuc: tuple[str, ...] = ()  # a phòng's fields at the city one-stop desk
+    national_id: str | None = None
+    ma_coquan: str | None = None
+    valid_from: date = date(2014, 1, 1)
+    valid_to: date | None = None
+
+
+@dataclass(frozen=True)
+class PortalSpec:
+    id: str
+    name: str
+    categories: tuple[str, ...]
+    cchc_categories: tuple[str, ...] = ()
+    platform: str = "nukeviet-4.5"
+    news_path: str = "/vi/news/"
+    rss_path: str = "/vi/news/rss/"
+    successor: str | None = None
+    valid_from: date = date(2014, 1, 1)
+    valid_to: date | None = None
+    posts_per_page: int = 20
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A fault on one site: every matching request, the first N, or every Nth, optionally under a path."""
+
+    site: str
+    mode: str
+    path: str | None = None
+    first: int | None = None
+    every: int | None = None
+    retry_after_s: float = 1.0
+    delay_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode {self.mode!r}; expected one of {', '.join(FAULT_MODES)}")
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    seed: int
+    as_of: date
+    province_name: str
+    city: CitySpec
+    units: tuple[UnitSpec, ...]
+    portals: tuple[PortalSpec, ...]
+    cchc_keywords: tuple[str, ...]
+    # MucDo code the DVC API sends for each online level (the inverse of the config's mucdo_map).
+    mucdo_codes: dict[str, str] = field(
+        default_factory=lambda: {"toan_trinh": "4", "mot_phan": "3", "cung_cap_thong_tin": "2"}
+    )
+    impl_level_ids: dict[str, str] = field(default_factory=lambda: {"huyen": "2", "xa": "3"})
+    dvc_list_page: str = "/thu-tuc-hanh-chinh"
+    dashboard_groups: tuple[str, ...] = (
+        "tonghop",
+        "congkhaiminhbach",
+        "tiendogiaiquyet",
+        "dvctructuyen",
+        "mucdohailong",
+        "mucdosohoa",
+    )
+    first_month: date = date(2022, 1, 1)
+    national_bot_protection: bool = True
+    faults: tuple[FaultSpec, ...] = ()
+
+    def unit(self, unit_id: str) -> UnitSpec:
+        for u in self.units:
+            if u.id == unit_id:
+                return u
+        raise KeyError(unit_id)
+
+    def portal(self, portal_id: str) -> PortalSpec:
+        for p in self.portals:
+            if p.id == portal_id:
+                return p
+        raise KeyError(portal_id)
+
+    @property
+    def site_ids(self) -> tuple[str, ...]:
+        return (DVC_SITE, MOTCUA_SITE, NATIONAL_SITE, *(p.id for p in self.portals))

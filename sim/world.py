@@ -1,0 +1,577 @@
+"""The simulated world: procedures, dossier statistics, 766 scores and news posts, generated from a seed.
+
+Every draw comes from a random stream named after what it is for (unit, field, month …), so that adding
+a unit or a month leaves every other number unchanged. All text is NFC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sim import vocab
+from sim.spec import ONLINE_LEVELS, PortalSpec, UnitSpec, WorldSpec
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+CITY = "city"  # the agency key of the city one-stop desk in dossier statistics
+
+# The seven parts of a published procedure (NĐ 63/2010 Điều 8 khoản 2), in the DVCQG spec's order.
+ELEMENTS = ("ten", "trinh_tu", "cach_thuc", "thanh_phan_ho_so", "thoi_han", "doi_tuong", "co_quan_thuc_hien")
+SCORE_GROUPS = {"CKMB": 18.0, "TDGQ": 20.0, "TTTT": 10.0, "CLGQ": 12.0, "MDHL": 18.0, "MDSH": 22.0}
+
+
+@dataclass(frozen=True)
+class Field:
+    id: int
+    name: str
+    level: str  # xa | huyen
+
+
+@dataclass(frozen=True)
+class ReferenceProcedure:
+    """A procedure of the national database (Cơ sở dữ liệu quốc gia về TTHC) for one level."""
+
+    id: str
+    code: str
+    name: str
+    field_name: str
+    level: str
+    ministry: str
+    qdcb_id: str
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """A procedure a unit lists on the province DVC portal."""
+
+    id: int
+    code: str
+    name: str
+    field_id: int
+    field_name: str
+    donvi_id: int
+    level: str  # an ONLINE_LEVELS value
+    elements: tuple[bool, ...]  # presence of each of ELEMENTS
+
+    @property
+    def complete(self) -> bool:
+        return all(self.elements)
+
+
+@dataclass(frozen=True)
+class DossierMonth:
+    """Dossier counts of one agency (ward unit id, or CITY) in one field and month."""
+
+    agency: str
+    field_name: str
+    month: str
+    received_direct: int
+    received_post: int
+    received_online: int
+    synced: int
+    processed_on_time: int
+    processed_late: int
+    returned_on_time: int
+    returned_late: int
+    paid_online_dvcqg: int
+    paid_online_local: int
+    pakn_on_time: int
+    pakn_late: int
+
+    @property
+    def received(self) -> int:
+        return self.received_direct + self.received_post + self.received_online
+
+
+COUNT_FIELDS = (
+    "received_direct",
+    "received_post",
+    "received_online",
+    "synced",
+    "processed_on_time",
+    "processed_late",
+    "returned_on_time",
+    "returned_late",
+    "paid_online_dvcqg",
+    "paid_online_local",
+    "pakn_on_time",
+    "pakn_late",
+)
+
+
+@dataclass(frozen=True)
+class NationalAgency:
+    """A row of the national 766 report: a province, a department or a ward."""
+
+    id: str
+    name: str
+    ma_coquan: str
+    capdonvi: str  # "0" province, "1" sở/ngành, "2" xã/phường
+    quality: float
+
+
+@dataclass(frozen=True)
+class NewsPost:
+    portal: str
+    id: int
+    category: str
+    title: str
+    alias: str
+    published: datetime  # local, aware
+    edited: datetime  # local, aware; NukeViet shows max(edited, published) as datePublished
+    views: int
+    author: str
+    hometext: str
+    paragraphs: tuple[str, ...]
+    image: str
+
+    @property
+    def path_tail(self) -> str:
+        return f"{self.category}/{self.alias}-{self.id}.html"
+
+
+@dataclass
+class World:
+    spec: WorldSpec
+    fields: dict[tuple[str, str], Field]  # by (level, name): a name can exist at both levels
+    reference: dict[str, list[ReferenceProcedure]]  # by level
+    procedures: dict[int, list[Procedure]]  # by DonViID
+    dossiers: list[DossierMonth]
+    provinces: list[NationalAgency]
+    province_id: str
+    province_agencies: list[NationalAgency]  # units of the simulated province on the 766 report
+    posts: dict[str, list[NewsPost]]  # by portal id, newest first
+    months: list[str]
+    _scores: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+
+    def score(self, agency_id: str, period: str) -> dict[str, float]:
+        """766 group scores of one agency for one period ('2023', '2023-H1', '2023-Q3', '2023-09')."""
+        key = (agency_id, period)
+        if key not in self._scores:
+            quality = next(
+                (a.quality for a in [*self.provinces, *self.province_agencies] if a.id == agency_id), 0.7
+            )
+            rng = _rng(self.spec.seed, "score", agency_id, period)
+            groups = {
+                g: round(mx * min(1.0, max(0.0, quality + rng.uniform(-0.12, 0.08))), 2)
+                for g, mx in SCORE_GROUPS.items()
+            }
+            groups["TONG"] = round(sum(groups.values()), 2)
+            self._scores[key] = groups
+        return self._scores[key]
+
+    def city_donvi_id(self) -> int:
+        return self.spec.city.dvc_donvi_id
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def generate_world(spec: WorldSpec) -> World:
+    months = _months(spec.first_month, spec.as_of)
+    fields = _fields(spec)
+    reference = _reference_procedures(spec, fields)
+    procedures = _unit_procedures(spec, fields, reference)
+    dossiers = _dossiers(spec, months)
+    provinces, province_id = _provinces(spec)
+    agencies = _province_agencies(spec)
+    posts = {p.id: _posts(spec, p) for p in spec.portals}
+    return World(
+        spec=spec,
+        fields=fields,
+        reference=reference,
+        procedures=procedures,
+        dossiers=dossiers,
+        provinces=provinces,
+        province_id=province_id,
+        province_agencies=agencies,
+        posts=posts,
+        months=months,
+    )
+
+
+def _rng(seed: int, *purpose: object) -> random.Random:
+    digest = hashlib.sha256(":".join(map(str, (seed, *purpose))).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _stable_int(text: str, modulo: int) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:6], "big") % modulo
+
+
+def _months(first: date, as_of: date) -> list[str]:
+    out: list[str] = []
+    y, m = first.year, first.month
+    while (y, m) <= (as_of.year, as_of.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    if mean > 40:  # normal approximation keeps large means fast
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def slugify(text: str, max_length: int = 70) -> str:
+    """NukeViet-style alias: Vietnamese without diacritics, lower-case, words joined by '-'."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    return slug[:max_length].rstrip("-")
+
+
+# --- procedures --------------------------------------------------------------------------------------------------
+
+
+def _fields(spec: WorldSpec) -> dict[tuple[str, str], Field]:
+    fields: dict[tuple[str, str], Field] = {}
+    for name in vocab.WARD_FIELDS:
+        fields[("xa", name)] = Field(id=100 + _stable_int("field:" + name, 9000), name=name, level="xa")
+    for unit in spec.units:
+        for name in unit.linh_vuc:
+            fields[("huyen", name)] = Field(
+                id=100 + _stable_int("field-huyen:" + name, 9000), name=name, level="huyen"
+            )
+    ids = [f.id for f in fields.values()]
+    if len(ids) != len(set(ids)):
+        raise AssertionError("field id collision; change the field id hash")
+    return fields
+
+
+def _procedure_names(field_name: str, count: int, rng: random.Random) -> list[str]:
+    stock = list(vocab.WARD_FIELDS.get(field_name, ()))
+    names = stock[:count]
+    n = 0
+    while len(names) < count:
+        verb = vocab.PROCEDURE_VERBS[n % len(vocab.PROCEDURE_VERBS)]
+        obj = vocab.PROCEDURE_OBJECTS[(n // len(vocab.PROCEDURE_VERBS)) % len(vocab.PROCEDURE_OBJECTS)]
+        candidate = f"{verb} {obj} lĩnh vực {field_name.lower()}"
+        if candidate not in names:
+            names.append(candidate)
+        n += 1
+    rng.shuffle(names)
+    return names
+
+
+def _reference_procedures(
+    spec: WorldSpec, fields: dict[tuple[str, str], Field]
+) -> dict[str, list[ReferenceProcedure]]:
+    reference: dict[str, list[ReferenceProcedure]] = {"xa": [], "huyen": []}
+    used_codes: set[str] = set()
+    for f in sorted(fields.values(), key=lambda f: f.id):
+        rng = _rng(spec.seed, "reference", f.level, f.name)
+        count = len(vocab.WARD_FIELDS[f.name]) if f.level == "xa" else rng.randint(4, 11)
+        for name in _procedure_names(f.name, count, rng):
+            code = f"{rng.choice('12')}.{rng.randint(0, 13999):06d}"
+            while code in used_codes:
+                code = f"{rng.choice('12')}.{rng.randint(0, 13999):06d}"
+            used_codes.add(code)
+            reference[f.level].append(
+                ReferenceProcedure(
+                    id=str(rng.randint(100000, 999999)),
+                    code=code,
+                    name=nfc(name),
+                    field_name=f.name,
+                    level=f.level,
+                    ministry=vocab.FIELD_MINISTRY.get(f.name, "Bộ Nội vụ"),
+                    qdcb_id=str(rng.randint(100000, 199999)),
+                )
+            )
+    return reference
+
+
+def _unit_procedures(
+    spec: WorldSpec, fields: dict[tuple[str, str], Field], reference: dict[str, list[ReferenceProcedure]]
+) -> dict[int, list[Procedure]]:
+    next_id = 4000
+    listed: dict[int, list[Procedure]] = {}
+    city_fields = {name for u in spec.units for name in u.linh_vuc}
+    plan: list[tuple[int, str, list[ReferenceProcedure]]] = [
+        (spec.city.dvc_donvi_id, CITY, [r for r in reference["huyen"] if r.field_name in city_fields])
+    ]
+    for unit in spec.units:
+        if unit.kind in ("phuong", "xa") and unit.dvc_donvi_id is not None:
+            plan.append((unit.dvc_donvi_id, unit.id, reference["xa"]))
+    for donvi_id, key, refs in plan:
+        rng = _rng(spec.seed, "procedures", key)
+        full_online = rng.uniform(0.25, 0.8)
+        missing = set(rng.sample(range(len(refs)), k=min(len(refs), rng.randint(0, 6))))
+        rows: list[Procedure] = []
+        for i, ref in enumerate(refs):
+            if i in missing:
+                continue
+            draw = rng.random()
+            level = (
+                "toan_trinh"
+                if draw < full_online
+                else ("mot_phan" if draw < full_online + (1 - full_online) * 0.8 else "cung_cap_thong_tin")
+            )
+            elements = tuple(rng.random() > 0.015 for _ in ELEMENTS)
+            f = fields[(ref.level, ref.field_name)]
+            rows.append(Procedure(next_id, ref.code, ref.name, f.id, f.name, donvi_id, level, elements))
+            next_id += 1
+        listed[donvi_id] = rows
+    assert set(ONLINE_LEVELS) >= {p.level for rows in listed.values() for p in rows}
+    return listed
+
+
+# --- dossiers ----------------------------------------------------------------------------------------------------
+
+
+def _month_fraction(month: str, as_of: date) -> float:
+    """The share of a month inside the data window (the as-of month may be partial)."""
+    y, m = map(int, month.split("-"))
+    if (y, m) != (as_of.year, as_of.month):
+        return 1.0
+    days = (date(y + (m == 12), m % 12 + 1, 1) - date(y, m, 1)).days
+    return as_of.day / days
+
+
+def _dossiers(spec: WorldSpec, months: list[str]) -> list[DossierMonth]:
+    agencies: list[tuple[str, list[str]]] = [(CITY, sorted({n for u in spec.units for n in u.linh_vuc}))]
+    for unit in spec.units:
+        if unit.kind in ("phuong", "xa") and unit.dvc_donvi_id is not None:
+            agencies.append((unit.id, list(vocab.WARD_FIELDS)))
+    rows: list[DossierMonth] = []
+    for agency, field_names in agencies:
+        profile = _rng(spec.seed, "dossier-profile", agency)
+        online_share = profile.uniform(0.35, 0.98) if agency != CITY else profile.uniform(0.2, 0.7)
+        on_time_share = profile.uniform(0.9, 1.0)
+        sync_share = profile.uniform(0.85, 1.0)
+        size = profile.uniform(0.4, 1.6)
+        for name in field_names:
+            base = vocab.FIELD_VOLUME.get(name, 4) * size * (1.4 if agency == CITY else 1.0)
+            for month in months:
+                rng = _rng(spec.seed, "dossiers", agency, name, month)
+                received = _poisson(rng, base * _month_fraction(month, spec.as_of))
+                online = sum(rng.random() < online_share for _ in range(received))
+                post = sum(rng.random() < 0.01 for _ in range(received - online))
+                processed = (
+                    received if received == 0 else max(0, received - rng.randint(0, max(1, received // 20)))
+                )
+                on_time = sum(rng.random() < on_time_share for _ in range(processed))
+                returned_on_time = on_time - (rng.randint(0, min(2, on_time)) if on_time else 0)
+                returned_late = processed - on_time
+                fee = name in vocab.FEE_FIELDS
+                paid_dvcqg = sum(rng.random() < 0.12 for _ in range(online)) if fee else 0
+                paid_local = sum(rng.random() < 0.08 for _ in range(online)) if fee else 0
+                pakn = _poisson(rng, 0.15)
+                pakn_late = sum(rng.random() < 0.2 for _ in range(pakn))
+                rows.append(
+                    DossierMonth(
+                        agency=agency,
+                        field_name=name,
+                        month=month,
+                        received_direct=received - online - post,
+                        received_post=post,
+                        received_online=online,
+                        synced=sum(rng.random() < sync_share for _ in range(received)),
+                        processed_on_time=on_time,
+                        processed_late=processed - on_time,
+                        returned_on_time=returned_on_time,
+                        returned_late=returned_late,
+                        paid_online_dvcqg=paid_dvcqg,
+                        paid_online_local=paid_local,
+                        pakn_on_time=pakn - pakn_late,
+                        pakn_late=pakn_late,
+                    )
+                )
+    return rows
+
+
+# --- national agencies --------------------------------------------------------------------------------------------
+
+
+def _provinces(spec: WorldSpec) -> tuple[list[NationalAgency], str]:
+    rng = _rng(spec.seed, "provinces")
+    ids = rng.sample(range(10000, 999999), k=len(vocab.PROVINCES))
+    provinces: list[NationalAgency] = []
+    province_id = ""
+    for n, (name, pid) in enumerate(zip(vocab.PROVINCES, ids, strict=True)):
+        prefix = "Thành phố" if name in vocab.CENTRAL_CITIES else "Tỉnh"
+        agency = NationalAgency(
+            id=str(pid),
+            name=nfc(f"{prefix} {name}"),
+            ma_coquan=f"000.00.00.{chr(65 + n // 26)}{n % 26 + 1:02d}",
+            capdonvi="0",
+            quality=rng.uniform(0.6, 0.92),
+        )
+        provinces.append(agency)
+        if nfc(name) == nfc(spec.province_name):
+            province_id = agency.id
+    if not province_id:
+        raise ValueError(f"province {spec.province_name!r} is not one of the 63 provinces of 2023")
+    return provinces, province_id
+
+
+def _province_agencies(spec: WorldSpec) -> list[NationalAgency]:
+    rng = _rng(spec.seed, "province-agencies")
+    agencies = [
+        NationalAgency(f"{1000 + i:07d}", name, f"000.00.{i + 1:02d}.H53", "1", rng.uniform(0.6, 0.95))
+        for i, name in enumerate(vocab.PROVINCE_DEPARTMENTS)
+    ]
+    agencies.append(
+        NationalAgency(
+            spec.city.national_id, spec.city.name, spec.city.ma_coquan, "3", rng.uniform(0.6, 0.95)
+        )
+    )
+    for unit in spec.units:
+        if unit.national_id and unit.ma_coquan:
+            quality = _rng(spec.seed, "quality", unit.id).uniform(0.5, 0.96)
+            agencies.append(NationalAgency(unit.national_id, unit.name, unit.ma_coquan, "2", quality))
+    for i, name in enumerate(vocab.OTHER_COMMUNES):
+        agencies.append(
+            NationalAgency(f"{2000 + i:07d}", name, f"000.{i + 1:02d}.30.H53", "2", rng.uniform(0.5, 0.95))
+        )
+    return agencies
+
+
+# --- news ----------------------------------------------------------------------------------------------------------
+
+
+def _short_name(name: str) -> str:
+    return name.removeprefix("UBND ").strip()
+
+
+def _category_plan(spec: WorldSpec, portal: PortalSpec) -> dict[str, tuple[float, float, str]]:
+    """Per category: mean posts a month, share of reform-themed posts, and the name used in titles."""
+    rng = _rng(spec.seed, "category-plan", portal.id)
+    owners = {c: u for u in spec.units if u.portal == portal.id for c in u.news_categories}
+    portal_unit = next((u for u in spec.units if u.portal == portal.id and not u.news_categories), None)
+    label = _short_name(portal_unit.name) if portal_unit else "thành phố"
+    plan: dict[str, tuple[float, float, str]] = {}
+    for category in portal.categories:
+        if category in portal.cchc_categories:
+            plan[category] = (rng.uniform(0.8, 3.5), 1.0, label)
+        elif category in owners:
+            owner = owners[category]
+            reform_share = 0.5 if "noi-vu" in owner.id else 0.15
+            plan[category] = (rng.choice((0.3, 1.0, 2.5, 4.0, 6.0)), reform_share, owner.name)
+        elif category == "tin-tuc-su-kien":
+            plan[category] = (rng.uniform(4.0, 12.0), 0.0, label)
+        else:
+            plan[category] = (rng.uniform(0.5, 4.0), 0.0, label)
+    return plan
+
+
+def _posts(spec: WorldSpec, portal: PortalSpec) -> list[NewsPost]:
+    start = max(spec.first_month, portal.valid_from)
+    end = spec.as_of if portal.valid_to is None else min(spec.as_of, portal.valid_to)
+    drafts: list[tuple[datetime, datetime, str, str, random.Random]] = []
+    for category, (rate, reform_share, label) in _category_plan(spec, portal).items():
+        is_department = label.startswith(("Phòng", "Văn phòng", "Thanh tra"))
+        for month in _months(start, end) if start <= end else []:
+            rng = _rng(spec.seed, "posts", portal.id, category, month)
+            y, m = map(int, month.split("-"))
+            for _ in range(_poisson(rng, rate * _month_fraction(month, end))):
+                published = _publication_time(rng, y, m, end)
+                edited = published
+                if rng.random() < 0.3:
+                    edited = min(published + timedelta(hours=rng.uniform(1, 240)), _end_of(end))
+                reform = rng.random() < reform_share
+                stock = (
+                    vocab.CCHC_TITLES
+                    if reform
+                    else (vocab.DEPARTMENT_TITLES if is_department else vocab.GENERAL_TITLES)
+                )
+                title = nfc(
+                    rng.choice(stock).format(
+                        unit=label,
+                        year=y,
+                        year_before=y - 1,
+                        month=m,
+                        quarter=(m - 1) // 3 + 1,
+                        number=rng.randint(10, 250),
+                        block=rng.randint(1, 8),
+                    )
+                )
+                title = title[0].upper() + title[1:]
+                drafts.append((published, edited, category, title, rng))
+    drafts.sort(key=lambda d: (d[0], d[2], d[3]))
+    first_id = 1000 + _stable_int("first-id:" + portal.id, 4000)
+    posts = [
+        _post(portal, first_id + n, published, edited, category, title, rng)
+        for n, (published, edited, category, title, rng) in enumerate(drafts)
+    ]
+    posts.reverse()
+    return posts
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day, time(23, 59), VN_TZ)
+
+
+def _publication_time(rng: random.Random, year: int, month: int, end: date) -> datetime:
+    last_day = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    if (year, month) == (end.year, end.month):
+        last_day = end.day
+    draw = rng.random()
+    second = rng.randint(0, 59)
+    if draw < 0.05:  # just after midnight on the 1st: the RSS feed's UTC date falls in the previous month
+        return datetime(year, month, 1, 0, rng.randint(0, 59), second, tzinfo=VN_TZ)
+    if draw < 0.08:  # late on the last day of the month
+        return datetime(year, month, last_day, 23, rng.randint(0, 58), second, tzinfo=VN_TZ)
+    day, hour = rng.randint(1, last_day), rng.randint(7, 20)
+    return datetime(year, month, day, hour, rng.randint(0, 59), second, tzinfo=VN_TZ)
+
+
+def _post(
+    portal: PortalSpec,
+    post_id: int,
+    published: datetime,
+    edited: datetime,
+    category: str,
+    title: str,
+    rng: random.Random,
+) -> NewsPost:
+    given = rng.choice(vocab.GIVEN_NAMES)
+    author = rng.choice(
+        (
+            f"{rng.choice(vocab.SURNAMES)} {rng.choice(vocab.MIDDLE_NAMES)} {given}",
+            rng.choice(vocab.AUTHORS_SUFFIX),
+        )
+    )
+    lead = nfc(f"{title}. Thông tin do {author} thực hiện ngày {published:%d/%m/%Y}.")
+    paragraphs = (
+        nfc(f"Sáng ngày {published:%d/%m/%Y}, {title[0].lower() + title[1:]}."),
+        nfc("Tham dự có đại diện lãnh đạo địa phương, các ban, ngành, đoàn thể và đông đảo người dân."),
+        nfc("Qua đó góp phần thực hiện thắng lợi nhiệm vụ chính trị của địa phương trong năm."),
+    )
+    alias = slugify(title)
+    return NewsPost(
+        portal=portal.id,
+        id=post_id,
+        category=category,
+        title=title,
+        alias=alias,
+        published=published,
+        edited=edited,
+        views=int(rng.lognormvariate(5.5, 1.0)) + 12,
+        author=author,
+        hometext=lead,
+        paragraphs=paragraphs,
+        image=f"/uploads/news/{published:%Y_%m}/{alias[:24]}.jpg",
+    )
+
+
+def unit_short_name(unit: UnitSpec) -> str:
+    return _short_name(unit.name)
