@@ -34,7 +34,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(config_app, name="config")
 
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,

@@ -402,18 +402,18 @@ def _duplicates(table: str, ids: Iterable[str]) -> list[str]:
 # Loading
 
 
-def config_path(explicit: Path | str | None = None) -> Path:
+def config_path(explicit: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Path:
     """The config file to read: the explicit one, else $CCHC_CONFIG, else ./config.toml."""
     if explicit:
         return Path(explicit)
-    env = os.environ.get(CONFIG_ENV)
+    env = (os.environ if environ is None else environ).get(CONFIG_ENV)
     return Path(env) if env else DEFAULT_CONFIG
 
 
 def load_settings(path: Path | str | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
     """Read, validate and resolve a config file; relative paths are taken from the file's folder."""
     env = os.environ if environ is None else environ
-    file = config_path(path)
+    file = config_path(path, env)
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from types import TracebackType
 from typing import Any
 
@@ -67,9 +68,16 @@ class Simulation:
         return self
 
     def stop(self) -> None:
-        for server in self.servers.values():
+        servers = list(self.servers.values())
+        for server in servers:
             server.stopping.set()
-            server.shutdown()
+        # shutdown() waits for its serve loop to notice; waiting for all at once keeps stop() short.
+        stoppers = [threading.Thread(target=server.shutdown) for server in servers]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+        for server in servers:
             server.server_close()
         self.servers.clear()
         self._started = False

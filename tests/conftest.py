@@ -1,0 +1,96 @@
+"""Shared fixtures: the project's real config, simulated portals over real HTTP, Chromium, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cchc.settings import Settings, load_settings
+from cchc.simlink import world_spec
+from sim import FaultSpec, Simulation, WorldSpec
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "config.toml"
+PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings(CONFIG, environ={})
+
+
+@pytest.fixture(scope="session")
+def spec(settings: Settings) -> WorldSpec:
+    return world_spec(settings)
+
+
+@pytest.fixture(scope="session")
+def simulation(spec: WorldSpec) -> Iterator[Simulation]:
+    """The healthy simulated portals, shared by every test that only reads them."""
+    with Simulation(spec) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def truth(simulation: Simulation) -> dict[str, Any]:
+    return simulation.truth()
+
+
+SimulationFactory = Callable[..., AbstractContextManager[Simulation]]
+
+
+@pytest.fixture
+def make_simulation(settings: Settings) -> SimulationFactory:
+    """A fresh simulation with faults, for tests that change the world."""
+
+    @contextmanager
+    def factory(*faults: FaultSpec) -> Iterator[Simulation]:
+        with Simulation(world_spec(settings, faults)) as running:
+            yield running
+
+    return factory
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail(
+            "Chromium is not installed: run `sudo apt-get install -y chromium` (make test does it as root)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One real headless Chromium (Debian's), driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path())
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """PostgreSQL for the tests that need it; skipped with the reason when none answers, unless CI requires it."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(PG_URL)
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("select 1"))
+        engine.dispose()
+    except Exception as exc:
+        if os.environ.get("CCHC_REQUIRE_PG") == "1":
+            pytest.fail(f"CCHC_REQUIRE_PG=1 but PostgreSQL at {PG_URL} does not answer: {exc}")
+        pytest.skip(
+            f"no PostgreSQL at {PG_URL} ({type(exc).__name__}); set CCHC_TEST_PG_URL to run these tests"
+        )
+    return PG_URL

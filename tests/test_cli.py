@@ -1,0 +1,108 @@
+"""The `cchc` command line: its map of verbs, the simulation verbs, and honest stubs for what is not built."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import CONFIG
+
+from cchc.settings import load_settings
+
+VERBS = [
+    "sim",
+    "demo",
+    "crawl",
+    "parse",
+    "reparse",
+    "run",
+    "status",
+    "indicators",
+    "report",
+    "serve",
+    "evidence",
+    "config",
+]
+
+
+def cchc(*args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "cchc.cli", "--config", str(CONFIG), *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_help_lists_every_verb_of_the_architecture() -> None:
+    result = cchc("--help", check=True)
+    for verb in VERBS:
+        assert f" {verb} " in result.stdout, verb
+
+
+@pytest.mark.parametrize(
+    ("args", "issue"),
+    [(["crawl"], 4), (["parse"], 4), (["reparse"], 4), (["run"], 5), (["status"], 5), (["indicators"], 6),
+     (["report"], 6), (["serve"], 7), (["evidence", "verify"], 3), (["evidence", "export"], 3), (["evidence", "show"], 3)],
+)  # fmt: skip
+def test_verbs_not_built_yet_say_so(args: list[str], issue: int) -> None:
+    result = cchc(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"`cchc {' '.join(args)}` is not built yet: issue #{issue} (")
+
+
+def test_sim_writes_the_ground_truth(tmp_path: Path, truth: dict[str, object]) -> None:
+    target = tmp_path / "truth.json"
+    result = cchc("sim", "--truth", str(target), "--no-serve", check=True)
+    assert "ground truth written" in result.stdout
+    assert json.loads(target.read_text(encoding="utf-8")) == json.loads(json.dumps(truth))
+
+
+def test_sim_serves_until_stopped_and_writes_a_config_pointing_at_itself(tmp_path: Path) -> None:
+    pointed = tmp_path / "sim.toml"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cchc.cli", "--config", str(CONFIG), "sim", "--write-config", str(pointed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pointed.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        settings = load_settings(pointed, environ={})
+        assert settings.sources.dvc_tinh.base_url.startswith("http://127.0.0.1:")
+        page = httpx.get(settings.portal_by_id("phuong-1").base_url + "/vi/news/tin-tuc-su-kien/")
+        assert page.status_code == 200 and "news_column" in page.text
+        assert [u.id for u in settings.unit] == [u.id for u in load_settings(CONFIG, environ={}).unit]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert process.returncode == 0, process.stderr
+
+
+def test_sim_with_an_unknown_site_in_a_fault_is_a_usage_error() -> None:
+    result = cchc("sim", "--fault", "phuong-99=http-500", "--no-serve")
+    assert result.returncode == 2 and "unknown site 'phuong-99'" in result.stderr
+
+
+def test_sim_with_a_malformed_fault_is_a_usage_error() -> None:
+    result = cchc("sim", "--fault", "phuong-1", "--no-serve")
+    assert result.returncode == 2 and "expected SITE=MODE" in result.stderr
+
+
+def test_demo_once_shows_the_sites_and_a_sample_of_the_truth() -> None:
+    result = cchc("demo", "--once", check=True)
+    assert "Simulated portals" in result.stdout and "http://127.0.0.1:" in result.stdout
+    assert "Ground truth" in result.stdout and "phuong-4" in result.stdout

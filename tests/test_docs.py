@@ -1,0 +1,42 @@
+"""Documentation that cannot drift: every setting is documented, and the README shows the two commands."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+from conftest import REPO
+from pydantic import BaseModel
+
+from cchc.settings import Settings
+
+
+def setting_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        nested = [
+            t
+            for t in (field.annotation, *typing.get_args(field.annotation))
+            for t in (t, *typing.get_args(t))
+            if isinstance(t, type) and issubclass(t, BaseModel)
+        ]
+        keys += setting_keys(nested[0], f"{prefix}{name}.") if nested else [prefix + name]
+    return keys
+
+
+def test_every_setting_is_documented() -> None:
+    text = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [key for key in setting_keys(Settings) if f"`{key}`" not in text]
+    assert missing == []
+
+
+def test_readme_holds_the_two_setup_commands() -> None:
+    text = Path(REPO / "README.md").read_text(encoding="utf-8")
+    setup = text.split("## Set-up")[1].split("##")[0]
+    commands = [line.split("#")[0].strip() for line in setup.splitlines() if line.startswith("make ")]
+    assert commands == ["make demo", "make test"]
+
+
+def test_ci_runs_make_test_with_postgres_required() -> None:
+    text = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "CCHC_REQUIRE_PG=1" in text and "make test" in text
