@@ -33,7 +33,7 @@ config_app = typer.Typer(help="Check and show the configuration.", no_args_is_he
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(config_app, name="config")
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
