@@ -1,0 +1,53 @@
+"""robots.txt through a real parser (Protego), cached per host, read the way RFC 9309 says:
+a 4xx means no rules; a 5xx or an unreachable host means "assume complete disallow".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from protego import Protego
+
+FOUND_TTL_S = 3600.0
+UNREACHABLE_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class RobotsRules:
+    """What robots.txt says for one host, and why (for the record of a refused fetch)."""
+
+    parser: Protego | None  # None: no rules (a 4xx robots.txt)
+    status: int | None
+    disallow_all_reason: str = ""  # set when robots.txt was unreachable or answered 5xx
+    fetched_at: float = 0.0
+
+    def allows(self, url: str, user_agent: str) -> bool:
+        if self.disallow_all_reason:
+            return False
+        return True if self.parser is None else bool(self.parser.can_fetch(url, user_agent))
+
+    def crawl_delay(self, user_agent: str) -> float:
+        if self.parser is None:
+            return 0.0
+        delay = self.parser.crawl_delay(user_agent)
+        return float(delay) if delay else 0.0
+
+    def fresh(self) -> bool:
+        ttl = UNREACHABLE_TTL_S if self.disallow_all_reason else FOUND_TTL_S
+        return time.monotonic() - self.fetched_at < ttl
+
+
+def rules_from_response(status: int, body: bytes) -> RobotsRules:
+    now = time.monotonic()
+    if 200 <= status < 300:
+        return RobotsRules(Protego.parse(body.decode("utf-8", "replace")), status, fetched_at=now)
+    if 400 <= status < 500:
+        return RobotsRules(None, status, fetched_at=now)
+    return RobotsRules(
+        None, status, f"robots.txt answered {status}: RFC 9309 says assume complete disallow", now
+    )
+
+
+def unreachable(reason: str) -> RobotsRules:
+    return RobotsRules(None, None, f"robots.txt unreachable ({reason})", time.monotonic())
