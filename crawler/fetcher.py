@@ -150,7 +150,7 @@ class HttpFetcher:
         hops: list[Hop] = []
         attempts = 0
         while True:
-            refusal = await self._refusal(url)
+            refusal = await self.refusal(url)
             if refusal is not None:
                 outcome, detail = refusal
                 return self._capture(
@@ -178,7 +178,7 @@ class HttpFetcher:
 
     # --- steps ----------------------------------------------------------------------------------------------
 
-    async def _refusal(self, url: str) -> tuple[Outcome, str] | None:
+    async def refusal(self, url: str) -> tuple[Outcome, str] | None:
         """Why this URL must not be fetched, if it must not: host not allowed, backing off, robots.txt."""
         host = host_key(url)
         if urlsplit(url).scheme not in DEFAULT_PORTS or host not in self.policy.allowed_hosts:
