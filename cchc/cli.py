@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cchc import __version__
+from cchc.cli_evidence import evidence_app
+from cchc.console import CliState, current_settings, err, out
 from cchc.errors import CchcError, ConfigError, NotBuiltError
-from cchc.settings import Settings, config_path, load_settings
+from cchc.settings import Settings, config_path
 
 app = typer.Typer(
     name="cchc",
@@ -28,13 +29,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-evidence_app = typer.Typer(help="Verify, export and inspect the stored evidence.", no_args_is_help=True)
 config_app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(config_app, name="config")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -42,14 +40,6 @@ ConfigOption = Annotated[
         "--config", "-c", help="Config file (default: $CCHC_CONFIG, else ./config.toml).", show_default=False
     ),
 ]
-
-
-class _State:
-    config: Path | None = None
-
-
-def _settings() -> Settings:
-    return load_settings(_State.config)
 
 
 @app.callback()
@@ -60,7 +50,7 @@ def _main(
     if version:
         out.print(f"cchc-watch {__version__}")
         raise typer.Exit(0)
-    _State.config = config
+    CliState.config = config
 
 
 def _not_built(verb: str, issue: int, room: str) -> None:
@@ -73,10 +63,10 @@ def _not_built(verb: str, issue: int, room: str) -> None:
 @config_app.command("check")
 def config_check() -> None:
     """Validate the config file; print a one-line summary, or one line per problem."""
-    settings = _settings()
+    settings = current_settings()
     kinds = {k: sum(u.kind == k for u in settings.units_in_inspection()) for k in ("phong", "phuong", "xa")}
     out.print(
-        f"{config_path(_State.config)}: ok: inspection {settings.inspection.id}, "
+        f"{config_path(CliState.config)}: ok: inspection {settings.inspection.id}, "
         f"{kinds['phong']} phòng, {kinds['phuong']} phường, {kinds['xa']} xã, {len(settings.portal)} portals, "
         f"{len(settings.schedule)} schedules, {len(settings.visit)} visits"
     )
@@ -85,7 +75,7 @@ def config_check() -> None:
 @config_app.command("show")
 def config_show() -> None:
     """Print the resolved settings as JSON (paths made absolute, environment overrides applied)."""
-    out.print_json(_settings().model_dump_json())
+    out.print_json(current_settings().model_dump_json())
 
 
 # --- simulation -------------------------------------------------------------------------------------------------
@@ -214,7 +204,7 @@ def sim(
     seconds: Annotated[float | None, typer.Option(help="Serve this many seconds, then stop.")] = None,
 ) -> None:
     """Serve the simulated portals over HTTP on loopback, with their ground truth and injectable faults."""
-    settings = _settings()
+    settings = current_settings()
     simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of)
     try:
         out.print(_site_table(simulation, settings))
@@ -252,7 +242,7 @@ def demo(
     once: Annotated[bool, typer.Option(help="Print and stop instead of serving until Ctrl-C.")] = False,
 ) -> None:
     """Start the simulated portals and show what a crawl of them must find (the crawl itself comes with #4)."""
-    settings = _settings()
+    settings = current_settings()
     simulation = _start_simulation(settings, _parse_faults(fault), None, None)
     try:
         truth = simulation.truth()
@@ -320,24 +310,6 @@ def report() -> None:
 def serve() -> None:
     """The web app for analysts and inspectors."""
     _not_built("serve", 7, "web")
-
-
-@evidence_app.command("verify")
-def evidence_verify() -> None:
-    """Recompute every digest, record hash and chain link, and check the signed checkpoints."""
-    _not_built("evidence verify", 3, "evidence")
-
-
-@evidence_app.command("export")
-def evidence_export() -> None:
-    """Export captures as WARC 1.1."""
-    _not_built("evidence export", 3, "evidence")
-
-
-@evidence_app.command("show")
-def evidence_show() -> None:
-    """A snapshot's metadata, place in the chain and blobs."""
-    _not_built("evidence show", 3, "evidence")
 
 
 def main() -> None:

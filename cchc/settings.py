@@ -46,6 +46,7 @@ FaultMode = Literal[
     "gone-410",
     "refused",
     "robots-disallow",
+    "robots-crawl-delay",
 ]
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -387,11 +388,10 @@ class Settings(_Section):
         start, end = date(self.inspection.year, 1, 1), date(self.inspection.year, 12, 31)
         return [u for u in self.unit if u.valid_from <= end and (u.valid_to is None or u.valid_to >= start)]
 
-    def allowed_hosts(self) -> set[str]:
-        """Every host:port the configuration names; the crawler fetches nothing else."""
+    def base_urls(self) -> list[str]:
+        """Every site the configuration names; the crawler fetches nothing else."""
         urls = [s.base_url for s in (self.sources.dvc_tinh, self.sources.motcua, self.sources.dvc_quocgia)]
-        urls += [p.base_url for p in self.portal]
-        return {urlsplit(u).netloc.lower() for u in urls}
+        return urls + [p.base_url for p in self.portal]
 
 
 def _duplicates(table: str, ids: Iterable[str]) -> list[str]:

@@ -244,6 +244,10 @@ class HttpFetcher:
             failure: tuple[Outcome, str] | None = None
             exchange: _Exchange | None = None
             async with self.politeness.turn(host):
+                blocked = self._blocked_until.get(host, 0.0) - time.monotonic()
+                if blocked > 0:  # set while this request waited for its turn
+                    detail = f"{host} asked us to wait {blocked:.0f} s more (Retry-After); not sent"
+                    return _Result(None, Outcome.RATE_LIMITED, detail, attempts - 1)
                 try:
                     exchange = await self._exchange(method, url, headers, body)
                 except _BodyTooLarge:

@@ -97,7 +97,7 @@ def _who(snapshot_ids: list[int]) -> str:
 
 
 def _snapshots_in_order(session: Session) -> Iterator[tuple[Snapshot, list[SnapshotBlob]]]:
-    last_seq = -(2**62)
+    last_seq = -(2**31)  # below any seq, within a 32-bit integer column
     while True:
         batch = session.exec(
             select(Snapshot).where(Snapshot.seq > last_seq).order_by(col(Snapshot.seq)).limit(BATCH)

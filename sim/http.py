@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from sim.spec import FaultSpec
 
 HOST_LEVEL_FAULTS = frozenset({"moved", "gone-404", "gone-410", "refused"})
+ROBOTS_FAULTS = frozenset({"robots-disallow", "robots-crawl-delay"})
 
 
 @dataclass
@@ -151,8 +152,8 @@ class FaultState:
             and self.spec.mode not in HOST_LEVEL_FAULTS
             and self.spec.path != "/robots.txt"
         ):
-            return self.spec.mode == "robots-disallow"
-        if self.spec.mode == "robots-disallow":
+            return self.spec.mode in ROBOTS_FAULTS
+        if self.spec.mode in ROBOTS_FAULTS:
             return path == "/robots.txt"
         with self.lock:
             self.matched += 1
@@ -231,6 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         fault = self.server.fault_for(request.path)
         status = 0
+        self._last_byte_at: float | None = None
         try:
             status = self._answer(request, fault)
         finally:
@@ -240,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
                     method=request.method,
                     target=self.path,
                     started=started,
-                    finished=time.monotonic(),
+                    finished=self._last_byte_at or time.monotonic(),
                     status=status,
                     user_agent=request.header("user-agent"),
                     client_port=request.client_port,
@@ -293,7 +295,11 @@ class _Handler(BaseHTTPRequestHandler):
         if mode in ("gone-404", "gone-410"):
             return Response.html(site.retired_page(), 404 if mode == "gone-404" else 410)
         if request.path == "/robots.txt":
-            text = "User-agent: *\nDisallow: /\n" if mode == "robots-disallow" else site.robots_txt()
+            text = site.robots_txt()
+            if mode == "robots-disallow":
+                text = "User-agent: *\nDisallow: /\n"
+            elif mode == "robots-crawl-delay" and fault is not None:
+                text = text.replace("User-agent: *\n", f"User-agent: *\nCrawl-delay: {fault.delay_s:g}\n", 1)
             return Response.text(text)
         try:
             return site.handle(request)
@@ -319,7 +325,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         if request.method == "HEAD":
+            self._last_byte_at = time.monotonic()
             return
+        # Taken before the last write: the client cannot have the whole response earlier, so a gap measured
+        # from here to the next request's start is never longer than the gap the client really left.
+        self._last_byte_at = time.monotonic()
         if truncate:
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()

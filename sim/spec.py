@@ -37,6 +37,7 @@ FAULT_MODES = (
     "gone-410",
     "refused",
     "robots-disallow",
+    "robots-crawl-delay",
 )
 
 

@@ -94,3 +94,46 @@ def pg_url() -> str:
             f"no PostgreSQL at {PG_URL} ({type(exc).__name__}); set CCHC_TEST_PG_URL to run these tests"
         )
     return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty evidence database: a SQLite file, and a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'evidence.sqlite3'}"
+        return
+    import uuid
+
+    import sqlalchemy
+
+    base = request.getfixturevalue("pg_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(base)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def sim_fetch_policy(sim: Simulation, **overrides: Any) -> Any:
+    """A fetch policy for the simulated sites: every simulated host allowed, politeness off unless asked."""
+    from crawler import FetchPolicy, host_key
+
+    values: dict[str, Any] = {
+        "user_agent": "cchc-watch/test (+mailto:test@example.invalid)",
+        "robots_agent": "cchc-watch",
+        "allowed_hosts": frozenset(host_key(url) for url in sim.urls.values()),
+        "min_delay_s": 0.0,
+        "latency_factor": 0.0,
+        "backoff_base_s": 0.05,
+        "backoff_max_s": 0.5,
+        "connect_timeout_s": 2.0,
+        "read_timeout_s": 2.0,
+        "total_timeout_s": 10.0,
+    }
+    values.update(overrides)
+    return FetchPolicy(**values)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CONFIG
 
 from cchc.settings import load_settings
+from conftest import CONFIG
 
 VERBS = [
     "sim",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import typing
 from pathlib import Path
 
-from conftest import REPO
 from pydantic import BaseModel
 
 from cchc.settings import Settings
+from conftest import REPO
 
 
 def setting_keys(model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CONFIG
 
 from cchc.errors import ConfigError
 from cchc.settings import Settings, load_settings
+from conftest import CONFIG
 
 
 def broken(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SimulationFactory
 
+from conftest import SimulationFactory
 from sim import FaultSpec
 
 NEWS = "/vi/news/tin-tuc-su-kien/"

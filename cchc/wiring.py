@@ -1,0 +1,36 @@
+"""Rooms built from the settings: the crawler's fetch policy and the evidence store.
+
+The crawler and the evidence store know nothing of settings; this is where the two meet.
+"""
+
+from __future__ import annotations
+
+from cchc.settings import Settings
+from crawler import FetchPolicy, host_key
+from evidence import EvidenceStore
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    p = settings.politeness
+    return FetchPolicy(
+        user_agent=settings.collector.user_agent,
+        robots_agent=settings.collector.name,
+        allowed_hosts=frozenset(host_key(url) for url in settings.base_urls()),
+        min_delay_s=p.min_delay_s,
+        latency_factor=p.latency_factor,
+        max_retries=p.max_retries,
+        backoff_base_s=p.backoff_base_s,
+        backoff_max_s=p.backoff_max_s,
+        retry_after_max_s=p.retry_after_max_s,
+        connect_timeout_s=p.connect_timeout_s,
+        read_timeout_s=p.read_timeout_s,
+        total_timeout_s=p.total_timeout_s,
+        max_body_bytes=p.max_body_bytes,
+        obey_robots=p.obey_robots,
+    )
+
+
+def open_store(settings: Settings) -> EvidenceStore:
+    return EvidenceStore.open(
+        settings.storage.database_url, settings.storage.blob_dir, settings.collector.key_file
+    )
