@@ -35,7 +35,9 @@ def every_visible_blob_is_whole(blob_dir: Path) -> list[str]:
     return broken
 
 
-def test_sigkill_at_random_moments_ten_times(database_url: str, tmp_path: Path, simulation: Simulation) -> None:
+def test_sigkill_at_random_moments_ten_times(
+    database_url: str, tmp_path: Path, simulation: Simulation
+) -> None:
     urls = [simulation.url(site) + f"/vi/news/{cat}/" for site in ("phuong-1", "phuong-2", "xa-tan-binh")
             for cat in ("tin-tuc-su-kien", "thong-bao")]  # fmt: skip
     urls += [simulation.url("phuong-1") + f"/vi/news/tin-tuc-su-kien/page-{n}/" for n in range(2, 8)]
