@@ -38,7 +38,7 @@ def simulation_process(*faults: str) -> Iterator[Settings]:
             while not pointed.exists():
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"the simulation did not start: {process.stderr.read() if process.stderr else ''}"
+                        f"the simulation did not start: {process.stderr.read().decode() if process.stderr else ''}"
                     )
                 time.sleep(0.1)
             time.sleep(0.3)
