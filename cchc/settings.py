@@ -294,7 +294,8 @@ class NewsSettings(_Section):
     """How news posts are classified: posts on administrative reform are counted apart."""
 
     cchc_keywords: list[Text] = Field(min_length=1)
-    months_back: int = Field(default=24, ge=1)
+    # How far back category pages are followed: the inspection year and the one before (re-inspections).
+    since: date
 
 
 class SimFault(_Section):

@@ -27,7 +27,7 @@ from crawler import Capture, Outcome
 from evidence.blobs import BlobStore, LocalBlobStore, StoredBlob
 from evidence.db import open_database
 from evidence.ledger import GENESIS, checkpoint_message, record_hash
-from evidence.models import Blob, Checkpoint, Run, Snapshot, SnapshotBlob
+from evidence.models import Blob, Checkpoint, Observation, ParseFailure, Run, Snapshot, SnapshotBlob
 from evidence.signing import CollectorKey
 
 MAX_APPEND_ATTEMPTS = 20
@@ -283,6 +283,21 @@ class EvidenceStore:
         if self.engine.dialect.name == "sqlite":
             return sqlite.insert(table).values(rows).on_conflict_do_nothing(index_elements=["sha256"])
         return sa.insert(table).values(rows)
+
+    # --- what parsers read off the snapshots ------------------------------------------------------------
+
+    def add_observations(self, rows: list[Observation]) -> None:
+        """Observations are derived data: stored beside the ledger, re-derivable, never part of the chain."""
+        if not rows:
+            return
+        with Session(self.engine) as session:
+            session.add_all(rows)
+            session.commit()
+
+    def add_parse_failure(self, failure: ParseFailure) -> None:
+        with Session(self.engine) as session:
+            session.add(failure)
+            session.commit()
 
     # --- reading --------------------------------------------------------------------------------------------
 

@@ -1,0 +1,25 @@
+"""Probes: one module per kind of public evidence, each with its walks (what to fetch) and a pure parser.
+
+procedures     the procedures (TTHC) a unit lists on the province DVC portal, against the national list
+service_stats  dossiers, on-time rates, online payments, feedback and Decision-766 scores (national portal)
+news           posts on each unit's portal, by month and category
+availability   every configured site: up, response time, TLS, redirects (the 2025 reorganisation), screenshot
+"""
+
+from __future__ import annotations
+
+from cchc.errors import CchcError
+from probes._base import Found, Job, LayoutNotRecognised, Parsed, Probe, SnapshotView
+from probes.news import PROBE as NEWS
+
+PROBES: dict[str, Probe] = {NEWS.name: NEWS}
+
+
+def get_probe(name: str) -> Probe:
+    try:
+        return PROBES[name]
+    except KeyError:
+        raise CchcError(f"unknown probe {name!r}; probes are {', '.join(PROBES)}") from None
+
+
+__all__ = ["PROBES", "Found", "Job", "LayoutNotRecognised", "Parsed", "Probe", "SnapshotView", "get_probe"]

@@ -1,0 +1,95 @@
+"""One pass of probes over units: every job of every probe, concurrently (politeness is per host)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from cchc.settings import Settings, Unit
+from cchc.wiring import fetch_policy
+from crawler import HttpFetcher
+from evidence import EvidenceStore
+from evidence.models import Snapshot
+from probes._base import Job, Probe
+from probes._session import CrawlCounts, CrawlSession
+
+if TYPE_CHECKING:
+    from crawler.browser import BrowserRenderer
+
+log = logging.getLogger("cchc.probes")
+
+
+@dataclass
+class CrawlReport:
+    run_id: int
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    counts: CrawlCounts
+    jobs: int
+
+
+async def crawl(
+    settings: Settings,
+    store: EvidenceStore,
+    probes: Sequence[Probe],
+    units: Sequence[Unit],
+    *,
+    trigger: str = "manual",
+    surprise: bool = False,
+    with_browser: bool = True,
+    on_job_done: Callable[[Job], None] | None = None,
+    on_jobs: Callable[[int], None] | None = None,
+    on_snapshot: Callable[[Snapshot], None] | None = None,
+) -> CrawlReport:
+    """Run every job of the given probes for the given units as one run, and sign its checkpoint."""
+    started = datetime.now(UTC)
+    run = store.begin_run(trigger, [p.name for p in probes], [u.id for u in units], surprise=surprise)
+    assert run.id is not None
+    jobs = [job for probe in probes for job in probe.jobs(settings, units)]
+    if on_jobs is not None:
+        on_jobs(len(jobs))
+    status = "completed"
+    async with HttpFetcher(fetch_policy(settings)) as fetcher:
+        renderer = await _open_browser(settings, fetcher) if with_browser else None
+        session = CrawlSession(settings, store, fetcher, run.id, browser=renderer, on_snapshot=on_snapshot)
+        try:
+            await asyncio.gather(*(_run_job(job, session, on_job_done) for job in jobs))
+        except BaseException:
+            status = "interrupted"
+            raise
+        finally:
+            if renderer is not None:
+                await renderer.aclose()
+            store.finish_run(run.id, status)
+    return CrawlReport(run.id, status, started, datetime.now(UTC), session.counts, len(jobs))
+
+
+async def _run_job(job: Job, session: CrawlSession, on_done: Callable[[Job], None] | None) -> None:
+    try:
+        await job.walk(session)
+    except Exception:
+        # A bug in one walk must not stop the others; it is logged with its job, and the run goes on.
+        log.exception("job %s/%s failed", job.probe, job.name)
+        session.counts.failures.append(f"{job.probe}/{job.name}: job failed (see the log)")
+    finally:
+        if on_done is not None:
+            on_done(job)
+
+
+async def _open_browser(settings: Settings, fetcher: HttpFetcher) -> BrowserRenderer:
+    from crawler.browser import BrowserRenderer  # Playwright is imported only when a crawl needs a browser
+
+    renderer = BrowserRenderer(
+        fetcher,
+        executable=settings.browser.executable,
+        page_timeout_s=settings.browser.page_timeout_s,
+        recycle_context_after=settings.browser.recycle_context_after,
+        viewport=(settings.browser.viewport_width, settings.browser.viewport_height),
+    )
+    await renderer.__aenter__()
+    return renderer

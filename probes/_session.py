@@ -1,0 +1,162 @@
+"""One crawl run: fetch or render a target, keep it as evidence, parse it, keep what the parser found.
+
+Probes' walks call `visit()`; the session counts snapshots by outcome, observations and parse failures.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from cchc.settings import Settings
+from crawler import Capture, HttpFetcher, Outcome, Target
+from evidence import EvidenceStore
+from evidence.models import Observation, ParseFailure, Snapshot
+from probes._base import LayoutNotRecognised, Parsed, Probe, SnapshotView, SubView, decode_body
+
+log = logging.getLogger("cchc.probes")
+
+
+class Renderer(Protocol):
+    """What the session needs of a browser renderer (crawler.browser.BrowserRenderer)."""
+
+    async def render(self, target: Target) -> Capture: ...
+
+
+@dataclass
+class CrawlCounts:
+    snapshots: Counter[str] = field(default_factory=Counter)  # by outcome
+    observations: int = 0
+    parse_failures: int = 0
+    failures: list[str] = field(default_factory=list)  # "parser: url: reason"
+
+
+def view_of(capture: Capture, snapshot: Snapshot | None = None) -> SnapshotView:
+    body = capture.body or b""
+    if body:
+        try:
+            body = decode_body(body, capture.header("content-encoding"))
+        except (ValueError, OSError) as exc:
+            log.warning("%s: cannot decode the body: %s", capture.target.url, exc)
+    return SnapshotView(
+        url=capture.target.url,
+        final_url=capture.final_url,
+        method=capture.target.method,
+        request_headers=capture.target.headers,
+        request_body=capture.target.body,
+        outcome=str(capture.outcome),
+        status=capture.status,
+        headers=capture.response_headers,
+        body=body,
+        redirects=tuple((h.url, h.status) for h in capture.redirects),
+        elapsed_ms=capture.elapsed_ms,
+        render=capture.target.render,
+        dom=capture.dom,
+        subresponses=tuple(SubView(s.url, s.status, s.body) for s in capture.subresponses),
+        unit=capture.target.unit,
+        label=capture.target.label,
+        fetched_at=capture.started_at,
+        snapshot_id=snapshot.id if snapshot else None,
+        tls=capture.tls,
+    )
+
+
+class CrawlSession:
+    def __init__(
+        self,
+        settings: Settings,
+        store: EvidenceStore,
+        fetcher: HttpFetcher,
+        run_id: int,
+        *,
+        browser: Renderer | None = None,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.browser = browser
+        self.run_id = run_id
+        self.counts = CrawlCounts()
+        self._on_snapshot = on_snapshot
+
+    async def capture(self, target: Target) -> tuple[Snapshot, SnapshotView]:
+        """Fetch (or render) a target and keep it: the snapshot and what a parser would see of it."""
+        if target.render == "browser":
+            if self.browser is None:
+                raise RuntimeError(f"{target.url}: a browser target but the crawl has no browser")
+            capture = await self.browser.render(target)
+        else:
+            validators = None
+            if target.conditional:
+                known = self.store.validators(target.key)
+                validators = (known.etag, known.last_modified) if known else None
+            capture = await self.fetcher.fetch(target, validators)
+        snapshot = self.store.store(self.run_id, capture)
+        self.counts.snapshots[snapshot.outcome] += 1
+        if self._on_snapshot is not None:
+            self._on_snapshot(snapshot)
+        view = view_of(capture, snapshot)
+        if capture.status == 304 and snapshot.not_modified_of is not None:
+            # The server confirmed the earlier content: the parser reads that content.
+            earlier = self.store.body(snapshot.not_modified_of) or b""
+            view = _with_body(view, decode_body(earlier, capture.header("content-encoding")))
+        return snapshot, view
+
+    def observe(self, probe: Probe, snapshot: Snapshot, view: SnapshotView) -> Parsed | None:
+        """Parse one snapshot; keep its observations, or a parse failure with the reason."""
+        assert snapshot.id is not None
+        try:
+            parsed = probe.parse(view, self.settings)
+        except LayoutNotRecognised as exc:
+            self.store.add_parse_failure(
+                ParseFailure(
+                    snapshot_id=snapshot.id,
+                    probe=probe.name,
+                    unit=snapshot.unit,
+                    parser=f"{probe.name}/{exc.parser}",
+                    parser_version=probe.version,
+                    reason=exc.reason,
+                    created_at=datetime.now(UTC),
+                )
+            )
+            self.counts.parse_failures += 1
+            self.counts.failures.append(str(exc))
+            log.warning("parse failure: %s", exc)
+            return None
+        now = datetime.now(UTC)
+        self.store.add_observations(
+            [
+                Observation(
+                    snapshot_id=snapshot.id,
+                    probe=probe.name,
+                    unit=f.unit,
+                    metric=f.metric,
+                    period=f.period,
+                    value=f.value,
+                    text=f.text,
+                    attributes=dict(f.attributes),
+                    parser=probe.name,
+                    parser_version=probe.version,
+                    derived_at=now,
+                )
+                for f in parsed.found
+            ]
+        )
+        self.counts.observations += len(parsed.found)
+        return parsed
+
+    async def visit(self, probe: Probe, target: Target) -> tuple[Snapshot, Parsed | None]:
+        """Capture a target and, when it is evidence of content, parse it."""
+        snapshot, view = await self.capture(target)
+        if snapshot.outcome != Outcome.OK and not getattr(probe, "parses_failures", False):
+            return snapshot, None
+        return snapshot, self.observe(probe, snapshot, view)
+
+
+def _with_body(view: SnapshotView, body: bytes) -> SnapshotView:
+    return replace(view, body=body)
