@@ -82,6 +82,9 @@ class CrawlSession:
         self.browser = browser
         self.run_id = run_id
         self.counts = CrawlCounts()
+        self.shared: dict[
+            str, object
+        ] = {}  # state walks share within one run (the national portal's cookies)
         self._on_snapshot = on_snapshot
 
     async def capture(self, target: Target) -> tuple[Snapshot, SnapshotView]:
