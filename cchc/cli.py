@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cchc import __version__
+from cchc import __version__, cli_probes
 from cchc.cli_evidence import evidence_app
 from cchc.console import CliState, current_settings, err, out
 from cchc.errors import CchcError, ConfigError, NotBuiltError
@@ -204,6 +204,8 @@ def sim(
     seconds: Annotated[float | None, typer.Option(help="Serve this many seconds, then stop.")] = None,
 ) -> None:
     """Serve the simulated portals over HTTP on loopback, with their ground truth and injectable faults."""
+    from cchc.simlink import write_pointed_config
+
     settings = current_settings()
     simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of)
     try:
@@ -213,7 +215,7 @@ def sim(
             truth.write_text(json.dumps(simulation.truth(), ensure_ascii=False, indent=1), encoding="utf-8")
             out.print(f"ground truth written to {truth}")
         if write_config is not None:
-            _write_pointed_config(settings, simulation.urls, write_config)
+            write_pointed_config(settings, simulation.urls, write_config)
             out.print(f"config pointing at the simulation written to {write_config}")
     except BaseException:
         simulation.stop()
@@ -223,17 +225,6 @@ def sim(
         return
     out.print("serving; Ctrl-C stops" if seconds is None else f"serving for {seconds:g} s")
     _serve_until_interrupted(simulation, seconds)
-
-
-def _write_pointed_config(settings: Settings, urls: dict[str, str], target: Path) -> None:
-    import tomli_w
-
-    from cchc.simlink import point_at
-
-    pointed = point_at(settings, urls)
-    data = pointed.model_dump(mode="json", exclude_none=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(tomli_w.dumps(data), encoding="utf-8")
 
 
 @app.command()
@@ -264,22 +255,9 @@ def demo(
 # --- verbs that later issues build ------------------------------------------------------------------------------
 
 
-@app.command()
-def crawl() -> None:
-    """One pass of probes now, with a summary of snapshots, observations and parse failures."""
-    _not_built("crawl", 4, "probes")
-
-
-@app.command()
-def parse() -> None:
-    """Parse a saved page or JSON file offline and print its observations."""
-    _not_built("parse", 4, "probes")
-
-
-@app.command()
-def reparse() -> None:
-    """Re-derive observations from stored evidence with the current parsers."""
-    _not_built("reparse", 4, "probes")
+app.command("crawl")(cli_probes.crawl_command)
+app.command("parse")(cli_probes.parse_command)
+app.command("reparse")(cli_probes.reparse_command)
 
 
 @app.command()

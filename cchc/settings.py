@@ -18,7 +18,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from cchc import __version__
 from cchc.errors import ConfigError
@@ -335,6 +343,12 @@ class Settings(_Section):
     schedule: list[Schedule] = []
     visit: list[Visit] = []
     sim: SimSettings = SimSettings()
+    _source_file: str = PrivateAttr(default="config.toml")
+
+    @property
+    def source_file(self) -> str:
+        """The file these settings were read from, for error messages."""
+        return self._source_file
 
     def reference_problems(self) -> list[str]:
         """Ids that must be unique and references that must resolve, checked across tables."""
@@ -439,10 +453,10 @@ def settings_from_mapping(
     problems = settings.reference_problems()
     if problems:
         raise ConfigError(source, problems)
-    return _resolve(settings, Path(source).parent if source != "<config>" else Path.cwd(), env)
+    return _resolve(settings, Path(source).parent if source != "<config>" else Path.cwd(), env, source)
 
 
-def _resolve(settings: Settings, base: Path, env: Mapping[str, str]) -> Settings:
+def _resolve(settings: Settings, base: Path, env: Mapping[str, str], source: Path | str) -> Settings:
     database_url = env.get(DATABASE_URL_ENV) or settings.storage.database_url
     prefix = "sqlite:///"
     if database_url.startswith(prefix) and not database_url.startswith(prefix + "/"):

@@ -7,6 +7,9 @@ same settings with every base URL replaced by the simulated site's origin.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import tomli_w
 
 from cchc.settings import Settings
 from sim import CitySpec, FaultSpec, PortalSpec, UnitSpec, WorldSpec
@@ -88,6 +91,19 @@ def point_at(settings: Settings, urls: Mapping[str, str]) -> Settings:
     )
     portals = [p.model_copy(update={"base_url": urls[p.id]}) for p in settings.portal]
     return settings.model_copy(update={"sources": new_sources, "portal": portals})
+
+
+def write_pointed_config(
+    settings: Settings, urls: Mapping[str, str], target: Path, **politeness: float
+) -> Settings:
+    """Write a config file whose base URLs point at a running simulation (other settings kept, paths absolute)."""
+    pointed = point_at(settings, urls)
+    if politeness:
+        pointed = pointed.model_copy(update={"politeness": pointed.politeness.model_copy(update=politeness)})
+    data = pointed.model_dump(mode="json", exclude_none=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return pointed
 
 
 def parse_fault(text: str) -> FaultSpec:

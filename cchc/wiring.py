@@ -5,6 +5,7 @@ The crawler and the evidence store know nothing of settings; this is where the t
 
 from __future__ import annotations
 
+from cchc.errors import ConfigError
 from cchc.settings import Settings
 from crawler import FetchPolicy, host_key
 from evidence import EvidenceStore
@@ -28,6 +29,22 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         max_body_bytes=p.max_body_bytes,
         obey_robots=p.obey_robots,
     )
+
+
+LOOPBACK = ("127.", "localhost", "[::1]")
+
+
+def check_contact(settings: Settings) -> None:
+    """Refuse to crawl real portals under the placeholder contact: site operators must be able to reach us."""
+    if not settings.collector.contact.rstrip(">").endswith(".invalid"):
+        return
+    remote = sorted({host_key(u) for u in settings.base_urls() if not host_key(u).startswith(LOOPBACK)})
+    if remote:
+        raise ConfigError(
+            settings.source_file or "config",
+            [f"collector.contact: {settings.collector.contact!r} is a placeholder; set a real address before "
+             f"crawling {remote[0]} and {len(remote) - 1} other real hosts"],
+        )  # fmt: skip
 
 
 def open_store(settings: Settings) -> EvidenceStore:

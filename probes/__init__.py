@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from cchc.errors import CchcError
 from probes._base import Found, Job, LayoutNotRecognised, Parsed, Probe, SnapshotView
+from probes.availability import PROBE as AVAILABILITY
 from probes.news import PROBE as NEWS
 
-PROBES: dict[str, Probe] = {NEWS.name: NEWS}
+PROBES: dict[str, Probe] = {NEWS.name: NEWS, AVAILABILITY.name: AVAILABILITY}
 
 
 def get_probe(name: str) -> Probe:

@@ -65,6 +65,52 @@ def view_of(capture: Capture, snapshot: Snapshot | None = None) -> SnapshotView:
     )
 
 
+def parse_and_keep(
+    store: EvidenceStore,
+    probe: Probe,
+    settings: Settings,
+    snapshot_id: int,
+    unit: str | None,
+    view: SnapshotView,
+) -> tuple[Parsed | None, LayoutNotRecognised | None]:
+    """Run a probe's parser on one snapshot and keep the result: its observations, or a parse failure."""
+    now = datetime.now(UTC)
+    try:
+        parsed = probe.parse(view, settings)
+    except LayoutNotRecognised as exc:
+        store.add_parse_failure(
+            ParseFailure(
+                snapshot_id=snapshot_id,
+                probe=probe.name,
+                unit=unit,
+                parser=f"{probe.name}/{exc.parser}",
+                parser_version=probe.version,
+                reason=exc.reason,
+                created_at=now,
+            )
+        )
+        return None, exc
+    store.add_observations(
+        [
+            Observation(
+                snapshot_id=snapshot_id,
+                probe=probe.name,
+                unit=f.unit,
+                metric=f.metric,
+                period=f.period,
+                value=f.value,
+                text=f.text,
+                attributes=dict(f.attributes),
+                parser=probe.name,
+                parser_version=probe.version,
+                derived_at=now,
+            )
+            for f in parsed.found
+        ]
+    )
+    return parsed, None
+
+
 class CrawlSession:
     def __init__(
         self,
@@ -113,43 +159,13 @@ class CrawlSession:
     def observe(self, probe: Probe, snapshot: Snapshot, view: SnapshotView) -> Parsed | None:
         """Parse one snapshot; keep its observations, or a parse failure with the reason."""
         assert snapshot.id is not None
-        try:
-            parsed = probe.parse(view, self.settings)
-        except LayoutNotRecognised as exc:
-            self.store.add_parse_failure(
-                ParseFailure(
-                    snapshot_id=snapshot.id,
-                    probe=probe.name,
-                    unit=snapshot.unit,
-                    parser=f"{probe.name}/{exc.parser}",
-                    parser_version=probe.version,
-                    reason=exc.reason,
-                    created_at=datetime.now(UTC),
-                )
-            )
+        parsed, failure = parse_and_keep(self.store, probe, self.settings, snapshot.id, snapshot.unit, view)
+        if failure is not None:
             self.counts.parse_failures += 1
-            self.counts.failures.append(str(exc))
-            log.warning("parse failure: %s", exc)
+            self.counts.failures.append(str(failure))
+            log.warning("parse failure: %s", failure)
             return None
-        now = datetime.now(UTC)
-        self.store.add_observations(
-            [
-                Observation(
-                    snapshot_id=snapshot.id,
-                    probe=probe.name,
-                    unit=f.unit,
-                    metric=f.metric,
-                    period=f.period,
-                    value=f.value,
-                    text=f.text,
-                    attributes=dict(f.attributes),
-                    parser=probe.name,
-                    parser_version=probe.version,
-                    derived_at=now,
-                )
-                for f in parsed.found
-            ]
-        )
+        assert parsed is not None
         self.counts.observations += len(parsed.found)
         return parsed
 

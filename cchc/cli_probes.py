@@ -1,0 +1,195 @@
+"""`cchc crawl`, `cchc parse`, `cchc reparse`: one pass of probes now, a saved page parsed offline, and the
+stored evidence parsed again with the current parsers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cchc.console import current_settings, err, out
+from cchc.errors import CchcError
+from cchc.settings import Settings, Unit
+from cchc.wiring import check_contact, open_store
+from probes import PROBES, Probe, SnapshotView, get_probe
+from probes._base import LayoutNotRecognised
+from probes._runner import CrawlReport, crawl
+
+EXIT_LAYOUT_NOT_RECOGNISED = 3
+
+ProbeOption = Annotated[
+    list[str] | None,
+    typer.Option("--probe", "-p", help=f"Only this probe ({', '.join(PROBES)}). Repeatable."),
+]
+UnitOption = Annotated[list[str] | None, typer.Option("--unit", "-u", help="Only this unit id. Repeatable.")]
+
+
+def chosen_probes(names: Sequence[str] | None) -> list[Probe]:
+    return [get_probe(n) for n in names] if names else list(PROBES.values())
+
+
+def chosen_units(settings: Settings, ids: Sequence[str] | None) -> list[Unit]:
+    if not ids:
+        return settings.units_in_inspection()
+    units = []
+    for unit_id in ids:
+        try:
+            units.append(settings.unit_by_id(unit_id))
+        except KeyError:
+            known = ", ".join(u.id for u in settings.unit)
+            raise CchcError(f"unknown unit {unit_id!r}; units are {known}") from None
+    return units
+
+
+def run_crawl(
+    settings: Settings,
+    probes: Sequence[Probe],
+    units: Sequence[Unit],
+    *,
+    trigger: str,
+    surprise: bool = False,
+    with_browser: bool = True,
+    show_progress: bool = True,
+) -> CrawlReport:
+    """One crawl with a progress bar; the evidence goes to the configured store."""
+    check_contact(settings)
+    store = open_store(settings)
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[snapshots]} captures"),
+            TimeElapsedColumn(),
+            console=out,
+            disable=not show_progress,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("crawling", total=None, snapshots=0)
+            captured = [0]
+
+            def on_snapshot(_: object) -> None:
+                captured[0] += 1
+                progress.update(task, snapshots=captured[0])
+
+            return asyncio.run(
+                crawl(
+                    settings,
+                    store,
+                    probes,
+                    units,
+                    trigger=trigger,
+                    surprise=surprise,
+                    with_browser=with_browser,
+                    on_jobs=lambda n: progress.update(task, total=n),
+                    on_job_done=lambda _: progress.advance(task),
+                    on_snapshot=on_snapshot,
+                )
+            )
+    finally:
+        store.close()
+
+
+def summary_table(report: CrawlReport) -> Table:
+    table = Table(title=f"Run {report.run_id}: {report.status}, {report.jobs} jobs")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for outcome, count in sorted(report.counts.snapshots.items()):
+        table.add_row(f"snapshots: {outcome}", str(count))
+    table.add_row("observations", str(report.counts.observations))
+    table.add_row("parse failures", str(report.counts.parse_failures))
+    return table
+
+
+def crawl_command(
+    probe: ProbeOption = None,
+    unit: UnitOption = None,
+    surprise: Annotated[
+        bool, typer.Option(help="A surprise inspection: the run is marked surprise.")
+    ] = False,
+    browser: Annotated[
+        bool, typer.Option(help="Also capture the JavaScript-filled pages with Chromium.")
+    ] = True,
+) -> None:
+    """One pass of probes now, with a progress bar, then a summary of snapshots, observations and parse failures."""
+    settings = current_settings()
+    report = run_crawl(
+        settings,
+        chosen_probes(probe),
+        chosen_units(settings, unit),
+        trigger="surprise" if surprise else "manual",
+        surprise=surprise,
+        with_browser=browser,
+    )
+    out.print(summary_table(report))
+    for failure in report.counts.failures[:20]:
+        err.print(f"parse failure: {failure}", markup=False)
+    if len(report.counts.failures) > 20:
+        err.print(f"… and {len(report.counts.failures) - 20} more parse failures")
+
+
+def parse_command(
+    probe: Annotated[str, typer.Argument(help=f"Probe whose parser reads the file ({', '.join(PROBES)}).")],
+    file: Annotated[Path, typer.Argument(help="A saved page or JSON response.", exists=True, dir_okay=False)],
+    url: Annotated[
+        str | None,
+        typer.Option(help="The URL the file was fetched from (it tells the parser the site, unit and page)."),
+    ] = None,
+    request: Annotated[
+        str | None,
+        typer.Option(help="The request body it answered (rest.jsp params=…, a multipart form), or @FILE."),
+    ] = None,
+) -> None:
+    """Parse a saved page or JSON file offline and print its observations as JSON lines.
+
+    Exit 3, with the reason on stderr, when the parser does not recognise the layout.
+    """
+    settings = current_settings()
+    chosen = get_probe(probe)
+    body = file.read_bytes()
+    request_body = b""
+    if request:
+        request_body = Path(request[1:]).read_bytes() if request.startswith("@") else request.encode("utf-8")
+    content_type = mimetypes.guess_type(file.name)[0] or "text/html"
+    view = SnapshotView(
+        url=url or file.resolve().as_uri(),
+        method="POST" if request_body else "GET",
+        request_body=request_body,
+        headers=(("Content-Type", f"{content_type}; charset=utf-8"),),
+        body=body,
+    )
+    try:
+        parsed = chosen.parse(view, settings)
+    except LayoutNotRecognised as exc:
+        err.print(f"{file}: layout not recognised by {chosen.name}/{exc.parser}: {exc.reason}", markup=False)
+        raise typer.Exit(EXIT_LAYOUT_NOT_RECOGNISED) from None
+    for found in parsed.found:
+        record = {"unit": found.unit, "metric": found.metric, "period": found.period, "value": found.value,
+                  "text": found.text, "attributes": dict(found.attributes)}  # fmt: skip
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    for next_url in parsed.next_urls:
+        sys.stdout.write(json.dumps({"next": next_url}, ensure_ascii=False) + "\n")
+
+
+def reparse_command(probe: ProbeOption = None) -> None:
+    """Re-derive observations from stored evidence with the current parsers; earlier ones stay, by version."""
+    from probes._reparse import reparse
+
+    settings = current_settings()
+    store = open_store(settings)
+    try:
+        counts = reparse(settings, store, chosen_probes(probe))
+    finally:
+        store.close()
+    out.print(
+        f"{counts.snapshots} snapshots read, {counts.skipped} already parsed by the current parsers; "
+        f"{counts.observations} observations and {counts.parse_failures} parse failures added"
+    )
