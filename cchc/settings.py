@@ -376,6 +376,15 @@ class Settings(_Section):
                     )
             if u.successor is not None and u.successor not in units:
                 problems.append(f"unit[{u.id}].successor: expected a unit id, got {u.successor!r}")
+        claimed: dict[str, str] = {}
+        for u in self.unit:
+            for field_name in u.dvc_linh_vuc:
+                if field_name in claimed:
+                    problems.append(
+                        f"unit[{u.id}].dvc_linh_vuc: {field_name!r} is already the field of unit {claimed[field_name]!r}; "
+                        "a field's dossiers and procedures must belong to one phòng"
+                    )
+                claimed.setdefault(field_name, u.id)
         for i, v in enumerate(self.visit):
             if v.unit not in units:
                 problems.append(f"visit[{i}].unit: expected a unit id from [[unit]], got {v.unit!r}")

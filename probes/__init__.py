@@ -12,8 +12,9 @@ from cchc.errors import CchcError
 from probes._base import Found, Job, LayoutNotRecognised, Parsed, Probe, SnapshotView
 from probes.availability import PROBE as AVAILABILITY
 from probes.news import PROBE as NEWS
+from probes.procedures import PROBE as PROCEDURES
 
-PROBES: dict[str, Probe] = {NEWS.name: NEWS, AVAILABILITY.name: AVAILABILITY}
+PROBES: dict[str, Probe] = {NEWS.name: NEWS, AVAILABILITY.name: AVAILABILITY, PROCEDURES.name: PROCEDURES}
 
 
 def get_probe(name: str) -> Probe:

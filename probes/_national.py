@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from cchc.settings import Settings
-from crawler import Target
+from crawler import Target, host_key
 from crawler.forms import urlencoded
 from probes._base import LayoutNotRecognised, Probe, SnapshotView
 from probes._session import CrawlSession
@@ -70,8 +70,14 @@ def rest_rows(view: SnapshotView, parser: str) -> list[dict[str, Any]]:
     try:
         data = view.json()
     except ValueError:
-        raise LayoutNotRecognised(parser, view.where, "rest.jsp did not answer JSON") from None
+        raise LayoutNotRecognised(
+            parser, view.where, f"rest.jsp on {host_key(view.where)} did not answer JSON"
+        ) from None
     if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
         shape = type(data).__name__ + (f" with keys {sorted(data)[:5]}" if isinstance(data, dict) else "")
-        raise LayoutNotRecognised(parser, view.where, f"rest.jsp answered a {shape}, not an array of records")
+        raise LayoutNotRecognised(
+            parser,
+            view.where,
+            f"rest.jsp on {host_key(view.where)} answered a {shape}, not an array of records",
+        )
     return data

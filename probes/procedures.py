@@ -1,0 +1,510 @@
+"""The procedures probe: the procedures (TTHC, thủ tục hành chính) each unit lists on the province DVC portal,
+their online level and seven published parts, against the national procedure database (portals.md §1, §3.2).
+
+A ward's procedures are its own DonViID's list; a phòng's are the city's in the phòng's dvc_linh_vuc (the
+field → phòng attribution of indicators.md §2). Which unit a snapshot is about is read off the snapshot (the
+DonViID of its request, the impl_level_id of its rest.jsp params, the unit it was captured for), so stored
+evidence can be parsed again. A response in an unknown envelope is a parse failure, never an empty list.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any, Literal
+
+from bs4 import BeautifulSoup
+
+from cchc.settings import Settings, Unit
+from crawler import Outcome, Target, host_key
+from crawler.forms import multipart
+from probes._base import Found, Job, LayoutNotRecognised, Parsed, SnapshotView
+from probes._national import ensure_cookies, rest_params, rest_rows, rest_target
+from probes._session import CrawlSession
+from probes._text import clean, parse_count
+
+NAME = "procedures"
+VERSION = "1"
+
+log = logging.getLogger("cchc.probes")
+
+Level = Literal["huyen", "xa"]
+
+LIST_ENDPOINT = "GetDanhSachTTHCDVC"
+DETAIL_ENDPOINT = "GetChiTietTTHC"
+LIST_RESULT = "DICHVUCONG_THUTUCHANHCHINH_PResult"
+DETAIL_RESULT = "DICHVUCONG_CHITIETTTHC_PResult"
+# Without these a listed row can be neither counted by level nor followed to its detail.
+LIST_ROW_KEYS = ("ThuTucHanhChinhID", "MaThuTuc", "TenThuTuc", "MucDo", "TotalCount")
+# The seven parts of a published procedure (NĐ 63/2010 Điều 8 khoản 2; indicators.md §3) and the detail
+# columns that carry them: (a) tên, (b) trình tự, (c) cách thức, (d) thành phần hồ sơ, (đ) thời hạn,
+# (e) đối tượng, (g) cơ quan thực hiện. An empty text is a part not published.
+ELEMENT_COLUMNS = {
+    "ten": "TenThuTuc",
+    "trinh_tu": "TrinhTuThucHien",
+    "cach_thuc": "CachThucThucHien",
+    "thanh_phan_ho_so": "ThanhPhanHoSo",
+    "thoi_han": "ThoiHanGiaiQuyet",
+    "doi_tuong": "DoiTuongThucHien",
+    "co_quan_thuc_hien": "CoQuanThucHien",
+}
+REFERENCE_SERVICE = "procedure_advanced_search_service_v2"
+REFERENCE_PAGE_SIZE = 50
+REFERENCE_ROW_KEYS = ("PROCEDURE_CODE", "PROCEDURE_NAME", "FIELD_NAME", "AMOUNT")
+RENDERED_PAGE_SIZE = 20
+RENDERED_ROWS = "#tblThuTuc tbody tr"
+RENDERED_TOTAL_SHOWN = "#tongSo:not(:empty)"  # an empty list never fills a row: wait for its total instead
+_TOTAL = re.compile(r"Tổng số:?\s*([\d.,]+)\s*thủ tục", re.IGNORECASE)
+
+
+# --- units of a list -----------------------------------------------------------------------------------------
+
+
+def ward_of(donvi_id: int, settings: Settings) -> Unit | None:
+    """The ward or commune whose own list a DonViID is."""
+    return next((u for u in settings.unit if u.kind != "phong" and u.dvc_donvi_id == donvi_id), None)
+
+
+def phong_of_field(field: str | None, settings: Settings) -> Unit | None:
+    """The phòng that answers for a field (lĩnh vực) at the city one-stop desk, if any does."""
+    if not field:
+        return None
+    name = clean(field)
+    return next((u for u in settings.unit if u.kind == "phong" and name in u.dvc_linh_vuc), None)
+
+
+def _list_owner(donvi_id: int, field: str | None, settings: Settings) -> tuple[str | None, str]:
+    """The unit a listed procedure counts for, and how it was attributed."""
+    if donvi_id == settings.city.dvc_donvi_id:
+        phong = phong_of_field(field, settings)
+        return (phong.id, "linh_vuc") if phong else (None, "unattributed")
+    ward = ward_of(donvi_id, settings)
+    return (ward.id, "donvi") if ward else (None, "unattributed")
+
+
+# --- targets -------------------------------------------------------------------------------------------------
+
+
+def list_target(settings: Settings, donvi_id: int, page: int, unit: str | None) -> Target:
+    """One page of a unit's list: a multipart POST whose `data` field carries the query as JSON."""
+    source = settings.sources.dvc_tinh
+    query = {
+        "DonViID": str(donvi_id),
+        "LinhVucID": "0",
+        "TenThuTuc": "",
+        "MucDo": "0",
+        "PageNum": page,
+        "PageSize": source.page_size,
+    }
+    body, content_type = multipart({"data": json.dumps(query, separators=(",", ":"))})
+    return Target(
+        url=source.base_url + source.api_path + LIST_ENDPOINT,
+        method="POST",
+        body=body,
+        headers=(("Content-Type", content_type),),
+        probe=NAME,
+        unit=unit,
+        label=f"list {donvi_id} page {page}",
+    )
+
+
+def detail_target(settings: Settings, procedure_id: int, unit: str | None) -> Target:
+    source = settings.sources.dvc_tinh
+    return Target(
+        url=f"{source.base_url}{source.api_path}{DETAIL_ENDPOINT}?ThuTucHanhChinhID={procedure_id}",
+        probe=NAME,
+        unit=unit,
+        label=f"detail {procedure_id}",
+    )
+
+
+def rendered_list_target(settings: Settings, donvi_id: int, unit: str | None, *, empty: bool) -> Target:
+    """The public list page as a person sees it, filled by its JavaScript: visual evidence."""
+    source = settings.sources.dvc_tinh
+    return Target(
+        url=f"{source.base_url}{source.list_page}?DonViID={donvi_id}&PageSize={RENDERED_PAGE_SIZE}",
+        render="browser",
+        wait_for=RENDERED_TOTAL_SHOWN if empty else RENDERED_ROWS,
+        probe=NAME,
+        unit=unit,
+        label=f"list page {donvi_id} (browser)",
+    )
+
+
+def reference_params(settings: Settings, level: Level, page: int) -> dict[str, Any]:
+    level_id = settings.sources.dvc_quocgia.impl_level_ids[level]
+    return {
+        "type": "ref",
+        "service": REFERENCE_SERVICE,
+        "keyword": "",
+        "agency_type": 0,
+        "impl_agency_id": -1,
+        "object_id": -1,
+        "field_id": -1,
+        "impl_level_id": int(level_id) if level_id.lstrip("-").isdigit() else level_id,
+        "recordPerPage": REFERENCE_PAGE_SIZE,
+        "pageIndex": page,
+        "is_connected": 0,
+    }
+
+
+class ProceduresProbe:
+    name = NAME
+    version = VERSION
+
+    # --- what to fetch ------------------------------------------------------------------------------------
+
+    def jobs(self, settings: Settings, units: Sequence[Unit]) -> list[Job]:
+        wards = [u for u in units if u.kind != "phong" and u.dvc_donvi_id is not None]
+        phong = tuple(u.id for u in units if u.kind == "phong")
+        jobs: list[Job] = []
+        for ward in wards:
+            assert ward.dvc_donvi_id is not None
+            walk = partial(self._walk_list, ward.dvc_donvi_id, ward.id, frozenset({ward.id}))
+            jobs.append(Job(NAME, f"{ward.id}/list", walk, (ward.id,)))
+        if phong:
+            walk = partial(self._walk_list, settings.city.dvc_donvi_id, None, frozenset(phong))
+            jobs.append(Job(NAME, "city/list", walk, phong))
+        if wards:
+            wards_ids = tuple(w.id for w in wards)
+            jobs.append(Job(NAME, "reference/xa", partial(self._walk_reference, "xa"), wards_ids))
+        if phong:
+            jobs.append(Job(NAME, "reference/huyen", partial(self._walk_reference, "huyen"), phong))
+        return jobs
+
+    async def _walk_list(
+        self, donvi_id: int, unit: str | None, wanted: frozenset[str], session: CrawlSession
+    ) -> None:
+        """Page a list until TotalCount rows are seen, then each procedure's detail, then the rendered page."""
+        settings = session.settings
+        listed: dict[int, str | None] = {}  # procedure id → the unit it counts for
+        total: int | None = None
+        page = 1
+        while True:
+            _, parsed = await session.visit(self, list_target(settings, donvi_id, page, unit))
+            if parsed is None:
+                break  # a failure ends the walk; the list stays incomplete, and the evidence says why
+            rows = [f for f in parsed.found if f.metric == "tthc"]
+            summary = next(f for f in parsed.found if f.metric == "tthc_list_page")
+            total = int(summary.attributes["total_count"])
+            on_page = {int(f.attributes["procedure_id"]): f.unit for f in rows}
+            new = {pid: owner for pid, owner in on_page.items() if pid not in listed}
+            listed.update(new)
+            if not rows or len(listed) >= total:
+                break
+            if not new:
+                log.warning("%s: page %d of DonViID %s repeats earlier rows; stopping", NAME, page, donvi_id)
+                break
+            page += 1
+        for procedure_id, owner in listed.items():
+            # The city list holds every phòng's fields: follow only those of the units asked for.
+            if owner is None or owner in wanted:
+                await session.visit(self, detail_target(settings, procedure_id, owner))
+        if session.browser is not None:
+            await self._render_list(donvi_id, unit, total == 0, session)
+
+    async def _render_list(self, donvi_id: int, unit: str | None, empty: bool, session: CrawlSession) -> None:
+        snapshot, view = await session.capture(
+            rendered_list_target(session.settings, donvi_id, unit, empty=empty)
+        )
+        # A wait that timed out still leaves the page as it stood: what it shows is evidence too.
+        if snapshot.outcome == Outcome.OK or (snapshot.outcome == Outcome.TIMEOUT and view.dom):
+            session.observe(self, snapshot, view)
+
+    async def _walk_reference(self, level: Level, session: CrawlSession) -> None:
+        """The national database's procedures of one level, page by page until AMOUNT rows are seen."""
+        await ensure_cookies(session, self)
+        codes: set[str] = set()
+        seen = 0
+        page = 1
+        while True:
+            target = rest_target(
+                session.settings,
+                reference_params(session.settings, level, page),
+                probe=NAME,
+                label=f"reference {level} page {page}",
+            )
+            _, parsed = await session.visit(self, target)
+            if parsed is None:
+                return
+            rows = [f for f in parsed.found if f.metric == "tthc_reference"]
+            summary = next(f for f in parsed.found if f.metric == "tthc_reference_page")
+            page_codes = {str(f.attributes["code"]) for f in rows}
+            if not rows or page_codes <= codes:
+                return  # an empty page, or the gateway serving an earlier page again
+            codes |= page_codes
+            seen += len(rows)
+            if seen >= int(summary.attributes["amount"]):
+                return
+            page += 1
+
+    # --- how to read it ----------------------------------------------------------------------------------
+
+    def parse(self, view: SnapshotView, settings: Settings) -> Parsed:
+        path = view.url.split("?", 1)[0]
+        dvc, national = settings.sources.dvc_tinh, settings.sources.dvc_quocgia
+        if path.endswith(dvc.api_path + LIST_ENDPOINT):
+            return Parsed(_list_page(view, settings))
+        if path.endswith(dvc.api_path + DETAIL_ENDPOINT):
+            return Parsed([_detail(view)])
+        if path.endswith(dvc.list_page):
+            return Parsed([_rendered_list(view, settings)])
+        if path.endswith(national.rest_path):
+            return Parsed(_reference_page(view, settings))
+        if path.endswith(national.bot_cookie_page):
+            return Parsed([])  # the page fetched for the gateway's session cookies: no procedures on it
+        raise LayoutNotRecognised(
+            NAME,
+            view.where,
+            f"{host_key(view.where)}: not a snapshot this probe reads (expected {dvc.api_path}{LIST_ENDPOINT}, "
+            f"{dvc.api_path}{DETAIL_ENDPOINT}, {dvc.list_page} or {national.rest_path})",
+        )
+
+
+# --- the province DVC API -------------------------------------------------------------------------------------
+
+
+def _shape(data: Any) -> str:
+    if isinstance(data, dict):
+        return f"an object with keys {sorted(data)[:6]}"
+    return f"a JSON {type(data).__name__}"
+
+
+def _envelope_rows(view: SnapshotView, parser: str, result: str) -> list[dict[str, Any]]:
+    """The rows of an /api/dvc/ answer: {"status": 1, "data": {"data": {<result>: [...]}}}."""
+    host = host_key(view.where)
+    expected = f'{{"status": 1, "data": {{"data": {{"{result}": [...]}}}}}}'
+    try:
+        data = view.json()
+    except ValueError:
+        raise LayoutNotRecognised(
+            parser, view.where, f"{host} did not answer JSON; expected {expected}"
+        ) from None
+    if not isinstance(data, dict) or "status" not in data:
+        raise LayoutNotRecognised(parser, view.where, f"{host} answered {_shape(data)}; expected {expected}")
+    if data["status"] not in (1, "1"):
+        message = data.get("message") or ""
+        raise LayoutNotRecognised(
+            parser, view.where, f"{host} answered status {data['status']!r} {message!r}; expected status 1"
+        )
+    inner = data.get("data")
+    rows = inner.get("data") if isinstance(inner, dict) else None
+    rows = rows.get(result) if isinstance(rows, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise LayoutNotRecognised(
+            parser, view.where, f"{host} answered status 1 but data is {_shape(inner)}; expected {expected}"
+        )
+    return rows
+
+
+def _list_query(view: SnapshotView, parser: str) -> dict[str, Any]:
+    """The query a list snapshot asked for: the JSON in its request's multipart `data` field."""
+    try:
+        query = json.loads(view.form().get("data", ""))
+        if not isinstance(query, dict):
+            raise TypeError("not an object")
+        int(query["DonViID"])
+    except (ValueError, TypeError, KeyError):
+        raise LayoutNotRecognised(
+            parser, view.where, "the request carries no multipart `data` JSON object with a DonViID"
+        ) from None
+    return query
+
+
+def _integer(value: Any, what: str, view: SnapshotView, parser: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise LayoutNotRecognised(
+            parser, view.where, f"{host_key(view.where)}: {what} {value!r} is not a whole number"
+        ) from None
+
+
+def _list_page(view: SnapshotView, settings: Settings) -> list[Found]:
+    parser = "dvc-list"
+    host = host_key(view.where)
+    query = _list_query(view, parser)
+    donvi_id = int(query["DonViID"])
+    rows = _envelope_rows(view, parser, LIST_RESULT)
+    mucdo_map: Mapping[str, str] = settings.sources.dvc_tinh.mucdo_map
+    found: list[Found] = []
+    total = 0
+    for n, row in enumerate(rows, start=1):
+        absent = [k for k in LIST_ROW_KEYS if row.get(k) is None]
+        if absent:
+            raise LayoutNotRecognised(
+                parser, view.where, f"{host}: row {n} of {LIST_RESULT} has no {', '.join(absent)}"
+            )
+        code = clean(str(row["MaThuTuc"]))
+        mucdo = str(row["MucDo"]).strip()
+        level = mucdo_map.get(mucdo)
+        if level is None:
+            raise LayoutNotRecognised(
+                parser,
+                view.where,
+                f"{host}: MucDo {mucdo!r} of {code} is not in sources.dvc_tinh.mucdo_map "
+                f"(known: {', '.join(sorted(mucdo_map))})",
+            )
+        total = _integer(row["TotalCount"], "TotalCount", view, parser)
+        field = clean(str(row["TenLinhVuc"])) if row.get("TenLinhVuc") else None
+        unit, attribution = _list_owner(donvi_id, field, settings)
+        found.append(
+            Found(
+                "tthc",
+                "instant",
+                unit,
+                value=1,
+                text=clean(str(row["TenThuTuc"])),
+                attributes={
+                    "code": code,
+                    "procedure_id": _integer(row["ThuTucHanhChinhID"], "ThuTucHanhChinhID", view, parser),
+                    "field": field,
+                    "field_id": row.get("LinhVucID"),
+                    "level": level,
+                    "mucdo": mucdo,
+                    "donvi_id": donvi_id,
+                    "attribution": attribution,
+                },
+            )
+        )
+    ward = ward_of(donvi_id, settings)
+    found.append(
+        Found(
+            "tthc_list_page",
+            "instant",
+            ward.id if ward else None,
+            value=len(rows),
+            attributes={
+                "donvi_id": donvi_id,
+                "page": _integer(query.get("PageNum", 1), "PageNum", view, parser),
+                "page_size": _integer(query.get("PageSize", 0), "PageSize", view, parser),
+                "total_count": total,
+            },
+        )
+    )
+    return found
+
+
+def _detail(view: SnapshotView) -> Found:
+    parser = "dvc-detail"
+    raw_id = view.query().get("ThuTucHanhChinhID", "")
+    procedure_id = int(raw_id) if raw_id.isdigit() else None
+    rows = _envelope_rows(view, parser, DETAIL_RESULT)
+    code: str | None = None
+    if rows:
+        row = rows[0]
+        absent = [c for c in ELEMENT_COLUMNS.values() if c not in row]
+        if absent:
+            raise LayoutNotRecognised(
+                parser, view.where, f"{host_key(view.where)}: the detail has no column {', '.join(absent)}"
+            )
+        code = clean(str(row["MaThuTuc"])) if row.get("MaThuTuc") else None
+        missing = [part for part, column in ELEMENT_COLUMNS.items() if not clean(str(row[column] or ""))]
+    else:
+        missing = list(ELEMENT_COLUMNS)  # the portal publishes nothing of this procedure
+    return Found(
+        "tthc_detail",
+        "instant",
+        view.unit,  # the unit the procedure was listed for, kept with the snapshot
+        value=0 if missing else 1,
+        attributes={"code": code, "procedure_id": procedure_id, "missing": missing},
+    )
+
+
+def _rendered_list(view: SnapshotView, settings: Settings) -> Found:
+    """What the public list page shows once its JavaScript has run: the total it announces."""
+    parser = "dvc-list-page"
+    host = host_key(view.where)
+    soup = BeautifulSoup(view.dom if view.dom is not None else view.text(), "lxml")
+    if soup.select_one("#tblThuTuc") is None:
+        raise LayoutNotRecognised(
+            parser, view.where, f"{host}: no procedure table #tblThuTuc on the list page"
+        )
+    shown = len(soup.select(RENDERED_ROWS))
+    announced = soup.select_one("#tongSo")
+    match = _TOTAL.search(clean(announced.get_text(" "))) if announced else None
+    if match is None:
+        raise LayoutNotRecognised(
+            parser,
+            view.where,
+            f"{host}: the list page shows {shown} rows and no 'Tổng số: N thủ tục' total "
+            f"({'rendered' if view.dom is not None else 'not rendered: a plain fetch sees the empty shell'})",
+        )
+    raw_id = view.query().get("DonViID", "")
+    donvi_id = int(raw_id) if raw_id.isdigit() else None
+    ward = ward_of(donvi_id, settings) if donvi_id is not None else None
+    return Found(
+        "tthc_list_rendered",
+        "instant",
+        ward.id if ward else None,
+        value=parse_count(match.group(1)),
+        attributes={"donvi_id": donvi_id, "rows_shown": shown},
+    )
+
+
+# --- the national procedure database -----------------------------------------------------------------------
+
+
+def _reference_page(view: SnapshotView, settings: Settings) -> list[Found]:
+    parser = "national-reference"
+    host = host_key(view.where)
+    params = rest_params(view)
+    if params.get("service") != REFERENCE_SERVICE:
+        raise LayoutNotRecognised(
+            parser,
+            view.where,
+            f"{host}: a rest.jsp call of {params.get('service')!r}, not {REFERENCE_SERVICE}",
+        )
+    level_id = str(params.get("impl_level_id", ""))
+    levels = {v: k for k, v in settings.sources.dvc_quocgia.impl_level_ids.items()}
+    level = levels.get(level_id)
+    rows = rest_rows(view, parser)  # its reason names the host
+    found: list[Found] = []
+    amount = 0
+    for n, row in enumerate(rows, start=1):
+        absent = [k for k in REFERENCE_ROW_KEYS if row.get(k) is None]
+        if absent:
+            raise LayoutNotRecognised(
+                parser, view.where, f"{host}: rest.jsp record {n} has no {', '.join(absent)}"
+            )
+        amount = _integer(row["AMOUNT"], "AMOUNT", view, parser)
+        found.append(
+            Found(
+                "tthc_reference",
+                "instant",
+                None,
+                value=1,
+                text=clean(str(row["PROCEDURE_NAME"])),
+                attributes={
+                    "code": clean(str(row["PROCEDURE_CODE"])),
+                    "level": level,
+                    "field": clean(str(row["FIELD_NAME"])),
+                    "ministry": clean(str(row.get("PUBLISHED_AGENCY") or "")) or None,
+                    "amount": amount,
+                    "national_id": row.get("ID"),
+                    "impl_level_id": level_id,
+                },
+            )
+        )
+    found.append(
+        Found(
+            "tthc_reference_page",
+            "instant",
+            None,
+            value=len(rows),
+            attributes={
+                "level": level,
+                "impl_level_id": level_id,
+                "page": params.get("pageIndex"),
+                "page_size": params.get("recordPerPage"),
+                "amount": amount,
+            },
+        )
+    )
+    return found
+
+
+PROBE = ProceduresProbe()
