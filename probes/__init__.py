@@ -13,8 +13,14 @@ from probes._base import Found, Job, LayoutNotRecognised, Parsed, Probe, Snapsho
 from probes.availability import PROBE as AVAILABILITY
 from probes.news import PROBE as NEWS
 from probes.procedures import PROBE as PROCEDURES
+from probes.service_stats import PROBE as SERVICE_STATS
 
-PROBES: dict[str, Probe] = {NEWS.name: NEWS, AVAILABILITY.name: AVAILABILITY, PROCEDURES.name: PROCEDURES}
+PROBES: dict[str, Probe] = {
+    NEWS.name: NEWS,
+    AVAILABILITY.name: AVAILABILITY,
+    PROCEDURES.name: PROCEDURES,
+    SERVICE_STATS.name: SERVICE_STATS,
+}
 
 
 def get_probe(name: str) -> Probe:

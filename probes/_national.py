@@ -52,8 +52,9 @@ async def ensure_cookies(session: CrawlSession, probe: Probe) -> None:
     async with lock:
         if session.shared.get("national-cookies-done"):
             return
-        await session.visit(probe, cookie_page_target(session.settings, probe.name))
-        session.shared["national-cookies-done"] = True
+        snapshot, _ = await session.visit(probe, cookie_page_target(session.settings, probe.name))
+        # Only a page that answered hands out cookies; after a failure the next walk tries again.
+        session.shared["national-cookies-done"] = snapshot.outcome == "ok"
 
 
 def rest_params(view: SnapshotView) -> dict[str, Any]:
