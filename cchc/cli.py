@@ -21,6 +21,8 @@ from cchc.cli_evidence import evidence_app
 from cchc.console import CliState, current_settings, err, out
 from cchc.errors import CchcError, ConfigError, NotBuiltError
 from cchc.settings import Settings, config_path
+from cchc.wiring import open_store
+from probes import PROBES
 
 app = typer.Typer(
     name="cchc",
@@ -230,22 +232,49 @@ def sim(
 @app.command()
 def demo(
     fault: FaultOption = None,
-    once: Annotated[bool, typer.Option(help="Print and stop instead of serving until Ctrl-C.")] = False,
+    browser: Annotated[
+        bool, typer.Option(help="Also capture the JavaScript-filled pages with Chromium.")
+    ] = True,
+    serve: Annotated[
+        bool, typer.Option(help="Keep serving the simulation after the crawl, until Ctrl-C.")
+    ] = False,
 ) -> None:
-    """Start the simulated portals and show what a crawl of them must find (the crawl itself comes with #4)."""
+    """Start the simulated portals, crawl everything once, and show per unit what was found beside the truth."""
+    from cchc.demo import comparison_table, demo_settings
+    from indicators.observed import raw_figures
+
     settings = current_settings()
     simulation = _start_simulation(settings, _parse_faults(fault), None, None)
     try:
-        truth = simulation.truth()
         out.print(_site_table(simulation, settings))
-        out.print(_truth_sample(truth, months=1))
+        pointed = demo_settings(settings, simulation.urls)
+        report = cli_probes.run_crawl(
+            pointed,
+            list(PROBES.values()),
+            pointed.units_in_inspection(),
+            trigger="demo",
+            with_browser=browser,
+        )
+        out.print(cli_probes.summary_table(report))
+        store = open_store(pointed)
+        try:
+            figures = raw_figures(store.engine, pointed)
+        finally:
+            store.close()
+        table, differing = comparison_table(figures, simulation.truth(), pointed)
+        out.print(table, width=None if out.is_terminal else 160)
         out.print(
-            "The crawl of these sites arrives with issue #4 (probes); until then `cchc demo` serves the simulation."
+            "every headline figure equals the ground truth"
+            if differing == 0
+            else f"{differing} figures differ from the ground truth (in red)"
+        )
+        out.print(
+            f"evidence: {pointed.storage.database_url} and {pointed.storage.blob_dir}; check it with `cchc evidence verify`"
         )
     except BaseException:
         simulation.stop()
         raise
-    if once:
+    if not serve:
         simulation.stop()
         return
     out.print("serving; Ctrl-C stops")

@@ -91,6 +91,8 @@ def ground_truth(world: World) -> dict[str, Any]:
 
 
 def _procedures(world: World, unit: UnitSpec) -> dict[str, Any] | None:
+    if unit.kind == "phong" and not unit.linh_vuc:
+        return None  # no field is attributed to this phòng: its procedure figures do not apply
     if unit.kind == "phong":
         listed = [p for p in world.procedures[world.city_donvi_id()] if p.field_name in unit.linh_vuc]
         reference = [r for r in world.reference["huyen"] if r.field_name in unit.linh_vuc]

@@ -1,0 +1,106 @@
+"""`cchc demo`: the simulated portals, one crawl of everything, and what it found beside the ground truth.
+
+The demo crawls our own loopback servers, so it uses a loopback politeness (10 ms between requests to a
+host) instead of the configured one; everything else (storage, probes, parsers) is the real thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from rich.table import Table
+
+from cchc.settings import Settings
+from cchc.simlink import point_at
+
+LOOPBACK_POLITENESS = {"min_delay_s": 0.01, "latency_factor": 0.2, "backoff_base_s": 0.2}
+
+
+def demo_settings(settings: Settings, urls: dict[str, str]) -> Settings:
+    pointed = point_at(settings, urls)
+    return pointed.model_copy(
+        update={"politeness": pointed.politeness.model_copy(update=LOOPBACK_POLITENESS)}
+    )
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One figure of a unit, as found by the crawl and as the simulation's ground truth has it."""
+
+    label: str
+    found: float | None
+    expected: float | None
+
+    @property
+    def matches(self) -> bool:
+        if self.found is None or self.expected is None:
+            return self.found is None and self.expected is None
+        return abs(self.found - self.expected) < 1e-6
+
+    def cell(self) -> str:
+        shown = "—" if self.found is None else f"{self.found:g}"
+        if self.matches:
+            return f"[green]{shown}[/green]"
+        return f"[red]{shown} ≠ {'—' if self.expected is None else f'{self.expected:g}'}[/red]"
+
+
+def headlines(figures: pd.DataFrame, truth: dict[str, Any], unit_id: str, year: int) -> list[Headline]:
+    mine = figures[(figures["unit"] == unit_id) & (figures["status"] == "ok")]
+    expected = truth["units"][unit_id]
+    procedures = expected["procedures"] or {}
+
+    def instant(metric: str) -> float | None:
+        rows = mine[(mine["metric"] == metric) & (mine["period"] == "instant")]
+        return float(rows["value"].iloc[0]) if len(rows) else None
+
+    def year_sum(metric: str) -> float | None:
+        rows = mine[(mine["metric"] == metric) & mine["period"].str.startswith(f"{year}-")]
+        return float(rows["value"].sum()) if len(rows) else None
+
+    def truth_sum(metric: str) -> float | None:
+        cells = [c[metric] for m, c in expected["months"].items() if m.startswith(f"{year}-") and metric in c]
+        return float(sum(cells)) if cells else None
+
+    score = mine[(mine["metric"] == "i766_score_tong") & (mine["period"] == str(year))]
+    return [
+        Headline("TTHC", instant("tthc_listed"), _number(procedures.get("tthc_listed"))),
+        Headline("toàn trình", instant("tthc_toan_trinh"), _number(procedures.get("tthc_toan_trinh"))),
+        Headline(
+            "thiếu",
+            instant("tthc_reference_missing"),
+            _number(len(procedures["reference_missing"])) if procedures else None,
+        ),
+        Headline("tin bài", year_sum("news_posts"), truth_sum("news_posts")),
+        Headline("tin CCHC", year_sum("news_posts_cchc"), truth_sum("news_posts_cchc")),
+        Headline("hồ sơ", year_sum("hs_received"), truth_sum("hs_received")),
+        Headline("trễ hạn", year_sum("hs_processed_late"), truth_sum("hs_processed_late")),
+        Headline(
+            "766",
+            float(score["value"].iloc[0]) if len(score) else None,
+            expected["i766"].get(str(year), {}).get("i766_score_tong"),
+        ),
+    ]
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def comparison_table(figures: pd.DataFrame, truth: dict[str, Any], settings: Settings) -> tuple[Table, int]:
+    """Per unit, the headline figures the crawl found (green where they equal the ground truth)."""
+    year = settings.inspection.year
+    units = settings.units_in_inspection()
+    rows = [(u, headlines(figures, truth, u.id, year)) for u in units]
+    table = Table(
+        title=f"What the crawl found in {year} (TTHC now; posts, dossiers and 766 for the year); red: differs from the truth"
+    )
+    table.add_column("đơn vị", no_wrap=True)
+    for label in (h.label for h in rows[0][1]):
+        table.add_column(label, justify="right")
+    differing = 0
+    for unit, found in rows:
+        differing += sum(not h.matches for h in found)
+        table.add_row(unit.name.removeprefix("UBND "), *(h.cell() for h in found))
+    return table, differing

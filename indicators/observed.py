@@ -1,0 +1,375 @@
+"""Raw figures per unit, read off the observations: what the probes saw, merged across captures.
+
+Each figure keeps the ids of the observations and snapshots behind it. A figure whose evidence is not
+complete (a news walk that did not reach the month, a procedure list not read to its TotalCount) is
+`missing` with the reason, never a zero. `indicators/` reads observations only, never pages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from cchc.settings import Settings, Unit
+from cchc.timeutil import VN_TZ, months_between
+
+DOSSIER_METRICS = (
+    "hs_received", "hs_received_direct", "hs_received_post", "hs_received_online", "hs_synced",
+    "hs_processed_on_time", "hs_processed_late", "hs_returned_on_time", "hs_returned_late",
+    "hs_paid_online_dvcqg", "hs_paid_online_local", "pakn_on_time", "pakn_late",
+)  # fmt: skip
+SCORE_METRICS = ("i766_score_tong", "i766_score_ckmb", "i766_score_tdgq", "i766_score_tttt", "i766_score_clgq",
+                 "i766_score_mdhl", "i766_score_mdsh")  # fmt: skip
+PROCEDURE_METRICS = ("tthc_listed", "tthc_toan_trinh", "tthc_mot_phan", "tthc_cung_cap_thong_tin", "tthc_complete_7",
+                     "tthc_reference", "tthc_reference_complete", "tthc_reference_missing")  # fmt: skip
+NEWS_METRICS = ("news_posts", "news_posts_cchc")
+COLUMNS = [
+    "unit",
+    "metric",
+    "period",
+    "value",
+    "status",
+    "reason",
+    "observed_at",
+    "observation_ids",
+    "snapshot_ids",
+    "detail",
+]
+
+
+@dataclass
+class Figure:
+    unit: str
+    metric: str
+    period: str
+    value: float | None
+    status: str = "ok"  # ok | na (does not apply to this unit) | missing (no complete evidence)
+    reason: str = ""
+    observed_at: datetime | None = None
+    observation_ids: list[int] = field(default_factory=list)
+    snapshot_ids: list[int] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def load_observations(engine: Engine, metrics: Iterable[str] | None = None) -> pd.DataFrame:
+    """Observations joined to their snapshots; per snapshot, only its newest parser version's."""
+    query = (
+        "SELECT o.id, o.snapshot_id, o.probe, o.unit, o.metric, o.period, o.value, o.text, o.attributes, "
+        "o.parser_version, s.fetched_at, s.run_id, s.seq FROM observation o JOIN snapshot s ON s.id = o.snapshot_id"
+    )
+    params: dict[str, Any] = {}
+    wanted = list(metrics or [])
+    if wanted:
+        query += " WHERE o.metric IN :metrics"
+        params["metrics"] = wanted
+    statement = sa.text(query)
+    if wanted:
+        statement = statement.bindparams(sa.bindparam("metrics", expanding=True))
+    with engine.connect() as connection:
+        frame = pd.read_sql(statement, connection, params=params)
+    if frame.empty:
+        return frame
+    frame["attributes"] = frame["attributes"].map(
+        lambda a: json.loads(a) if isinstance(a, str) else (a or {})
+    )
+    frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True)
+    version = frame["parser_version"].map(_version_key)
+    newest = version.groupby(frame["snapshot_id"]).transform("max")
+    return frame[version == newest].reset_index(drop=True)
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), "") if str(version).isdigit() else (0, str(version))
+
+
+def load_failures(engine: Engine) -> pd.DataFrame:
+    """Why evidence may be missing: failed captures and parse failures, per unit and probe, newest first."""
+    query = sa.text(
+        "SELECT s.id AS snapshot_id, s.unit, s.probe, s.url, s.outcome, s.status_code, s.detail, s.fetched_at, "
+        "s.seq, f.reason AS parse_reason, f.parser FROM snapshot s LEFT JOIN parse_failure f ON f.snapshot_id = s.id "
+        "WHERE s.outcome <> 'ok' OR f.id IS NOT NULL ORDER BY s.seq DESC"
+    )
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    frame["why"] = [
+        f"{p}: {r}" if isinstance(r, str) and r else f"{o}{f' ({d})' if d else ''} at {u}"
+        for p, r, o, d, u in zip(
+            frame["parser"],
+            frame["parse_reason"],
+            frame["outcome"],
+            frame["detail"],
+            frame["url"],
+            strict=True,
+        )
+    ]
+    return frame
+
+
+def figures_frame(figures: Sequence[Figure]) -> pd.DataFrame:
+    return pd.DataFrame([f.__dict__ for f in figures], columns=COLUMNS)
+
+
+def raw_figures(engine: Engine, settings: Settings, units: Sequence[Unit] | None = None) -> pd.DataFrame:
+    """Every raw figure the evidence supports, per inspected unit: one row per unit × metric × period."""
+    chosen = list(units) if units is not None else settings.units_in_inspection()
+    obs = load_observations(engine)
+    failures = load_failures(engine)
+    figures: list[Figure] = []
+    if not obs.empty:
+        figures += latest_values(obs, DOSSIER_METRICS + SCORE_METRICS, chosen)
+        figures += news_figures(obs, settings, chosen, failures)
+        figures += procedure_figures(obs, settings, chosen, failures)
+    return figures_frame(figures)
+
+
+def _why(failures: pd.DataFrame, unit: str | None, probe: str) -> str:
+    rows = failures[(failures["probe"] == probe) & ((failures["unit"] == unit) | failures["unit"].isna())]
+    return str(rows["why"].iloc[0]) if len(rows) else ""
+
+
+# --- reports: the latest value of each figure -----------------------------------------------------------------
+
+
+def latest_values(obs: pd.DataFrame, metrics: Sequence[str], units: Sequence[Unit]) -> list[Figure]:
+    """Figures a report states outright (dossier counts, 766 scores): the latest capture's value."""
+    wanted = obs[obs["metric"].isin(metrics) & obs["unit"].isin([u.id for u in units])]
+    if wanted.empty:
+        return []
+    latest = wanted.sort_values("seq").groupby(["unit", "metric", "period"], as_index=False).last()
+    return [
+        Figure(
+            r.unit,
+            r.metric,
+            r.period,
+            float(r.value),
+            observed_at=r.fetched_at.to_pydatetime(),
+            observation_ids=[int(r.id)],
+            snapshot_ids=[int(r.snapshot_id)],
+        )
+        for r in latest.itertuples()
+    ]
+
+
+# --- news: distinct posts per month, where a complete walk covers the month ---------------------------------
+
+
+def _month(iso: str) -> str:
+    return iso[:7]
+
+
+def news_figures(
+    obs: pd.DataFrame, settings: Settings, units: Sequence[Unit], failures: pd.DataFrame
+) -> list[Figure]:
+    posts = obs[obs["metric"] == "news_post"]
+    pages = obs[obs["metric"] == "news_page"]
+    moved = obs[obs["metric"] == "news_site_moved"]
+    first = settings.news.since
+    figures: list[Figure] = []
+    for unit in units:
+        portal = settings.portal_by_id(unit.portal)
+        categories = unit.news_categories or portal.categories
+        coverage: list[
+            tuple[str, str | None, datetime, list[int], list[int]]
+        ] = []  # (category, from, at, obs, snaps)
+        problem = ""
+        unit_pages = pages[pages["unit"] == unit.id]
+        for category in categories:
+            covered = _category_coverage(unit_pages, category)
+            if covered is None:
+                moved_here = moved[moved["unit"] == unit.id]
+                if len(moved_here):
+                    problem = f"the site moved to {moved_here.sort_values('seq')['text'].iloc[-1]}"
+                else:
+                    problem = f"no complete capture of category {category!r}" + (
+                        f": {why}" if (why := _why(failures, unit.id, "news")) else ""
+                    )
+                break
+            coverage.append((category, *covered))
+        mine = posts[posts["unit"] == unit.id]
+        last_capture = max((c[2] for c in coverage), default=None)
+        end = last_capture.astimezone(VN_TZ).date() if last_capture else date.today()
+        for month in months_between(first, end):
+            if problem:
+                figures += [Figure(unit.id, m, month, None, "missing", problem) for m in NEWS_METRICS]
+                continue
+            gaps = [c for c in coverage if c[1] is not None and _month(c[1]) >= month]
+            if gaps:
+                reason = f"the pages of {gaps[0][0]!r} reached back only to {gaps[0][1][:10] if gaps[0][1] else '?'}"
+                figures += [Figure(unit.id, m, month, None, "missing", reason) for m in NEWS_METRICS]
+                continue
+            in_month = mine[mine["period"] == month]
+            snapshot_ids = sorted(
+                {s for c in coverage for s in c[4]} | set(in_month["snapshot_id"].astype(int))
+            )
+            ids = sorted(set(in_month["id"].astype(int)) | {o for c in coverage for o in c[3]})
+            distinct = {
+                int(a["post_id"]): bool(a["cchc"])
+                for a in in_month["attributes"]
+                if a.get("post_id") is not None
+            }
+            at = last_capture
+            figures.append(Figure(unit.id, "news_posts", month, float(len(distinct)), observed_at=at,
+                                  observation_ids=ids, snapshot_ids=snapshot_ids))  # fmt: skip
+            figures.append(Figure(unit.id, "news_posts_cchc", month, float(sum(distinct.values())), observed_at=at,
+                                  observation_ids=ids, snapshot_ids=snapshot_ids))  # fmt: skip
+    return figures
+
+
+def _category_coverage(
+    pages: pd.DataFrame, category: str
+) -> tuple[str | None, datetime, list[int], list[int]] | None:
+    """The latest walk of a category that starts at page 1: from when it covers (None: since the first post)."""
+    mine = pages[pages["attributes"].map(lambda a: a.get("category") == category)]
+    if mine.empty:
+        return None
+    page_numbers = mine["attributes"].map(lambda a: int(a.get("page") or 0))
+    starts = mine[page_numbers == 1]
+    if starts.empty:
+        return None
+    run = starts.sort_values("seq")["run_id"].iloc[-1]
+    walk = (
+        mine[mine["run_id"] == run]
+        .assign(page=page_numbers)
+        .sort_values(["page", "seq"])
+        .drop_duplicates("page")
+    )
+    contiguous = []
+    for expected, row in enumerate(walk.itertuples(), start=1):
+        if row.page != expected:
+            break
+        contiguous.append(row)
+    last = contiguous[-1].attributes
+    reached_end = last.get("next") is None or bool(last.get("wrapped"))
+    oldest = None if reached_end else last.get("oldest")
+    if not reached_end and oldest is None:
+        return None
+    captured = min(r.fetched_at for r in contiguous).to_pydatetime()
+    return oldest, captured, [int(r.id) for r in contiguous], [int(r.snapshot_id) for r in contiguous]
+
+
+# --- procedures: the latest complete list of each unit, against the national reference ----------------------
+
+
+def procedure_figures(
+    obs: pd.DataFrame, settings: Settings, units: Sequence[Unit], failures: pd.DataFrame
+) -> list[Figure]:
+    rows = obs[obs["metric"] == "tthc"]
+    pages = obs[obs["metric"] == "tthc_list_page"]
+    details = obs[obs["metric"] == "tthc_detail"].sort_values("seq")
+    references = obs[obs["metric"] == "tthc_reference"]
+    reference_pages = obs[obs["metric"] == "tthc_reference_page"]
+    latest_detail = {int(a["procedure_id"]): (float(v), int(i), int(s))
+                     for a, v, i, s in zip(details["attributes"], details["value"], details["id"], details["snapshot_id"], strict=True)
+                     if a.get("procedure_id") is not None}  # fmt: skip
+    figures: list[Figure] = []
+    for unit in units:
+        donvi = unit.dvc_donvi_id if unit.kind != "phong" else settings.city.dvc_donvi_id
+        level = "huyen" if unit.kind == "phong" else "xa"
+        if unit.kind == "phong" and not unit.dvc_linh_vuc:
+            figures += [Figure(unit.id, m, "instant", None, "na", "no lĩnh vực is attributed to this phòng")
+                        for m in PROCEDURE_METRICS]  # fmt: skip
+            continue
+        listed = _complete_list(rows, pages, donvi)
+        if listed is None:
+            why = _why(failures, unit.id if unit.kind != "phong" else None, "procedures")
+            reason = f"the procedure list of DonViID {donvi} was never read to its TotalCount" + (
+                f": {why}" if why else ""
+            )
+            figures += [Figure(unit.id, m, "instant", None, "missing", reason) for m in PROCEDURE_METRICS]
+            continue
+        list_rows, at = listed
+        mine = list_rows[list_rows["unit"] == unit.id]
+        codes = {str(a["code"]): int(a["procedure_id"]) for a in mine["attributes"]}
+        levels = [str(a["level"]) for a in mine["attributes"]]
+        ids, snaps = [int(i) for i in mine["id"]], sorted({int(s) for s in mine["snapshot_id"]})
+        figures.append(
+            Figure(
+                unit.id,
+                "tthc_listed",
+                "instant",
+                float(len(codes)),
+                observation_ids=ids,
+                snapshot_ids=snaps,
+                observed_at=at,
+            )
+        )
+        for name in ("toan_trinh", "mot_phan", "cung_cap_thong_tin"):
+            figures.append(Figure(unit.id, f"tthc_{name}", "instant", float(levels.count(name)), observation_ids=ids,
+                                  snapshot_ids=snaps, observed_at=at))  # fmt: skip
+        known = [latest_detail.get(pid) for pid in codes.values()]
+        complete_codes = {c for c, pid in codes.items() if (d := latest_detail.get(pid)) and d[0] == 1.0}
+        detail_ids = [d[1] for d in known if d]
+        detail_snaps = sorted({d[2] for d in known if d})
+        if any(d is None for d in known):
+            missing_count = sum(d is None for d in known)
+            figures.append(Figure(unit.id, "tthc_complete_7", "instant", None, "missing",
+                                  f"the seven parts of {missing_count} listed procedures were not captured"))  # fmt: skip
+        else:
+            figures.append(Figure(unit.id, "tthc_complete_7", "instant", float(len(complete_codes)), observation_ids=detail_ids,
+                                  snapshot_ids=detail_snaps, observed_at=at))  # fmt: skip
+        reference = _complete_reference(references, reference_pages, level)
+        if reference is None:
+            reason = f"the national reference list ({level}) was never read completely"
+            figures += [Figure(unit.id, m, "instant", None, "missing", reason)
+                        for m in ("tthc_reference", "tthc_reference_complete", "tthc_reference_missing")]  # fmt: skip
+            continue
+        ref_rows = reference
+        if unit.kind == "phong":
+            fields = set(unit.dvc_linh_vuc)
+            ref_rows = ref_rows[ref_rows["attributes"].map(lambda a: a.get("field") in fields)]
+        ref_codes = {str(a["code"]) for a in ref_rows["attributes"]}
+        ref_ids, ref_snaps = (
+            [int(i) for i in ref_rows["id"]],
+            sorted({int(s) for s in ref_rows["snapshot_id"]}),
+        )
+        absent = sorted(ref_codes - set(codes))
+        figures.append(Figure(unit.id, "tthc_reference", "instant", float(len(ref_codes)), observation_ids=ref_ids,
+                              snapshot_ids=ref_snaps, observed_at=at))  # fmt: skip
+        figures.append(Figure(unit.id, "tthc_reference_missing", "instant", float(len(absent)), observation_ids=ref_ids + ids,
+                              snapshot_ids=sorted(set(ref_snaps) | set(snaps)), detail={"codes": absent}, observed_at=at))  # fmt: skip
+        if any(d is None for d in known):
+            figures.append(Figure(unit.id, "tthc_reference_complete", "instant", None, "missing",
+                                  "the seven parts of some listed procedures were not captured"))  # fmt: skip
+        else:
+            figures.append(Figure(unit.id, "tthc_reference_complete", "instant", float(len(ref_codes & complete_codes)),
+                                  observation_ids=ref_ids + detail_ids, snapshot_ids=sorted(set(ref_snaps) | set(detail_snaps)),
+                                  observed_at=at))  # fmt: skip
+    return figures
+
+
+def _complete_list(
+    rows: pd.DataFrame, pages: pd.DataFrame, donvi: int | None
+) -> tuple[pd.DataFrame, datetime] | None:
+    """The rows of the latest run that read a DonViID's list to its TotalCount."""
+    if donvi is None or pages.empty:
+        return None
+    mine = pages[pages["attributes"].map(lambda a: a.get("donvi_id") == donvi)]
+    list_rows = rows[rows["attributes"].map(lambda a: a.get("donvi_id") == donvi)]
+    for run in sorted(mine["run_id"].unique(), reverse=True):
+        in_run = list_rows[list_rows["run_id"] == run]
+        totals = {int(a["total_count"]) for a in mine[mine["run_id"] == run]["attributes"]}
+        distinct = {int(a["procedure_id"]) for a in in_run["attributes"]}
+        if len(totals) == 1 and len(distinct) == totals.pop():
+            pid = in_run["attributes"].map(lambda a: int(a["procedure_id"]))
+            in_run = in_run.assign(pid=pid).sort_values("seq").drop_duplicates("pid", keep="last")
+            return in_run, mine[mine["run_id"] == run]["fetched_at"].max().to_pydatetime()
+    return None
+
+
+def _complete_reference(references: pd.DataFrame, pages: pd.DataFrame, level: str) -> pd.DataFrame | None:
+    mine = pages[pages["attributes"].map(lambda a: a.get("level") == level)]
+    rows = references[references["attributes"].map(lambda a: a.get("level") == level)]
+    for run in sorted(mine["run_id"].unique(), reverse=True):
+        in_run = rows[rows["run_id"] == run]
+        amounts = {int(a["amount"]) for a in mine[mine["run_id"] == run]["attributes"] if a.get("amount")}
+        codes = {str(a["code"]) for a in in_run["attributes"]}
+        if len(amounts) == 1 and len(codes) == amounts.pop():
+            return in_run.drop_duplicates(subset=["id"])
+    return None
