@@ -323,7 +323,7 @@ def procedure_figures(
         ref_rows = reference
         if unit.kind == "phong":
             fields = set(unit.dvc_linh_vuc)
-            ref_rows = ref_rows[ref_rows["attributes"].map(lambda a: a.get("field") in fields)]
+            ref_rows = ref_rows[[a.get("field") in fields for a in ref_rows["attributes"]]]
         ref_codes = {str(a["code"]) for a in ref_rows["attributes"]}
         ref_ids, ref_snaps = (
             [int(i) for i in ref_rows["id"]],
