@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from datetime import date
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cchc import __version__, cli_probes
+from cchc import __version__, cli_probes, logs
 from cchc.cli_evidence import evidence_app
 from cchc.console import CliState, current_settings, err, out
 from cchc.errors import CchcError, ConfigError, NotBuiltError
@@ -47,12 +48,20 @@ ConfigOption = Annotated[
 @app.callback()
 def _main(
     config: ConfigOption = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log JSON lines (with run and job ids) to stderr.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log what happens, not only warnings.")
+    ] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     if version:
         out.print(f"cchc-watch {__version__}")
         raise typer.Exit(0)
     CliState.config = config
+    CliState.log_json = log_json
+    logs.configure(json_lines=log_json, level=logging.INFO if (verbose or log_json) else logging.WARNING)
 
 
 def _not_built(verb: str, issue: int, room: str) -> None:
@@ -290,15 +299,69 @@ app.command("reparse")(cli_probes.reparse_command)
 
 
 @app.command()
-def run() -> None:
-    """The scheduled daemon: probes on their schedules, the inspection calendar, a lease in the database."""
-    _not_built("run", 5, "scheduler")
+def run(
+    standby: Annotated[
+        bool,
+        typer.Option(help="When another daemon holds the lease, wait to take over (--no-standby: exit 3)."),
+    ] = True,
+) -> None:
+    """The scheduled daemon: probes on their schedules and the inspection calendar, one daemon per database."""
+    from scheduler import Daemon
+
+    settings = current_settings()
+    if not CliState.log_json:
+        logs.configure(json_lines=False, level=logging.INFO)
+    daemon = Daemon(settings, config_path(CliState.config), standby=standby, log_json=CliState.log_json)
+    code = daemon.run()
+    if daemon.lease_lost:
+        err.print("stopped: another daemon took the scheduling lease (this one had stopped renewing it)")
+        raise typer.Exit(4)
+    raise typer.Exit(code)
 
 
 @app.command()
-def status() -> None:
-    """Lease holder, last runs, next fire times, missed runs, evidence size."""
-    _not_built("status", 5, "scheduler")
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Lease holder and heartbeat, next fire times, last runs per probe, missed runs, evidence size, the calendar."""
+    from rich.table import Table
+
+    from cchc.status import as_json as status_json
+    from cchc.status import gather
+    from evidence.db import open_database
+
+    settings = current_settings()
+    engine = open_database(settings.storage.database_url)
+    try:
+        state = gather(engine, settings)
+    finally:
+        engine.dispose()
+    if as_json:
+        out.print(status_json(state), markup=False)
+        return
+    lease = state.lease
+    out.print(
+        "lease: nobody has held it yet"
+        if lease is None
+        else f"lease: {lease['state']} by {lease['holder']}, last heartbeat {lease['heartbeat']} (expires {lease['expires']})"
+    )
+    for title, rows in (("Jobs", state.jobs), ("Last run of each probe", state.probes), ("Missed fire times", state.missed),
+                        ("Inspection calendar", state.visits)):  # fmt: skip
+        table = Table(title=title)
+        if not rows:
+            out.print(f"{title}: none")
+            continue
+        for column in rows[0]:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("—" if v is None else str(v) for v in row.values()))
+        out.print(table, width=None if out.is_terminal else 200)
+    size = state.evidence
+    out.print(
+        f"evidence: {size['snapshots']} snapshots, {size['blobs']} blobs, {size['raw_bytes'] / 1e6:.1f} MB raw, "
+        f"{size['stored_bytes'] / 1e6:.1f} MB stored"
+        + (f", database {size['database_bytes'] / 1e6:.1f} MB" if "database_bytes" in size else "")
+    )
 
 
 @app.command()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,8 +81,14 @@ def run_crawl(
                 captured[0] += 1
                 progress.update(task, snapshots=captured[0])
 
-            return asyncio.run(
-                crawl(
+            async def guarded() -> CrawlReport:
+                # SIGTERM (the daemon stopping) and Ctrl-C cancel the crawl, which closes its run as interrupted.
+                current = asyncio.current_task()
+                assert current is not None
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(signum, current.cancel)
+                return await crawl(
                     settings,
                     store,
                     probes,
@@ -93,7 +100,8 @@ def run_crawl(
                     on_job_done=lambda _: progress.advance(task),
                     on_snapshot=on_snapshot,
                 )
-            )
+
+            return asyncio.run(guarded())
     finally:
         store.close()
 
@@ -118,6 +126,10 @@ def crawl_command(
     browser: Annotated[
         bool, typer.Option(help="Also capture the JavaScript-filled pages with Chromium.")
     ] = True,
+    progress: Annotated[bool, typer.Option(help="Draw a progress bar.")] = True,
+    trigger: Annotated[
+        str, typer.Option(hidden=True, help="What started the crawl (schedule, calendar).")
+    ] = "manual",
 ) -> None:
     """One pass of probes now, with a progress bar, then a summary of snapshots, observations and parse failures."""
     settings = current_settings()
@@ -125,15 +137,19 @@ def crawl_command(
         settings,
         chosen_probes(probe),
         chosen_units(settings, unit),
-        trigger="surprise" if surprise else "manual",
+        trigger="surprise" if surprise else trigger,
         surprise=surprise,
         with_browser=browser,
+        show_progress=progress,
     )
     out.print(summary_table(report))
     for failure in report.counts.failures[:20]:
         err.print(f"parse failure: {failure}", markup=False)
     if len(report.counts.failures) > 20:
         err.print(f"… and {len(report.counts.failures) - 20} more parse failures")
+    if report.status == "interrupted":
+        err.print(f"interrupted: run {report.run_id} is closed as interrupted; every capture it made is kept")
+        raise typer.Exit(130)
 
 
 def parse_command(

@@ -16,6 +16,7 @@ class CliState:
     """Set by the root callback from --config; read by every command."""
 
     config: Path | None = None
+    log_json: bool = False
 
 
 def current_settings() -> Settings:

@@ -282,13 +282,48 @@ class Unit(_Section):
         return self
 
 
+def _check_cron(value: str) -> str:
+    from cchc.cron import CronError, cron_trigger
+
+    try:
+        cron_trigger(value, ZoneInfo("UTC"))
+    except CronError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+CronExpression = Annotated[str, AfterValidator(_check_cron)]
+
+
 class Schedule(_Section):
     """When a probe runs: a cron expression in the inspection's time zone, with jitter."""
 
     probe: ProbeName
-    cron: Text
+    cron: CronExpression
     jitter_s: int = Field(default=0, ge=0)
     timeout_s: float = Field(default=3600.0, gt=0)
+    browser: bool = True  # also capture the JavaScript-filled pages (visual evidence)
+
+
+class SchedulerSettings(_Section):
+    """How the daemon (`cchc run`) schedules: APScheduler's knobs, set explicitly, and the lease."""
+
+    # A fire time missed by less than this (the daemon was down, the machine asleep) still runs, once.
+    misfire_grace_s: int = Field(default=21600, ge=1)
+    max_parallel_jobs: int = Field(default=2, ge=1, le=16)
+    lease_ttl_s: float = Field(default=60.0, gt=0)
+    heartbeat_s: float = Field(default=15.0, gt=0)
+    standby_poll_s: float = Field(default=5.0, gt=0)
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
+    calendar_hour: int = Field(default=7, ge=0, le=23)  # local hour of a visit's preparation crawl
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_the_lease(self) -> SchedulerSettings:
+        if self.heartbeat_s >= self.lease_ttl_s:
+            raise ValueError(
+                f"heartbeat_s {self.heartbeat_s} must be shorter than lease_ttl_s {self.lease_ttl_s}"
+            )
+        return self
 
 
 class Visit(_Section):
@@ -340,6 +375,7 @@ class Settings(_Section):
     sources: Sources
     portal: list[Portal] = Field(min_length=1)
     unit: list[Unit] = Field(min_length=1)
+    scheduler: SchedulerSettings = SchedulerSettings()
     schedule: list[Schedule] = []
     visit: list[Visit] = []
     sim: SimSettings = SimSettings()

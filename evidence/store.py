@@ -122,6 +122,31 @@ class EvidenceStore:
             self.checkpoint(run_id=recovered[-1].id, reason="recovery")
         return recovered
 
+    def interrupt_runs_of(self, pid: int, note: str, since: datetime | None = None) -> list[int]:
+        """Close the runs a stopped process left (or closed as interrupted), with the reason; sign the head."""
+        host = socket.gethostname()
+        closed: list[int] = []
+        with Session(self.engine) as session:
+            query = select(Run).where(
+                Run.pid == pid, Run.hostname == host, col(Run.status).in_(("running", "interrupted"))
+            )
+            if since is not None:
+                query = query.where(Run.started_at >= since)
+            for run in session.exec(query).all():
+                if run.status == "running":
+                    run.finished_at = datetime.now(UTC)
+                    run.counts = dict(
+                        Counter(session.exec(select(Snapshot.outcome).where(Snapshot.run_id == run.id)).all())
+                    )
+                run.status = "interrupted"
+                run.note = (run.note + " " if run.note else "") + note
+                session.add(run)
+                closed.append(run.id or 0)
+            session.commit()
+        if closed:
+            self.checkpoint(run_id=closed[-1], reason="recovery")
+        return closed
+
     def checkpoint(self, run_id: int | None, reason: str) -> Checkpoint | None:
         with Session(self.engine, expire_on_commit=False) as session:
             head = session.exec(select(Snapshot).order_by(col(Snapshot.seq).desc()).limit(1)).first()

@@ -54,11 +54,15 @@ async def crawl(
     if on_jobs is not None:
         on_jobs(len(jobs))
     status = "completed"
+    log.info("run started", extra={"run_id": run.id, "probes": [p.name for p in probes], "jobs": len(jobs)})
     async with HttpFetcher(fetch_policy(settings)) as fetcher:
         renderer = await _open_browser(settings, fetcher) if with_browser else None
         session = CrawlSession(settings, store, fetcher, run.id, browser=renderer, on_snapshot=on_snapshot)
         try:
             await asyncio.gather(*(_run_job(job, session, on_job_done) for job in jobs))
+        except asyncio.CancelledError:
+            # SIGTERM or Ctrl-C: every capture so far is stored whole; the run is closed as interrupted.
+            status = "interrupted"
         except BaseException:
             status = "interrupted"
             raise
@@ -66,6 +70,9 @@ async def crawl(
             if renderer is not None:
                 await renderer.aclose()
             store.finish_run(run.id, status)
+            log.info("run finished", extra={"run_id": run.id, "status": status, "snapshots": dict(session.counts.snapshots),
+                                            "observations": session.counts.observations,
+                                            "parse_failures": session.counts.parse_failures})  # fmt: skip
     return CrawlReport(run.id, status, started, datetime.now(UTC), session.counts, len(jobs))
 
 

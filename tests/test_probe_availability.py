@@ -18,7 +18,9 @@ def test_every_site_of_the_crawled_units_is_up(
     store = open_test_store(tmp_path)
     run_probes(pointed(settings, simulation), store, ["availability"])
     up = {o.attributes["site"]: o.value for o in observations(store, "site_up")}
-    assert up == dict.fromkeys({"dvc_tinh", "motcua", "dvc_quocgia"} | {u.portal for u in settings.units_in_inspection()}, 1.0)
+    assert up == dict.fromkeys(
+        {"dvc_tinh", "motcua", "dvc_quocgia"} | {u.portal for u in settings.units_in_inspection()}, 1.0
+    )
     timings = observations(store, "site_response_ms")
     assert len(timings) == len(up) and all((t.value or 0) >= 0 for t in timings)
     assert observations(store, "site_moved") == [] and observations(store, "site_gone") == []
