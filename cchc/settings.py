@@ -341,6 +341,12 @@ class NewsSettings(_Section):
     since: date
 
 
+class IndicatorSettings(_Section):
+    """Where the indicator definitions (weights, thresholds, targets, bands) are: a TOML file of their own."""
+
+    file: Path = Path("indicators.toml")
+
+
 class SimFault(_Section):
     """A fault the simulated portals inject on one site."""
 
@@ -376,6 +382,7 @@ class Settings(_Section):
     portal: list[Portal] = Field(min_length=1)
     unit: list[Unit] = Field(min_length=1)
     scheduler: SchedulerSettings = SchedulerSettings()
+    indicators: IndicatorSettings = IndicatorSettings()
     schedule: list[Schedule] = []
     visit: list[Visit] = []
     sim: SimSettings = SimSettings()
@@ -474,8 +481,13 @@ def load_settings(path: Path | str | None = None, *, environ: Mapping[str, str] 
     """Read, validate and resolve a config file; relative paths are taken from the file's folder."""
     env = os.environ if environ is None else environ
     file = config_path(path, env)
+    return settings_from_mapping(read_toml(file), source=file, environ=env)
+
+
+def read_toml(file: Path) -> dict[str, Any]:
+    """A TOML file's contents, or a ConfigError naming the file and what is wrong with it."""
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        return tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(file, ["file not found"]) from None
     except IsADirectoryError:
@@ -484,7 +496,11 @@ def load_settings(path: Path | str | None = None, *, environ: Mapping[str, str] 
         raise ConfigError(file, [f"expected UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, [f"TOML syntax: {exc}"]) from None
-    return settings_from_mapping(raw, source=file, environ=env)
+
+
+def validation_problems(exc: ValidationError, raw: Mapping[str, Any]) -> list[str]:
+    """One line per pydantic error, each naming the key path as written in TOML."""
+    return [_describe(err, raw) for err in exc.errors()]
 
 
 def settings_from_mapping(
@@ -494,7 +510,7 @@ def settings_from_mapping(
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(err, raw) for err in exc.errors()]) from None
+        raise ConfigError(source, validation_problems(exc, raw)) from None
     problems = settings.reference_problems()
     if problems:
         raise ConfigError(source, problems)
@@ -514,7 +530,12 @@ def _resolve(settings: Settings, base: Path, env: Mapping[str, str], source: Pat
     collector = settings.collector.model_copy(
         update={"key_file": (base / settings.collector.key_file).resolve()}
     )
-    return settings.model_copy(update={"storage": storage, "collector": collector})
+    indicators = settings.indicators.model_copy(update={"file": (base / settings.indicators.file).resolve()})
+    resolved = settings.model_copy(
+        update={"storage": storage, "collector": collector, "indicators": indicators}
+    )
+    resolved._source_file = str(source)
+    return resolved
 
 
 def _describe(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:

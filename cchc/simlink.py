@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import tomli_w
 
 from cchc.settings import Settings
@@ -126,3 +128,31 @@ def parse_fault(text: str) -> FaultSpec:
                 f"unknown fault option {key!r} in {text!r}; expected first, every, path, retry_after, delay"
             )
     return FaultSpec(site=site, mode=mode, **kwargs)  # type: ignore[arg-type]
+
+
+def truth_figures(truth: Mapping[str, Any]) -> pd.DataFrame:
+    """The simulation's ground truth as raw figures, in the shape indicators/observed.py gives from a crawl,
+    so the indicator table can be computed directly from the simulation's own data."""
+    from indicators.observed import COLUMNS
+
+    rows: list[dict[str, Any]] = []
+
+    def add(unit: str, metric: str, period: str, value: float) -> None:
+        rows.append({"unit": unit, "metric": metric, "period": period, "value": float(value), "status": "ok", "reason": "",
+                     "observed_at": None, "observation_ids": [], "snapshot_ids": [], "detail": {}})  # fmt: skip
+
+    for unit, cell in truth["units"].items():
+        for month, counts in cell["months"].items():
+            for metric, value in counts.items():
+                add(unit, metric, month, value)
+        procedures = cell["procedures"]
+        if procedures:
+            for metric, value in procedures.items():
+                if metric == "reference_missing":
+                    add(unit, "tthc_reference_missing", "instant", len(value))
+                elif metric != "by_field":
+                    add(unit, metric, "instant", value)
+        for period, scores in cell["i766"].items():
+            for metric, value in scores.items():
+                add(unit, metric, period, value)
+    return pd.DataFrame(rows, columns=COLUMNS)

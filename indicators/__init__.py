@@ -1,0 +1,120 @@
+"""Indicators for analysts: per-unit tables for scoring, every figure with the observations and snapshots
+behind it. Reads observations only, never pages.
+
+    >>> import indicators
+    >>> frame = indicators.table("2023-Q3")                       # every inspected unit, from the configured store
+    >>> frame = indicators.table("2023-09", units=["phuong-3"])   # one unit, one month
+    >>> monthly = indicators.trend("phuong-3", "2023-01..2023-09")
+
+Columns of `table()`: period, unit, unit_name, kind, tier (phong | phuong_xa), family (766 | PAR), group,
+indicator, name_vi, numerator, denominator, rate, points, max_points, status (ok | na | missing | reported |
+provided_by_unit), reason, band and coverage (on TOTAL_* rows), rank (within the tier), flag, confidence,
+scoring, threshold, reported_value (the dashboard's own score), rule_set, observation_ids, snapshot_ids;
+with compare=True also previous_period, previous_points and change (the same period a year earlier).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from cchc.settings import Settings, Unit, load_settings
+from indicators.definitions import Definitions, load_definitions
+from indicators.observed import raw_figures
+from indicators.table import Period, compute, parse_period
+
+__all__ = [
+    "Definitions",
+    "Period",
+    "compute",
+    "figures",
+    "load_definitions",
+    "parse_period",
+    "table",
+    "trend",
+]
+
+
+def _context(settings: Settings | None, units: Sequence[str] | None) -> tuple[Settings, list[Unit]]:
+    chosen = settings or load_settings()
+    if units is None:
+        return chosen, chosen.units_in_inspection()
+    return chosen, [chosen.unit_by_id(u) for u in units]
+
+
+def figures(settings: Settings | None = None, engine: Engine | None = None) -> pd.DataFrame:
+    """Raw figures per unit × metric × period, from the evidence database."""
+    from evidence.db import open_database
+
+    chosen = settings or load_settings()
+    own = engine is None
+    db = engine or open_database(chosen.storage.database_url)
+    try:
+        return raw_figures(db, chosen)
+    finally:
+        if own:
+            db.dispose()
+
+
+def table(
+    period: str = "ytd",
+    *,
+    settings: Settings | None = None,
+    units: Sequence[str] | None = None,
+    engine: Engine | None = None,
+    raw: pd.DataFrame | None = None,
+    compare: bool = False,
+) -> pd.DataFrame:
+    """The indicator table of one period (see the module docstring for its columns)."""
+    chosen, unit_list = _context(settings, units)
+    definitions = load_definitions(chosen.indicators.file)
+    data = raw if raw is not None else figures(chosen, engine)
+    wanted = parse_period(period)
+    frame = compute(data, unit_list, definitions, wanted)
+    if compare:
+        frame = with_previous(frame, data, unit_list, definitions, wanted)
+    return frame
+
+
+def with_previous(frame: pd.DataFrame, data: pd.DataFrame, units: Sequence[Unit], definitions: Definitions,
+                  period: Period) -> pd.DataFrame:  # fmt: skip
+    """The same period a year earlier beside this one: for re-inspections, the change since the last visit."""
+    earlier = parse_period(_year_before(period.key))
+    before = compute(data, units, definitions, earlier, with_sources=False)[["unit", "indicator", "points"]]
+    merged = frame.merge(
+        before.rename(columns={"points": "previous_points"}), on=["unit", "indicator"], how="left"
+    )
+    merged["previous_period"] = earlier.key
+    merged["change"] = merged["points"] - merged["previous_points"]
+    return merged
+
+
+def _year_before(key: str) -> str:
+    if ".." in key:
+        first, last = key.split("..")
+        return f"{int(first[:4]) - 1}{first[4:]}..{int(last[:4]) - 1}{last[4:]}"
+    return f"{int(key[:4]) - 1}{key[4:]}"
+
+
+def trend(
+    unit: str,
+    months: str,
+    *,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    raw: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One unit's indicators month by month over a range ('2023-01..2023-09'): indicator × month → points."""
+    chosen, unit_list = _context(settings, [unit])
+    definitions = load_definitions(chosen.indicators.file)
+    data = raw if raw is not None else figures(chosen, engine)
+    frames = [
+        compute(data, unit_list, definitions, parse_period(m), with_sources=False)
+        for m in parse_period(months).months
+    ]
+    long = pd.concat(frames, ignore_index=True)
+    return long.pivot_table(
+        index="indicator", columns="period", values="points", aggfunc="first", dropna=False
+    )

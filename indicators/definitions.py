@@ -1,0 +1,178 @@
+"""The indicator definitions (indicators.toml): groups, indicators with their inputs and scoring shape, bands.
+
+Loaded and validated like the config: every problem is one line naming the file, the key path and what was
+expected. The code knows only the scoring shapes; weights, thresholds, targets and bands are data.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cchc.errors import ConfigError
+from cchc.settings import Text, read_toml, validation_problems
+
+Confidence = Literal["official", "partial", "proposed"]
+Scoring = Literal["threshold", "linear", "count_target", "none"]
+Family = Literal["766", "PAR"]
+
+
+def _metric_name(value: str) -> str:
+    name = value.removeprefix("-")
+    if not name or not name.replace("_", "").isalnum() or name != name.lower():
+        raise ValueError(
+            f"expected an observation name like 'hs_received' (a '-' prefix subtracts), got {value!r}"
+        )
+    return value
+
+
+MetricName = Annotated[str, AfterValidator(_metric_name)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Group(_Model):
+    id: str
+    name_vi: Text
+    family: Family
+    max_points: float | None = None
+    reported: list[str] = []  # the dashboard's group scores, shown beside ours and never mixed in
+
+
+class Indicator(_Model):
+    """An indicator scored from our evidence."""
+
+    id: str
+    group: str
+    name_vi: Text
+    name_en: str = ""
+    numerator: list[MetricName] = []
+    denominator: list[MetricName] = []
+    same_as: str | None = None
+    multiply_by: str | None = None
+    when_no_denominator: Literal["na", "prior_year"] = "na"
+    scoring: Scoring
+    threshold: float | None = Field(default=None, gt=0, le=1)
+    target: float | None = Field(default=None, gt=0)
+    per: Literal["month", "quarter", "year"] = "month"
+    flag_below: float | None = Field(default=None, ge=0, le=1)
+    max_points: float = Field(ge=0)
+    confidence: Confidence
+    source: str = ""
+    section: str = "2.3"  # the plan's Đề cương section this indicator informs
+
+    @model_validator(mode="after")
+    def _shape_has_what_it_needs(self) -> Indicator:
+        if self.same_as is None and not self.numerator:
+            raise ValueError("an indicator needs a numerator or same_as")
+        if self.scoring == "threshold" and self.threshold is None:
+            raise ValueError("scoring = 'threshold' needs a threshold")
+        if self.scoring == "count_target" and self.target is None:
+            raise ValueError("scoring = 'count_target' needs a target")
+        if self.scoring == "count_target" and self.denominator:
+            raise ValueError("scoring = 'count_target' counts; it takes no denominator")
+        return self
+
+
+class ReportedOnly(_Model):
+    """An indicator with no public counts: shown as the dashboard's score, or to be provided by the unit."""
+
+    id: str
+    group: str
+    name_vi: Text
+    max_points: float = Field(ge=0)
+    threshold: float | None = Field(default=None, gt=0, le=1)
+    confidence: Confidence
+    source: str = ""
+    section: str = "2.3"
+
+
+class Band(_Model):
+    name: Text
+    min: float = Field(ge=0, le=100)
+    confidence: Confidence
+
+
+class RuleSet(_Model):
+    id: str
+    valid_from: date
+    valid_to: date | None = None
+    decimals: int = Field(default=2, ge=0, le=6)
+    min_coverage_for_rank: float = Field(default=0.5, ge=0, le=1)
+
+
+def _descending(bands: list[Band]) -> list[Band]:
+    if (
+        [b.min for b in bands] != sorted((b.min for b in bands), reverse=True)
+        or not bands
+        or bands[-1].min != 0
+    ):
+        raise ValueError("bands must go from the highest lower bound down to 0")
+    return bands
+
+
+BandList = Annotated[list[Band], AfterValidator(_descending)]
+
+
+class Bands(_Model):
+    i766: BandList
+    par_tayninh: BandList
+
+
+class Definitions(_Model):
+    group: list[Group]
+    reported_only: list[ReportedOnly] = []
+    rule_set: RuleSet
+    bands: Bands
+    indicator: list[Indicator] = Field(min_length=1)
+
+    def problems(self) -> list[str]:
+        groups = {g.id for g in self.group}
+        ids = [i.id for i in self.indicator] + [r.id for r in self.reported_only]
+        problems = [
+            f"indicator[{i}].id: duplicate id {i!r}" for i in sorted({x for x in ids if ids.count(x) > 1})
+        ]
+        scored = {i.id: i for i in self.indicator}
+        memberships = [(i.id, i.group) for i in self.indicator] + [
+            (r.id, r.group) for r in self.reported_only
+        ]
+        for item_id, group in memberships:
+            if group not in groups:
+                problems.append(
+                    f"indicator[{item_id}].group: expected one of {sorted(groups)}, got {group!r}"
+                )
+        for ind in self.indicator:
+            for field_name in ("same_as", "multiply_by"):
+                ref = getattr(ind, field_name)
+                if ref is not None and ref not in scored:
+                    problems.append(
+                        f"indicator[{ind.id}].{field_name}: expected a scored indicator id, got {ref!r}"
+                    )
+                elif ref is not None and getattr(scored[ref], "same_as", None) is not None:
+                    problems.append(
+                        f"indicator[{ind.id}].{field_name}: {ref!r} itself uses same_as; chain one level only"
+                    )
+        return problems
+
+    def family_of(self, group_id: str) -> str:
+        return next(g.family for g in self.group if g.id == group_id)
+
+    def scored(self, indicator_id: str) -> Indicator:
+        return next(i for i in self.indicator if i.id == indicator_id)
+
+
+def load_definitions(path: Path) -> Definitions:
+    raw = read_toml(path)
+    try:
+        definitions = Definitions.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(path, validation_problems(exc, raw)) from None
+    problems = definitions.problems()
+    if problems:
+        raise ConfigError(path, problems)
+    return definitions
