@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cchc import __version__, cli_probes, logs
+from cchc import __version__, cli_indicators, cli_probes, logs
 from cchc.cli_evidence import evidence_app
 from cchc.console import CliState, current_settings, err, out
 from cchc.errors import CchcError, ConfigError, NotBuiltError
@@ -364,10 +364,7 @@ def status(
     )
 
 
-@app.command()
-def indicators() -> None:
-    """Per-unit indicator tables for a period, each figure with its sources."""
-    _not_built("indicators", 6, "indicators")
+app.command("indicators")(cli_indicators.indicators_command)
 
 
 @app.command()

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from cchc.settings import Settings, Unit, load_settings
 from indicators.definitions import Definitions, load_definitions
 from indicators.observed import raw_figures
-from indicators.table import Period, compute, parse_period
+from indicators.scorecard import Period, compute, parse_period
 
 __all__ = [
     "Definitions",

@@ -1,0 +1,139 @@
+"""`cchc indicators`: the indicator table of a period, as a terminal table, CSV, JSON, XLSX or Parquet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from cchc.console import current_settings, out
+from cchc.errors import CchcError
+
+FORMATS = ("table", "csv", "json", "xlsx", "parquet")
+SOURCE_COLUMNS = ["observation_ids", "snapshot_ids"]
+
+
+def indicators_command(
+    period: Annotated[
+        str, typer.Option(help="2023-09, 2023-Q3, 2023-H1, 2023, 2023-01..2023-08 or ytd.")
+    ] = "ytd",
+    unit: Annotated[
+        list[str] | None, typer.Option("--unit", "-u", help="Only this unit. Repeatable.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")] = "table",
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write to this file (default: stdout; xlsx and parquet need it)."),
+    ] = None,
+    compare: Annotated[bool, typer.Option(help="Add the same period a year earlier and the change.")] = False,
+) -> None:
+    """Per unit and period: numerator, denominator, rate, points, band, rank and sources of every indicator."""
+    import indicators
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")
+    settings = current_settings()
+    try:
+        frame = indicators.table(period, settings=settings, units=unit, compare=compare)
+    except ValueError as exc:
+        raise CchcError(str(exc)) from None
+    except KeyError as exc:
+        raise CchcError(
+            f"unknown unit {exc.args[0]!r}; units are {', '.join(u.id for u in settings.unit)}"
+        ) from None
+    if fmt == "table":
+        out.print(terminal_table(frame, detailed=bool(unit)), width=None if out.is_terminal else 200)
+        return
+    if fmt in ("xlsx", "parquet") and out_file is None:
+        raise typer.BadParameter(f"--format {fmt} needs --out FILE", param_hint="--out")
+    write(frame, fmt, out_file)
+    if out_file is not None:
+        out.print(
+            f"{len(frame)} rows ({frame['unit'].nunique()} units, period {frame['period'].iloc[0]}) written to {out_file}"
+        )
+
+
+def write(frame: pd.DataFrame, fmt: str, target: Path | None) -> None:
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        flat = frame.assign(**{c: frame[c].map(lambda ids: " ".join(map(str, ids))) for c in SOURCE_COLUMNS})
+        text = flat.to_csv(index=False)
+    elif fmt == "json":
+        text = json.dumps(records(frame), ensure_ascii=False, indent=1)
+    elif fmt == "xlsx":
+        assert target is not None
+        with pd.ExcelWriter(target, engine="openpyxl") as book:
+            frame.drop(columns=SOURCE_COLUMNS).to_excel(book, sheet_name="Chỉ số", index=False)
+            sources = frame[["period", "unit", "indicator", *SOURCE_COLUMNS]].copy()
+            for column in SOURCE_COLUMNS:
+                sources[column] = sources[column].map(lambda ids: ", ".join(map(str, ids)))
+            sources.to_excel(book, sheet_name="Nguồn", index=False)
+        return
+    else:
+        assert target is not None
+        frame.to_parquet(target, index=False)
+        return
+    if target is None:
+        typer.echo(text, nl=False)
+    else:
+        target.write_text(text, encoding="utf-8")
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts: NaN as null, the sources as a nested object."""
+    rows = []
+    for row in frame.to_dict(orient="records"):
+        clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        clean["sources"] = {
+            "observations": clean.pop("observation_ids"),
+            "snapshots": clean.pop("snapshot_ids"),
+        }
+        rows.append(clean)
+    return rows
+
+
+def _cell(value: Any, decimals: int = 2) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    return f"{value:.{decimals}f}" if isinstance(value, float) else str(value)
+
+
+def terminal_table(frame: pd.DataFrame, detailed: bool) -> Table:
+    period = frame["period"].iloc[0]
+    totals = frame[frame["indicator"].str.startswith("TOTAL_")]
+    if not detailed:
+        table = Table(title=f"Chỉ số {period}: điểm (% của tối đa áp dụng), xếp loại, hạng trong cùng cấp")
+        for column in ("đơn vị", "766", "xếp loại", "hạng", "CCHC", "xếp loại ", "hạng ", "ghi chú"):
+            table.add_column(column, justify="left" if column in ("đơn vị", "ghi chú") else "right")
+        for _unit_id, group in totals.groupby("unit", sort=False):
+            rows = {r["family"]: r for r in group.to_dict(orient="records")}
+            a, b = rows.get("766", {}), rows.get("PAR", {})
+            note = "; ".join(filter(None, [str(a.get("reason") or ""), str(b.get("reason") or "")]))
+            table.add_row(str(group["unit_name"].iloc[0]).removeprefix("UBND "), _cell(a.get("points")), str(a.get("band") or "—"),
+                          _cell(a.get("rank")), _cell(b.get("points")), str(b.get("band") or "—"), _cell(b.get("rank")), note)  # fmt: skip
+        return table
+    table = Table(title=f"Chỉ số {period}")
+    for column in (
+        "đơn vị",
+        "chỉ số",
+        "tử số",
+        "mẫu số",
+        "tỷ lệ",
+        "điểm",
+        "tối đa",
+        "trạng thái",
+        "hạng",
+        "lý do",
+    ):
+        table.add_column(column)
+    for row in frame.to_dict(orient="records"):
+        rate = row["rate"]
+        table.add_row(str(row["unit"]), str(row["indicator"]), _cell(row["numerator"], 0), _cell(row["denominator"], 0),
+                      "—" if rate is None or rate != rate else f"{100 * rate:.1f}%", _cell(row["points"]),
+                      _cell(row["max_points"]), str(row["status"]), _cell(row["rank"]), str(row["reason"] or ""))  # fmt: skip
+    return table

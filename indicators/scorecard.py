@@ -1,0 +1,583 @@
+"""The indicator table: per unit and period, each indicator's numerator, denominator, rate, points, status,
+rank and sources, and per family (766, PAR) the index, band and rank.
+
+`compute()` is a pure function of the raw figures (indicators/observed.py), the unit list and the
+definitions, so the table from a crawl and the table from the simulation's own truth come from the same
+code. A cell is never silently zero: `na` (no denominator, or the indicator does not apply), `missing` (no
+complete evidence, with the reason), `reported` (the dashboard's score, shown beside ours), or
+`provided_by_unit` ("Do đơn vị cung cấp").
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cchc.settings import Unit
+from indicators.definitions import Band, Definitions, Indicator
+from indicators.observed import DOSSIER_METRICS, NEWS_METRICS, PROCEDURE_METRICS, SCORE_METRICS
+
+MONTHLY = frozenset(DOSSIER_METRICS) | frozenset(NEWS_METRICS)
+INSTANT = frozenset(PROCEDURE_METRICS)
+PERIODIC = frozenset(SCORE_METRICS)
+PRODUCED = MONTHLY | INSTANT | PERIODIC  # what some probe observes; other inputs come from the unit
+PER_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+PROVIDED = "provided_by_unit"
+
+COLUMNS = [
+    "period", "unit", "unit_name", "kind", "tier", "family", "group", "indicator", "name_vi", "numerator",
+    "denominator", "rate", "points", "max_points", "status", "reason", "band", "rank", "coverage", "flag",
+    "confidence", "scoring", "threshold", "reported_value", "rule_set", "observation_ids", "snapshot_ids",
+]  # fmt: skip
+
+
+# --- periods ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """A month, quarter, half, year or a range of months; `dvcqg_key` is the national portal's own period."""
+
+    key: str
+    months: tuple[str, ...]
+    dvcqg_key: str | None
+
+    @property
+    def start(self) -> date:
+        return date.fromisoformat(self.months[0] + "-01")
+
+    @property
+    def end(self) -> date:
+        year, month = map(int, self.months[-1].split("-"))
+        return date(year, month, calendar.monthrange(year, month)[1])
+
+    @property
+    def year(self) -> int:
+        return int(self.months[0][:4])
+
+
+def _months(year: int, first: int, last: int) -> tuple[str, ...]:
+    return tuple(f"{year:04d}-{m:02d}" for m in range(first, last + 1))
+
+
+def parse_period(text: str, today: date | None = None) -> Period:
+    """'2023-09', '2023-Q3', '2023-H1', '2023', '2023-01..2023-08', or 'ytd' (January to the last complete month)."""
+    value = text.strip()
+    today = today or date.today()
+    try:
+        if value == "ytd":
+            last = today.month - 1
+            if last == 0:
+                return Period(f"{today.year - 1}", _months(today.year - 1, 1, 12), str(today.year - 1))
+            return Period(f"{today.year}-01..{today.year}-{last:02d}", _months(today.year, 1, last), None)
+        if ".." in value:
+            first, last_text = value.split("..")
+            y1, m1 = map(int, first.split("-"))
+            y2, m2 = map(int, last_text.split("-"))
+            months: list[str] = []
+            y, m = y1, m1
+            while (y, m) <= (y2, m2):
+                months.append(f"{y:04d}-{m:02d}")
+                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+            if not months:
+                raise ValueError("the range is empty")
+            return Period(value, tuple(months), None)
+        year = int(value[:4])
+        rest = value[4:]
+        if rest == "":
+            return Period(value, _months(year, 1, 12), value)
+        if rest.startswith("-Q") and rest[2:] in ("1", "2", "3", "4"):
+            q = int(rest[2:])
+            return Period(value, _months(year, 3 * q - 2, 3 * q), value)
+        if rest.startswith("-H") and rest[2:] in ("1", "2"):
+            h = int(rest[2:])
+            return Period(value, _months(year, 6 * h - 5, 6 * h), value)
+        if rest.startswith("-") and rest[1:].isdigit() and 1 <= int(rest[1:]) <= 12:
+            return Period(value, (f"{year:04d}-{int(rest[1:]):02d}",), value)
+    except ValueError:
+        pass
+    raise ValueError(
+        f"not a period: {text!r}; expected 2023-09, 2023-Q3, 2023-H1, 2023, 2023-01..2023-08 or ytd"
+    )
+
+
+# --- rounding, bands and ranks --------------------------------------------------------------------------------
+
+
+def half_up(value: float, decimals: int = 2) -> float:
+    """Round half up, as the spec displays (2 decimals): bands and ranks use this displayed value."""
+    return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def band_of(index: float, bands: Sequence[Band]) -> str:
+    return next(b.name for b in bands if index >= b.min)
+
+
+def shared_ranks(values: dict[str, float]) -> dict[str, int]:
+    """1, 2, 2, 4: ties share a rank, the next rank skips."""
+    ordered = sorted(values.values(), reverse=True)
+    return {key: 1 + ordered.index(value) for key, value in values.items()}
+
+
+def tier_of(unit: Unit) -> str:
+    return "phong" if unit.kind == "phong" else "phuong_xa"
+
+
+# --- cells: raw figures for one period ------------------------------------------------------------------------
+
+
+@dataclass
+class Cells:
+    """A period's raw figures as unit × metric matrices: value (NaN unless ok), status, and, sparsely, the
+    reason of each cell that is not ok and the sources of each cell."""
+
+    units: list[str]
+    value: pd.DataFrame
+    status: pd.DataFrame  # ok | na | missing | "" (no figure at all)
+    reasons: dict[tuple[str, str], str] = field(default_factory=dict)
+    sources: dict[tuple[str, str], tuple[list[int], list[int]]] = field(default_factory=dict)
+    # Monthly cells gather their sources lazily: most cells of a big table are never cited.
+    _positions: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _row_sources: tuple[list[list[int]], list[list[int]]] = ([], [])
+
+    def sources_of(self, key: tuple[str, str]) -> tuple[list[int], list[int]] | None:
+        found = self.sources.get(key)
+        if found is None and key in self._positions:
+            observations, snapshots = self._row_sources
+            rows = self._positions.pop(key)
+            found = self.sources[key] = (
+                list(chain.from_iterable(observations[i] for i in rows)),
+                list(chain.from_iterable(snapshots[i] for i in rows)),
+            )
+        return found
+
+    def get(self, unit: str, metric: str) -> tuple[float | None, str]:
+        if metric not in self.value.columns:
+            return None, ""
+        value = self.value.at[unit, metric]
+        return (None if pd.isna(value) else float(value)), str(self.status.at[unit, metric])
+
+
+def _applies(unit: Unit, metric: str) -> str:
+    """Why a produced metric cannot exist for this unit ("" when it can)."""
+    if unit.kind == "phong" and metric in PERIODIC:
+        return "the Decision-766 dashboard scores wards and communes, not city departments"
+    if unit.kind == "phong" and not unit.dvc_linh_vuc and (metric in DOSSIER_METRICS or metric in INSTANT):
+        return "no lĩnh vực is attributed to this phòng (config: dvc_linh_vuc)"
+    return ""
+
+
+def period_cells(
+    figures: pd.DataFrame,
+    period: Period,
+    units: Sequence[Unit],
+    with_sources: bool = True,
+    metrics: Iterable[str] | None = None,
+) -> Cells:
+    """Each unit's raw figures for a period: monthly counts summed over its months, catalogues as last seen,
+    the national portal's period figures as published. A month without complete evidence makes the sum missing."""
+    ids = [u.id for u in units]
+    wanted = figures if set(figures["unit"].unique()) <= set(ids) else figures[figures["unit"].isin(ids)]
+    if metrics is not None:
+        wanted = wanted[wanted["metric"].isin(list(metrics))]
+    reasons: dict[tuple[str, str], str] = {}
+    sources: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    values: list[pd.Series] = []
+    statuses: list[pd.Series] = []
+    monthly = wanted[wanted["metric"].isin(MONTHLY) & wanted["period"].isin(period.months)]
+    if len(monthly):
+        ok = monthly["status"] == "ok"
+        keys = [monthly["unit"], monthly["metric"]]
+        sums = monthly["value"].where(ok, 0.0).groupby(keys, sort=False).sum()
+        counts = ok.groupby(keys, sort=False).agg(["sum", "size"])
+        expected = len(period.months)
+        status = pd.Series("missing", index=sums.index, dtype=object)
+        status[counts["sum"] == expected] = "ok"
+        values.append(sums.where(status == "ok"))
+        bad_rows = monthly[~ok].drop_duplicates(["unit", "metric"])
+        for unit, metric, state, month, reason in zip(
+            *(bad_rows[c].tolist() for c in ("unit", "metric", "status", "period", "reason")), strict=True
+        ):
+            status.at[(unit, metric)] = state
+            reasons[(unit, metric)] = f"{month}: {reason}"
+        short = counts.index[(counts["size"] < expected).to_numpy()]
+        if len(short):
+            seen = monthly.groupby(keys, sort=False)["period"].agg(set)
+            for key in short:
+                if key not in reasons:
+                    gap = next(m for m in period.months if m not in seen[key])
+                    reasons[key] = f"no figures for {gap}"
+        statuses.append(status)
+        if with_sources:
+            positions = monthly.groupby(keys, sort=False).indices
+            row_sources = (monthly["observation_ids"].tolist(), monthly["snapshot_ids"].tolist())
+    other = wanted[
+        wanted["metric"].isin(INSTANT)
+        | (wanted["metric"].isin(PERIODIC) & (wanted["period"] == period.dvcqg_key))
+    ]
+    if len(other):
+        index = pd.MultiIndex.from_arrays([other["unit"], other["metric"]])
+        state = pd.Series(other["status"].to_numpy(dtype=object), index=index)
+        values.append(pd.Series(other["value"].to_numpy(dtype=float), index=index).where(state == "ok"))
+        statuses.append(state)
+        for unit, metric, st, reason, obs, snaps in zip(
+            *(
+                other[c].tolist()
+                for c in ("unit", "metric", "status", "reason", "observation_ids", "snapshot_ids")
+            ),
+            strict=True,
+        ):
+            if st != "ok":
+                reasons[(unit, metric)] = reason or ""
+            if with_sources:
+                sources[(unit, metric)] = (list(obs), list(snaps))
+    if values:
+        value = pd.concat(values).unstack().reindex(index=ids)
+        status_frame = pd.concat(statuses).unstack().reindex(index=ids).fillna("")
+    else:
+        value = pd.DataFrame(index=ids, dtype=float)
+        status_frame = pd.DataFrame(index=ids, dtype=object)
+    cells = Cells(ids, value, status_frame, reasons, sources)
+    if len(monthly) and with_sources:
+        cells._positions, cells._row_sources = dict(positions), row_sources
+    return cells
+
+
+# --- indicators ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scored:
+    """One indicator over all units: vectors aligned with the unit list."""
+
+    numerator: np.ndarray
+    denominator: np.ndarray
+    rate: np.ndarray
+    status: np.ndarray  # object: ok | na | missing | provided_by_unit
+    reason: np.ndarray  # object
+    inputs: list[str]
+
+
+def _signed(metrics: Iterable[str]) -> list[tuple[str, float]]:
+    return [(m.removeprefix("-"), -1.0 if m.startswith("-") else 1.0) for m in metrics]
+
+
+def _inputs(ind: Indicator, definitions: Definitions) -> Indicator:
+    return definitions.scored(ind.same_as) if ind.same_as else ind
+
+
+def evaluate(
+    ind: Indicator, units: Sequence[Unit], cells: Cells, definitions: Definitions, prior: Cells, period: Period,
+    cache: dict[str, Scored] | None = None,
+) -> Scored:  # fmt: skip
+    """Numerator, denominator, rate and status of one indicator for every unit at once (points come after)."""
+    cache = {} if cache is None else cache
+    if ind.id in cache:
+        return cache[ind.id]
+    source = _inputs(ind, definitions)
+    count = len(units)
+    numerator, denominator = np.zeros(count), np.full(count, np.nan)
+    status = np.full(count, "ok", dtype=object)
+    reason = np.full(count, "", dtype=object)
+    terms = {"numerator": _signed(source.numerator), "denominator": _signed(source.denominator)}
+    metrics = [m for side in terms.values() for m, _ in side]
+    inputs = list(dict.fromkeys(metrics))
+    not_observed = [m for m in inputs if m not in PRODUCED]
+    if not_observed:
+        status[:] = PROVIDED
+        reason[:] = f"Do đơn vị cung cấp: {', '.join(not_observed)}"
+        scored = Scored(
+            np.full(count, np.nan), np.full(count, np.nan), np.full(count, np.nan), status, reason, inputs
+        )
+        cache[ind.id] = scored
+        return scored
+    pending = np.ones(count, dtype=bool)  # units whose status is still ok
+    for n, unit in enumerate(units):
+        why = next((w for m in inputs if (w := _applies(unit, m))), "")
+        if why:
+            status[n], reason[n], pending[n] = "na", why, False
+    for metric in inputs:
+        column = (
+            cells.status[metric].to_numpy(dtype=object)
+            if metric in cells.status.columns
+            else np.full(count, "", dtype=object)
+        )
+        bad = pending & (column != "ok")
+        for at in np.flatnonzero(bad).tolist():
+            state = column[at]
+            status[at] = state if state in ("na", "missing") else "missing"
+            cause = cells.reasons.get((units[at].id, metric))
+            reason[at] = f"{metric}: {cause}" if cause else f"no evidence of {metric}"
+        pending &= ~bad
+    for side, signed in terms.items():
+        if not signed:
+            continue
+        total = np.zeros(count)
+        for metric, sign in signed:
+            total = total + sign * np.nan_to_num(
+                cells.value[metric].to_numpy(dtype=float)
+                if metric in cells.value.columns
+                else np.zeros(count)
+            )
+        if side == "numerator":
+            numerator = total
+        else:
+            denominator = total
+    rate = np.full(count, np.nan)
+    if source.denominator:
+        zero = pending & (denominator == 0)
+        if source.when_no_denominator == "prior_year" and zero.any():
+            metric = source.denominator[0].removeprefix("-")
+            yearly = (
+                np.nan_to_num(prior.value[metric].to_numpy(dtype=float))
+                if metric in prior.value.columns
+                else np.zeros(count)
+            )
+            prior_ok = (
+                prior.status[metric].to_numpy(dtype=object) == "ok"
+                if metric in prior.status.columns
+                else np.zeros(count, bool)
+            )
+            substitute = (
+                np.where(prior_ok, yearly, 0.0) * len(period.months) / 12
+            )  # official: ÷ 12 a month, ÷ 4 a quarter
+            denominator = np.where(zero, substitute, denominator)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rate = np.where(zero, np.where(substitute > 0, numerator / substitute, 0.0), rate)
+        elif zero.any():
+            status[zero], reason[zero] = "na", "no denominator in the period (0)"
+            pending &= ~zero
+        regular = pending & (denominator != 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(regular, numerator / denominator, rate)
+    if source.multiply_by is not None:
+        other = evaluate(
+            definitions.scored(source.multiply_by), units, cells, definitions, prior, period, cache
+        )
+        blocked = pending & (other.status != "ok")
+        for at in np.flatnonzero(blocked).tolist():
+            status[at], reason[at] = other.status[at], f"{source.multiply_by}: {other.reason[at]}"
+        pending &= ~blocked
+        rate = rate * np.minimum(1.0, np.nan_to_num(other.rate))
+        inputs = list(dict.fromkeys(inputs + other.inputs))
+    rate = np.where(pending & ~np.isnan(rate), np.clip(rate, 0.0, 1.0), np.nan)
+    numerator = np.where(status == PROVIDED, np.nan, numerator)
+    scored = Scored(
+        numerator, denominator if source.denominator else np.full(count, np.nan), rate, status, reason, inputs
+    )
+    cache[ind.id] = scored
+    return scored
+
+
+def points(ind: Indicator, scored: Scored, months: int) -> np.ndarray:
+    ok = scored.status == "ok"
+    if ind.scoring == "none":
+        values = np.zeros(len(ok))
+    elif ind.scoring == "count_target":
+        assert ind.target is not None
+        expected = ind.target * months / PER_MONTHS[ind.per]
+        values = ind.max_points * np.minimum(1.0, np.nan_to_num(scored.numerator) / expected)
+    elif ind.scoring == "threshold":
+        assert ind.threshold is not None
+        values = ind.max_points * np.minimum(1.0, np.nan_to_num(scored.rate) / ind.threshold)
+    else:
+        values = ind.max_points * np.minimum(1.0, np.nan_to_num(scored.rate))
+    return np.where(ok, values, np.nan)
+
+
+# --- the table ----------------------------------------------------------------------------------------------
+
+
+def compute(
+    figures: pd.DataFrame, units: Sequence[Unit], definitions: Definitions, period: Period, *,
+    with_sources: bool = True,
+) -> pd.DataFrame:  # fmt: skip
+    """The indicator table of one period: a row per unit × indicator, then a row per unit × family total."""
+    units = list(units)
+    cells = period_cells(figures, period, units, with_sources)
+    prior_metrics = {m.removeprefix("-") for i in definitions.indicator if _inputs(i, definitions).when_no_denominator == "prior_year"
+                     for m in _inputs(i, definitions).denominator}  # fmt: skip
+    prior = (
+        period_cells(figures, parse_period(str(period.year - 1)), units, False, prior_metrics)
+        if prior_metrics
+        else cells
+    )
+    rule = definitions.rule_set
+    families = {g.id: g.family for g in definitions.group}
+    groups = {g.id: g for g in definitions.group}
+    months = len(period.months)
+    count = len(units)
+    base: dict[str, list[str]] = {"period": [period.key] * count, "unit": [u.id for u in units], "unit_name": [u.name for u in units],
+            "kind": [u.kind for u in units], "tier": [tier_of(u) for u in units]}  # fmt: skip
+    frames: list[pd.DataFrame] = []
+    earned = {f: np.zeros(count) for f in ("766", "PAR")}
+    applicable = {f: np.zeros(count) for f in ("766", "PAR")}
+    missing_max = {f: np.zeros(count) for f in ("766", "PAR")}
+    missing_n = {f: np.zeros(count, dtype=int) for f in ("766", "PAR")}
+    first_missing = {f: np.full(count, "", dtype=object) for f in ("766", "PAR")}
+    cache: dict[str, Scored] = {}
+    for ind in definitions.indicator:
+        scored = evaluate(ind, units, cells, definitions, prior, period, cache)
+        score = points(ind, scored, months)
+        family = families[ind.group]
+        ok, missing = scored.status == "ok", scored.status == "missing"
+        limit = ind.flag_below if ind.flag_below is not None else ind.threshold
+        if ind.scoring == "count_target" and ind.target is not None:
+            below = np.nan_to_num(scored.numerator) < ind.target * months / PER_MONTHS[ind.per]
+        elif limit is not None:
+            below = np.nan_to_num(scored.rate, nan=1.0) < limit
+        else:
+            below = np.zeros(count, dtype=bool)
+        earned[family] += np.where(ok, score, 0.0)
+        applicable[family] += np.where(ok, ind.max_points, 0.0)
+        missing_max[family] += np.where(missing, ind.max_points, 0.0)
+        missing_n[family] += missing.astype(int)
+        first_missing[family] = np.where(
+            missing & (first_missing[family] == ""), scored.reason, first_missing[family]
+        )
+        frame = pd.DataFrame({**base, "family": family, "group": ind.group, "indicator": ind.id, "name_vi": ind.name_vi,
+                              "numerator": np.where(ok | (scored.status == "na"), scored.numerator, np.nan),
+                              "denominator": np.where(ok | (scored.status == "na"), scored.denominator, np.nan),
+                              "rate": scored.rate, "points": score, "max_points": ind.max_points, "status": scored.status,
+                              "reason": scored.reason, "flag": missing | (ok & below), "confidence": ind.confidence,
+                              "scoring": ind.scoring, "threshold": ind.threshold, "reported_value": None,
+                              "rule_set": rule.id})  # fmt: skip
+        frame = frame.assign(**_source_columns(scored, units, cells, with_sources))
+        frames.append(frame)
+    for reported in definitions.reported_only:
+        group = groups[reported.group]
+        shown = np.full(count, np.nan)
+        status = np.full(count, PROVIDED, dtype=object)
+        reason = np.full(count, "Do đơn vị cung cấp (no public count)", dtype=object)
+        available = np.array([u.kind != "phong" for u in units])
+        for metric in group.reported:
+            ok = (
+                cells.status[metric].to_numpy(dtype=object) == "ok"
+                if metric in cells.status.columns
+                else np.zeros(count, bool)
+            )
+            available &= ok
+        if group.reported and available.any():
+            total = sum(np.nan_to_num(cells.value[m].to_numpy(dtype=float)) for m in group.reported)
+            shown = np.where(available, total, np.nan)
+            status = np.where(available, "reported", status)
+            reason = np.where(available, [f"{group.name_vi}: the dashboard's group score {half_up(float(v), rule.decimals)}"
+                                          if ok_ else "" for v, ok_ in zip(np.nan_to_num(total), available, strict=True)], reason)  # fmt: skip
+        fake = Scored(shown, shown, shown, status, reason, list(group.reported))
+        frame = pd.DataFrame({**base, "family": families[reported.group], "group": reported.group, "indicator": reported.id,
+                              "name_vi": reported.name_vi, "numerator": np.nan, "denominator": np.nan, "rate": np.nan,
+                              "points": np.nan, "max_points": reported.max_points, "status": status, "reason": reason,
+                              "flag": False, "confidence": reported.confidence, "scoring": "reported",
+                              "threshold": reported.threshold, "reported_value": shown, "rule_set": rule.id})  # fmt: skip
+        sourced = _source_columns(fake, units, cells, with_sources, statuses=("reported",))
+        frames.append(frame.assign(**sourced))
+    table = pd.concat(frames, ignore_index=True)
+    table["band"], table["rank"], table["coverage"] = None, np.nan, np.nan
+    _rank(table, ["indicator", "tier"], table["status"] == "ok")
+    totals = _totals(
+        units, definitions, cells, period, earned, applicable, missing_max, missing_n, first_missing, base
+    )
+    return pd.concat([table, totals], ignore_index=True)[COLUMNS]
+
+
+def _source_columns(scored: Scored, units: Sequence[Unit], cells: Cells, with_sources: bool,
+                    statuses: tuple[str, ...] = ("ok",)) -> dict[str, list[list[int]]]:  # fmt: skip
+    """The observations and snapshots behind each unit's cell: the union of its inputs' sources."""
+    count = len(units)
+    if not with_sources:
+        return {"observation_ids": [[] for _ in range(count)], "snapshot_ids": [[] for _ in range(count)]}
+    observations: list[list[int]] = []
+    snapshots: list[list[int]] = []
+    for n, unit in enumerate(units):
+        if scored.status[n] not in statuses:
+            observations.append([])
+            snapshots.append([])
+            continue
+        obs: set[int] = set()
+        snaps: set[int] = set()
+        for metric in scored.inputs:
+            found = cells.sources_of((unit.id, metric))
+            if found is not None:
+                obs.update(found[0])
+                snaps.update(found[1])
+        observations.append(sorted(obs))
+        snapshots.append(sorted(snaps))
+    return {"observation_ids": observations, "snapshot_ids": snapshots}
+
+
+def rounded(values: pd.Series) -> pd.Series:
+    """Half-up to 2 decimals, vectorised (the epsilon absorbs binary representation: 2.675 → 2.68)."""
+    return np.floor(values.astype(float) * 100 + 0.5 + 1e-9) / 100
+
+
+def _rank(table: pd.DataFrame, by: list[str], eligible: pd.Series) -> None:
+    """Ranks within each group on the displayed (rounded) points: ties share a rank, the next one skips."""
+    chosen = table[eligible]
+    if len(chosen):
+        ranks = rounded(chosen["points"]).groupby([chosen[c] for c in by]).rank(method="min", ascending=False)
+        table.loc[eligible, "rank"] = ranks
+
+
+def _totals(units: Sequence[Unit], definitions: Definitions, cells: Cells, period: Period, earned: dict[str, np.ndarray],
+            applicable: dict[str, np.ndarray], missing_max: dict[str, np.ndarray], missing_n: dict[str, np.ndarray],
+            first_missing: dict[str, np.ndarray], base: dict[str, list[str]]) -> pd.DataFrame:  # fmt: skip
+    """Per unit and family: the index (100 × points ÷ applicable maximum), its coverage, band and rank."""
+    rule = definitions.rule_set
+    bands = {"766": definitions.bands.i766, "PAR": definitions.bands.par_tayninh}
+    names = {"766": "Tổng (Chỉ số 766)", "PAR": "Tổng (Chỉ số CCHC, minh chứng công khai)"}
+    count = len(units)
+    reported = (
+        cells.value["i766_score_tong"].where(cells.status["i766_score_tong"] == "ok").to_numpy(dtype=float)
+        if "i766_score_tong" in cells.value.columns
+        else np.full(count, np.nan)
+    )
+    frames = []
+    for family in ("766", "PAR"):
+        scored = applicable[family] > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            index = np.where(scored, 100 * earned[family] / applicable[family], np.nan)
+            covered = applicable[family] + missing_max[family]
+            coverage = np.where(covered > 0, applicable[family] / covered, 0.0)
+        status = np.where(scored, "ok", np.where(missing_n[family] > 0, "missing", "na"))
+        reasons = []
+        for n in range(count):
+            if not scored[n]:
+                text = "no indicator of this family could be scored" + (
+                    f": {first_missing[family][n]}" if missing_n[family][n] else ""
+                )
+            else:
+                text = (
+                    ""
+                    if coverage[n] == 1
+                    else f"incomplete: {missing_n[family][n]} indicators without evidence (coverage {coverage[n]:.0%})"
+                )
+                if coverage[n] < rule.min_coverage_for_rank:
+                    text += f"; not ranked: coverage below {rule.min_coverage_for_rank:.0%}"
+            reasons.append(text)
+        band = [
+            band_of(half_up(float(v), rule.decimals), bands[family]) if ok else None
+            for v, ok in zip(index, scored, strict=True)
+        ]
+        frames.append(pd.DataFrame({**base, "family": family, "group": family, "indicator": f"TOTAL_{family}",
+                                    "name_vi": names[family], "numerator": np.where(scored, earned[family], np.nan),
+                                    "denominator": np.where(scored, applicable[family], np.nan), "rate": index / 100,
+                                    "points": index, "max_points": 100.0, "status": status, "reason": reasons,
+                                    "band": band, "rank": np.nan, "coverage": coverage, "flag": (status != "ok") | (coverage < 1),
+                                    "confidence": "proposed", "scoring": "total", "threshold": None,
+                                    "reported_value": reported if family == "766" else np.nan, "rule_set": rule.id,
+                                    "observation_ids": [[] for _ in range(count)], "snapshot_ids": [[] for _ in range(count)]}))  # fmt: skip
+    totals = pd.concat(frames, ignore_index=True)
+    _rank(
+        totals,
+        ["family", "tier"],
+        (totals["status"] == "ok") & (totals["coverage"] >= rule.min_coverage_for_rank),
+    )
+    return totals

@@ -1,0 +1,257 @@
+"""The indicator table: equal to the one computed directly from the simulation's own data (points, bands
+and ranks included) for a month, a quarter and a year; N/A with the reason where evidence is missing;
+weights are a config edit; the analysts' API and `cchc indicators`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from probe_helpers import open_test_store, pointed, run_probes
+
+import indicators
+from cchc.errors import ConfigError
+from cchc.settings import Settings
+from cchc.simlink import truth_figures, write_pointed_config
+from conftest import REPO, SimulationFactory
+from evidence import EvidenceStore
+from indicators.definitions import load_definitions
+from indicators.observed import raw_figures
+from indicators.scorecard import COLUMNS, band_of, compute, half_up, parse_period, shared_ranks
+from sim import FaultSpec, Simulation
+
+ALL_PROBES = ["availability", "news", "procedures", "service_stats"]
+COMPARED = [c for c in COLUMNS if c not in ("observation_ids", "snapshot_ids")]
+
+
+@pytest.fixture(scope="module")
+def crawled(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, simulation: Simulation
+) -> Iterator[tuple[Settings, EvidenceStore]]:
+    """One crawl of the whole simulation (every unit, every probe), kept for the module's tests."""
+    target = pointed(settings, simulation)
+    store = open_test_store(tmp_path_factory.mktemp("crawl"))
+    report = run_probes(target, store, ALL_PROBES)
+    assert report.counts.parse_failures == 0
+    yield target, store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def figures(crawled: tuple[Settings, EvidenceStore]) -> pd.DataFrame:
+    target, store = crawled
+    return raw_figures(store.engine, target)
+
+
+# Whole years that the simulation has whole: its data end on its as-of date (30/9/2023).
+@pytest.mark.parametrize("period", ["2023-09", "2023-Q3", "2022", "2023-H1", "2022-Q4", "2023-01..2023-08"])
+def test_the_table_from_a_crawl_equals_the_table_from_the_simulations_own_data(
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, truth: dict[str, Any], period: str
+) -> None:
+    target, _ = crawled
+    definitions = load_definitions(target.indicators.file)
+    units = target.units_in_inspection()
+    from_crawl = compute(figures, units, definitions, parse_period(period))
+    from_truth = compute(truth_figures(truth), units, definitions, parse_period(period))
+    assert len(from_crawl) == len(units) * (len(definitions.indicator) + len(definitions.reported_only) + 2)
+    left = from_crawl[COMPARED].drop(columns=["reason"]).astype(object).fillna("∅").astype(str)
+    right = from_truth[COMPARED].drop(columns=["reason"]).astype(object).fillna("∅").astype(str)
+    pd.testing.assert_frame_equal(left, right)
+    scored = from_crawl[from_crawl["status"] == "ok"]
+    assert len(scored) > 10 * len(units) and scored["points"].notna().all()
+    totals = from_crawl[from_crawl["indicator"] == "TOTAL_766"]
+    assert totals[totals["kind"] != "phong"]["band"].notna().all()
+
+
+def test_every_scored_cell_names_its_sources(
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame
+) -> None:
+    target, store = crawled
+    frame = indicators.table("2023-Q3", settings=target, raw=figures)
+    scored = frame[(frame["status"] == "ok") & ~frame["indicator"].str.startswith("TOTAL_")]
+    assert all(
+        len(o) > 0 and len(s) > 0
+        for o, s in zip(scored["observation_ids"], scored["snapshot_ids"], strict=True)
+    )
+    from sqlmodel import Session, col, select
+
+    from evidence import Observation, Snapshot
+
+    cited = {i for ids in scored["snapshot_ids"] for i in ids}
+    with Session(store.engine) as session:
+        found = set(session.exec(select(Snapshot.id).where(col(Snapshot.id).in_(cited))).all())
+        observed = {i for ids in scored["observation_ids"] for i in ids}
+        found_obs = set(session.exec(select(Observation.id).where(col(Observation.id).in_(observed))).all())
+    assert found == cited and found_obs == observed
+
+
+def test_statuses_are_never_a_silent_zero(
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame
+) -> None:
+    target, _ = crawled
+    frame = indicators.table("2023-09", settings=target, raw=figures)
+    not_scored = frame[frame["status"] != "ok"]
+    assert set(not_scored["status"]) <= {"na", "missing", "reported", "provided_by_unit"}
+    assert not_scored["points"].isna().all() and (not_scored["reason"].str.len() > 0).all()
+    office = frame[(frame["unit"] == "van-phong") & (frame["indicator"] == "I766_2_1")].iloc[0]
+    assert office["status"] == "na" and "dvc_linh_vuc" in office["reason"]
+    provided = frame[frame["indicator"] == "PAR_APOLOGY"]
+    assert (
+        set(provided["status"]) == {"provided_by_unit"}
+        and provided["reason"].str.startswith("Do đơn vị cung cấp").all()
+    )
+    reported = frame[(frame["indicator"] == "I766_5_4") & (frame["kind"] != "phong")]
+    assert set(reported["status"]) == {"reported"} and reported["reported_value"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("refused", "connection"), ("drift", "news/nukeviet-category"), ("gone-410", "410")],
+)
+def test_a_dead_or_unparsable_site_is_na_with_the_reason_not_zero_points(
+    settings: Settings, make_simulation: SimulationFactory, tmp_path: Path, mode: str, expected: str
+) -> None:
+    with make_simulation(FaultSpec("phuong-2", mode)) as sim:
+        target = pointed(settings, sim, max_retries=0)
+        store = open_test_store(tmp_path)
+        run_probes(target, store, ["news"], ["phuong-2", "phuong-3"])
+        frame = indicators.table(
+            "2023-Q3", settings=target, engine=store.engine, units=["phuong-2", "phuong-3"]
+        )
+    news = frame[frame["indicator"].isin(["PAR_NEWS", "PAR_CCHC_POSTS"])]
+    dead = news[news["unit"] == "phuong-2"]
+    assert set(dead["status"]) == {"missing"} and dead["points"].isna().all()
+    assert all(expected in reason for reason in dead["reason"]), list(dead["reason"])
+    assert set(news[news["unit"] == "phuong-3"]["status"]) == {"ok"}
+    total = frame[(frame["unit"] == "phuong-2") & (frame["indicator"] == "TOTAL_PAR")].iloc[0]
+    assert (total["flag"] and "without evidence" in total["reason"]) or total["status"] != "ok"
+
+
+def test_changing_a_weight_is_a_config_edit(
+    settings: Settings, figures: pd.DataFrame, tmp_path: Path
+) -> None:
+    text = settings.indicators.file.read_text(encoding="utf-8")
+    heavier = tmp_path / "indicators.toml"
+    heavier.write_text(text.replace('id = "PAR_NEWS"\ngroup = "PAR"', 'id = "PAR_NEWS"\ngroup = "PAR"', 1)
+                       .replace("max_points = 0.5\nconfidence = \"proposed\"\nsource = \"NĐ 42/2022 Đ4; plan II.1.e\"",
+                                "max_points = 2.0\nconfidence = \"proposed\"\nsource = \"NĐ 42/2022 Đ4; plan II.1.e\""), encoding="utf-8")  # fmt: skip
+    changed = settings.model_copy(
+        update={"indicators": settings.indicators.model_copy(update={"file": heavier})}
+    )
+    before = indicators.table("2023-09", settings=settings, raw=figures, units=["phuong-1"])
+    after = indicators.table("2023-09", settings=changed, raw=figures, units=["phuong-1"])
+    row = lambda f: f[f["indicator"] == "PAR_NEWS"].iloc[0]  # noqa: E731
+    assert row(before)["max_points"] == 0.5 and row(after)["max_points"] == 2.0
+    assert row(after)["points"] == pytest.approx(4 * row(before)["points"])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "max_points = 20\n",
+            'max_points = "twenty"\n',
+            "indicator[I766_2_1].max_points: expected a number, got 'twenty'",
+        ),
+        (
+            'scoring = "linear"  # shape proposed',
+            'scoring = "quadratic"',
+            "indicator[I766_2_1].scoring: expected one of",
+        ),
+        (
+            'same_as = "I766_3_6"',
+            'same_as = "I766_9_9"',
+            "indicator[PAR_PAY_ONLINE].same_as: expected a scored indicator id, got 'I766_9_9'",
+        ),
+        ('group = "TDGQ"\n', 'group = "NOPE"\n', "indicator[I766_2_1].group: expected one of"),
+    ],
+)
+def test_a_broken_definitions_file_is_one_clear_line(
+    settings: Settings, tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    text = settings.indicators.file.read_text(encoding="utf-8")
+    assert old in text
+    broken = tmp_path / "indicators.toml"
+    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_definitions(broken)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{broken}: ") and message in lines[0]
+
+
+def test_rounding_bands_and_shared_ranks() -> None:
+    assert half_up(89.995) == 90.0 and half_up(0.125) == 0.13 and half_up(2.675) == 2.68
+    bands = load_definitions(REPO / "indicators.toml").bands.i766
+    assert [band_of(v, bands) for v in (90.0, 89.99, 70, 50, 49.99)] == [
+        "Tốt",
+        "Khá",
+        "Khá",
+        "Trung bình",
+        "Yếu",
+    ]
+    assert shared_ranks({"a": 9.5, "b": 8.0, "c": 8.0, "d": 7.0}) == {"a": 1, "b": 2, "c": 2, "d": 4}
+
+
+def test_periods() -> None:
+    assert parse_period("2023-Q3").months == ("2023-07", "2023-08", "2023-09")
+    assert parse_period("2023-H2").months[0] == "2023-07" and len(parse_period("2023").months) == 12
+    assert parse_period("2022-11..2023-02").months == ("2022-11", "2022-12", "2023-01", "2023-02")
+    assert (
+        parse_period("2023-09").dvcqg_key == "2023-09" and parse_period("2023-01..2023-08").dvcqg_key is None
+    )
+    with pytest.raises(ValueError, match="not a period"):
+        parse_period("2023-13")
+
+
+def test_trend_and_change_since_the_previous_inspection(
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame
+) -> None:
+    target, _ = crawled
+    monthly = indicators.trend("phuong-3", "2023-01..2023-03", settings=target, raw=figures)
+    assert list(monthly.columns) == ["2023-01", "2023-02", "2023-03"] and "I766_2_1" in monthly.index
+    compared = indicators.table("2023-Q3", settings=target, raw=figures, units=["phuong-3"], compare=True)
+    row = compared[compared["indicator"] == "I766_2_1"].iloc[0]
+    assert row["previous_period"] == "2022-Q3" and row["change"] == pytest.approx(
+        row["points"] - row["previous_points"]
+    )
+
+
+def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL")} | {
+        "COLUMNS": "200"
+    }
+    return subprocess.run([sys.executable, "-m", "cchc.cli", "--config", str(config), *args], capture_output=True,
+                          text=True, timeout=300, check=False, env=env)  # fmt: skip
+
+
+def test_cli_formats(crawled: tuple[Settings, EvidenceStore], simulation: Simulation, tmp_path: Path) -> None:
+    target, store = crawled
+    config = tmp_path / "config.toml"
+    write_pointed_config(target, simulation.urls, config)
+    shown = cchc(config, "indicators", "--period", "2023-Q3")
+    assert shown.returncode == 0, shown.stderr
+    assert ("Phường 3" in shown.stdout and "Tốt" in shown.stdout) or "Khá" in shown.stdout
+    as_json = cchc(config, "indicators", "--period", "2023-09", "--unit", "phuong-1", "--format", "json")
+    rows = json.loads(as_json.stdout)
+    assert {r["unit"] for r in rows} == {"phuong-1"} and all("sources" in r for r in rows)
+    for fmt in ("csv", "xlsx", "parquet"):
+        target_file = tmp_path / f"table.{fmt}"
+        assert (
+            cchc(
+                config, "indicators", "--period", "2023-Q3", "--format", fmt, "--out", str(target_file)
+            ).returncode
+            == 0
+        )
+    assert pd.read_csv(tmp_path / "table.csv")["indicator"].str.startswith("TOTAL_").any()
+    sheets = pd.read_excel(tmp_path / "table.xlsx", sheet_name=None)
+    assert set(sheets) == {"Chỉ số", "Nguồn"} and len(sheets["Nguồn"]) == len(sheets["Chỉ số"])
+    assert len(pd.read_parquet(tmp_path / "table.parquet")) == len(sheets["Chỉ số"])
+    bad = cchc(config, "indicators", "--period", "2023-13")
+    assert bad.returncode == 1 and bad.stderr.startswith("not a period: '2023-13'")
