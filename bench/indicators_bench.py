@@ -43,9 +43,8 @@ def synthetic(units: int, months: int, seed: int = 7) -> tuple[list[Unit], pd.Da
 
     def add(unit: str, metric: str, period: str, value: float) -> None:
         n = next(ids)
-        for column, item in zip(
-            COLUMNS, (unit, metric, period, value, "ok", "", None, [n], [n // 7], {}), strict=True
-        ):
+        items: tuple[object, ...] = (unit, metric, period, value, "ok", "", None, [n], [n // 7], {})
+        for column, item in zip(COLUMNS, items, strict=True):
             rows[column].append(item)
 
     for u in unit_list:

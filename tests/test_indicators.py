@@ -147,9 +147,10 @@ def test_changing_a_weight_is_a_config_edit(
     )
     before = indicators.table("2023-09", settings=settings, raw=figures, units=["phuong-1"])
     after = indicators.table("2023-09", settings=changed, raw=figures, units=["phuong-1"])
-    row = lambda f: f[f["indicator"] == "PAR_NEWS"].iloc[0]  # noqa: E731
-    assert row(before)["max_points"] == 0.5 and row(after)["max_points"] == 2.0
-    assert row(after)["points"] == pytest.approx(4 * row(before)["points"])
+    old_row = before[before["indicator"] == "PAR_NEWS"].iloc[0]
+    new_row = after[after["indicator"] == "PAR_NEWS"].iloc[0]
+    assert old_row["max_points"] == 0.5 and new_row["max_points"] == 2.0
+    assert new_row["points"] == pytest.approx(4 * old_row["points"])
 
 
 @pytest.mark.parametrize(
@@ -232,7 +233,7 @@ def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_formats(crawled: tuple[Settings, EvidenceStore], simulation: Simulation, tmp_path: Path) -> None:
-    target, store = crawled
+    target, _ = crawled
     config = tmp_path / "config.toml"
     write_pointed_config(target, simulation.urls, config)
     shown = cchc(config, "indicators", "--period", "2023-Q3")
