@@ -1,0 +1,652 @@
+"""Rendering the pages JavaScript fills: the system Chromium, driven by Playwright, under the fetcher's rules.
+`render()` never raises for what a site does: each visit ends in one Capture (document, DOM, PNG, XHR)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    Route,
+    WebSocketRoute,
+    async_playwright,
+)
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from cchc.errors import CchcError
+from crawler._models import BrowserStep, Capture, Header, Hop, Outcome, SubResponse, Target
+from crawler.fetcher import REDIRECTS, HttpFetcher, _retry_after, host_key
+
+log = logging.getLogger("cchc.crawler")
+
+INSTALL_COMMAND = "sudo apt-get install -y chromium"
+SUBRESOURCE_TYPES = frozenset({"xhr", "fetch"})  # the JSON behind a page is evidence too
+NETWORK_QUIET_S = 0.25  # nothing in flight this long counts as idle (Playwright's "networkidle" waits 0.5 s)
+NETWORK_IDLE_MAX_S = 3.0
+CAPTURE_RESERVE_S = 5.0  # of the budget, kept for the DOM and screenshot of a page whose wait timed out
+CLOSE_TIMEOUT_S = 5.0
+NO_NETWORK_SCHEMES = frozenset({"data", "blob", "about"})
+WEB_SCHEMES = {
+    "http": "http",
+    "https": "https",
+    "ws": "http",
+    "wss": "https",
+}  # a WebSocket's host is its HTTP host
+
+_NET_ERROR = re.compile(r"net::(ERR_[A-Z0-9_]+)")
+# Chromium's own refusals, not the network's: they say nothing about whether the site answers.
+_BROWSER_NET_ERRORS = frozenset(
+    {"ERR_ABORTED", "ERR_FAILED", "ERR_ACCESS_DENIED", "ERR_INVALID_URL", "ERR_UNKNOWN_URL_SCHEME",
+     "ERR_INSUFFICIENT_RESOURCES", "ERR_OUT_OF_MEMORY", "ERR_BLOCKED_BY_RESPONSE", "ERR_FILE_NOT_FOUND"}
+)  # fmt: skip
+
+
+class BrowserNotFound(CchcError):
+    """No Chromium to launch; the message names the command that installs Debian's."""
+
+    def __init__(self, executable: str = "") -> None:
+        self.executable = executable
+        where = f" at {executable}" if executable else " on PATH (looked for chromium and chromium-browser)"
+        super().__init__(f"Chromium not found{where}: install it with `{INSTALL_COMMAND}`")
+
+
+def find_chromium(executable: str = "") -> str:
+    """The Chromium to launch: the configured one, else Debian's on PATH; never Playwright's download."""
+    if executable:
+        found = shutil.which(executable)
+        if found is None and not Path(executable).is_file():
+            raise BrowserNotFound(executable)
+        return found or executable
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        raise BrowserNotFound()
+    return found
+
+
+def request_allowed(url: str, allowed_hosts: frozenset[str]) -> bool:
+    """Whether a page may send this request: only to a configured host (data: and blob: never leave)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in NO_NETWORK_SCHEMES:
+        return True
+    if scheme not in WEB_SCHEMES:
+        return False
+    return host_key(parts._replace(scheme=WEB_SCHEMES[scheme]).geturl()) in allowed_hosts
+
+
+def classify_error(exc: BaseException) -> Outcome:
+    """The outcome class of something Playwright raised while visiting a page."""
+    if isinstance(exc, PlaywrightTimeout | TimeoutError):
+        return Outcome.TIMEOUT
+    match = _NET_ERROR.search(str(exc))
+    if match is None:
+        return Outcome.BROWSER_ERROR
+    code = match.group(1)
+    if code == "ERR_BLOCKED_BY_CLIENT":  # our route or redirect guard refused it
+        return Outcome.HOST_NOT_ALLOWED
+    if "TIMED_OUT" in code:
+        return Outcome.TIMEOUT
+    if code == "ERR_TOO_MANY_REDIRECTS":  # the fetcher's class for a redirect loop
+        return Outcome.HTTP_ERROR
+    if code in _BROWSER_NET_ERRORS:
+        return Outcome.BROWSER_ERROR
+    return Outcome.CONNECTION_ERROR
+
+
+class BrowserRenderer:
+    """One Chromium for many pages: a fresh page per target, at most `max_pages` at once, one per host."""
+
+    def __init__(
+        self,
+        fetcher: HttpFetcher,
+        *,
+        executable: str = "",
+        page_timeout_s: float = 30.0,
+        recycle_context_after: int = 100,
+        viewport: tuple[int, int] = (1280, 900),
+        max_pages: int = 2,
+    ) -> None:
+        self.fetcher = fetcher
+        self.executable = executable
+        self.page_timeout_s = page_timeout_s
+        self.recycle_context_after = max(1, recycle_context_after)
+        self.viewport = viewport
+        self.max_pages = max(1, max_pages)
+        self.launches = 0  # Chromiums started: more than one after a crash
+        self._page_slots = asyncio.Semaphore(self.max_pages)
+        self._launch_lock = asyncio.Lock()
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._current: _Lease | None = None
+        self._leases: list[_Lease] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> BrowserRenderer:
+        self.executable = find_chromium(self.executable)
+        self._playwright = await async_playwright().start()
+        try:
+            await self._launch()
+        except BaseException:
+            await self._playwright.stop()
+            self._playwright = None
+            raise
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for lease in list(self._leases):
+            await self._close_context(lease)
+        self._current = None
+        if self._browser is not None:
+            browser, self._browser = self._browser, None
+            await _quietly(browser.close())
+        if self._playwright is not None:
+            playwright, self._playwright = self._playwright, None
+            await playwright.stop()
+
+    async def _launch(self) -> Browser:
+        assert self._playwright is not None, "use `async with BrowserRenderer(...)`"
+        old, self._browser = self._browser, None
+        if old is not None:  # it crashed: its contexts died with it
+            self._leases = [lease for lease in self._leases if lease.browser is not old]
+            self._current = None
+            await _quietly(old.close())
+        self._browser = await self._playwright.chromium.launch(executable_path=self.executable)
+        self.launches += 1
+        return self._browser
+
+    async def _lease(self) -> _Lease:
+        """A context: a new one every `recycle_context_after` pages, a new browser after a crash."""
+        async with self._launch_lock:
+            browser = self._browser
+            if browser is None or not browser.is_connected():
+                log.warning("Chromium is gone; launching a new one")
+                browser = await self._launch()
+            lease = self._current
+            if lease is None or lease.opened >= self.recycle_context_after:
+                if lease is not None:
+                    await self._retire(lease)
+                lease = self._current = _Lease(await self._new_context(browser), browser)
+                self._leases.append(lease)
+            lease.opened += 1
+            lease.in_flight += 1
+            return lease
+
+    async def _new_context(self, browser: Browser) -> BrowserContext:
+        width, height = self.viewport
+        context = await browser.new_context(
+            user_agent=self.fetcher.policy.user_agent,
+            viewport={"width": width, "height": height},
+            service_workers="block",  # a service worker's requests would not pass page.route
+            accept_downloads=False,
+        )
+        # A safety net for pages we did not open (popups); our page's own route takes precedence over it.
+        allowed = self.fetcher.policy.allowed_hosts
+        await context.route("**/*", lambda route: _gate(route, allowed))
+        return context
+
+    async def _release(self, lease: _Lease, *, broken: bool) -> None:
+        lease.in_flight -= 1
+        if broken and not lease.retired:
+            await self._retire(lease)  # whatever broke the page may have broken its context
+        elif lease.retired and lease.in_flight == 0:
+            await self._close_context(lease)
+
+    async def _retire(self, lease: _Lease) -> None:
+        """No new pages in this context; it closes when its last page does (pages may share it)."""
+        lease.retired = True
+        if self._current is lease:
+            self._current = None
+        if lease.in_flight == 0:
+            await self._close_context(lease)
+
+    async def _close_context(self, lease: _Lease) -> None:
+        if lease in self._leases:
+            self._leases.remove(lease)
+        await _quietly(lease.context.close())
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(_quietly(work))
+        self._background.add(task)  # a reference, or the task may be collected before it ran
+        task.add_done_callback(self._background.discard)
+
+    # --- the one public verb ------------------------------------------------------------------------------
+
+    async def render(self, target: Target) -> Capture:
+        started_at = datetime.now(UTC)
+        clock = time.monotonic()
+        refusal = await self.fetcher.refusal(target.url)
+        if refusal is not None:
+            outcome, detail = refusal
+            log.info("browser %s: %s %s", target.url, outcome, detail)
+            return Capture(target=target, outcome=outcome, started_at=started_at, attempts=0,
+                           elapsed_ms=_ms_since(clock), final_url=target.url, detail=detail)  # fmt: skip
+        host = host_key(target.url)
+        # The host first, then a page slot, so that no slot idles while its host rests.
+        async with self.fetcher.politeness.turn(host), self._page_slots:
+            capture = await self._visit(target, started_at, clock)
+        if capture.status in (429, 503):
+            wait = _retry_after(capture.header("retry-after"))
+            if wait is not None:  # after the turn, whose own pause would overwrite this one
+                self.fetcher.politeness.hold_off(host, min(wait, self.fetcher.policy.retry_after_max_s))
+        if capture.outcome is not Outcome.OK:
+            log.info("browser %s: %s %s", target.url, capture.outcome, capture.detail)
+        return capture
+
+    # --- one page visit -----------------------------------------------------------------------------------
+
+    async def _visit(self, target: Target, started_at: datetime, clock: float) -> Capture:
+        capture = Capture(target=target, outcome=Outcome.OK, started_at=started_at, final_url=target.url)
+        try:
+            lease = await self._lease()
+        except PlaywrightError as exc:
+            capture.outcome = Outcome.BROWSER_ERROR
+            capture.detail = f"Chromium could not start: {_error_text(exc)}"
+            capture.elapsed_ms = _ms_since(clock)
+            return capture
+        budget = _Budget(self.page_timeout_s)
+        traffic = _Traffic(target, self.fetcher.policy.allowed_hosts)
+        page: Page | None = None
+        notes: list[str] = []
+        try:
+            main: Response | None = None
+            try:
+                async with asyncio.timeout(budget.fill_s() + 0.2):  # a backstop under Playwright's timeouts
+                    page = await lease.context.new_page()
+                    await self._watch(page, lease.context, traffic)
+                    main = await page.goto(target.url, timeout=budget.fill_ms(), wait_until="load")
+                    if main is None:
+                        raise PlaywrightError(f"navigating to {target.url} gave no response")
+                    if main.status < 400:  # an error page will not fill: keep it as it is
+                        await self._fill(page, target, budget, traffic)
+            except (PlaywrightError, TimeoutError) as exc:
+                capture.outcome = classify_error(exc)
+                text = (
+                    _error_text(exc) if str(exc) else f"the page took longer than {self.page_timeout_s:g} s"
+                )
+                capture.detail = traffic.blocked_redirect or (
+                    f"{traffic.stage}: {text}" if traffic.stage else text
+                )
+            if page is not None and not page.is_closed():
+                try:
+                    async with asyncio.timeout(budget.left_s()):
+                        await self._collect(page, main or traffic.document, traffic, capture, notes, budget)
+                except (PlaywrightError, TimeoutError) as exc:
+                    if capture.outcome is Outcome.OK:
+                        capture.outcome = classify_error(exc)
+                        capture.detail = f"capturing the page: {_error_text(exc) or 'out of time'}"
+        finally:
+            if page is not None:
+                await _quietly(page.close())
+            for task in traffic.subresponses:
+                task.cancel()
+            await self._release(lease, broken=capture.outcome is Outcome.BROWSER_ERROR)
+        if capture.status is not None and capture.status >= 400 and capture.outcome is Outcome.OK:
+            capture.outcome = Outcome.RATE_LIMITED if capture.status == 429 else Outcome.HTTP_ERROR
+            capture.detail = f"HTTP {capture.status} {capture.reason}".strip()
+        capture.detail = "; ".join(filter(None, [capture.detail, traffic.summary(), *notes]))
+        capture.elapsed_ms = _ms_since(clock)
+        return capture
+
+    async def _watch(self, page: Page, context: BrowserContext, traffic: _Traffic) -> None:
+        """Route every request through the host check, and keep what the page loads."""
+
+        async def route(route: Route) -> None:
+            await _route(route, page, traffic)
+
+        def on_request(request: Request) -> None:
+            traffic.in_flight.add(request)
+            traffic.last_activity = time.monotonic()
+
+        def on_done(request: Request) -> None:
+            traffic.in_flight.discard(request)
+            traffic.last_activity = time.monotonic()
+
+        def on_response(response: Response) -> None:
+            request = response.request
+            if request.resource_type in SUBRESOURCE_TYPES:
+                traffic.subresponses.append(asyncio.ensure_future(_subresponse(response)))
+            elif response.status not in REDIRECTS and _is_main_navigation(request, page):
+                traffic.document = response  # kept for a page whose "load" never comes
+
+        def refuse_socket(socket: WebSocketRoute) -> Awaitable[None]:
+            traffic.block(socket.url)
+            return socket.close(reason="host not allowed")  # never connected to the server
+
+        await page.route("**/*", route)
+        # WebSockets do not pass page.route: only those to hosts not allowed are routed, and closed unopened.
+        await page.route_web_socket(
+            lambda url: not request_allowed(url, traffic.allowed_hosts), refuse_socket
+        )
+        page.on("request", on_request)
+        page.on("requestfinished", on_done)
+        page.on("requestfailed", on_done)
+        page.on("response", on_response)
+        page.on("popup", lambda popup: self._spawn(popup.close()))  # outside our page's route
+        await self._attach_devtools(page, context, traffic)
+
+    async def _attach_devtools(self, page: Page, context: BrowserContext, traffic: _Traffic) -> None:
+        """What page.route cannot do: stop a redirect to a host not allowed (route sees only the first URL
+        of a redirect chain), and read the document request's headers as sent (route reports them unsent)."""
+        cdp = await context.new_cdp_session(page)
+
+        async def paused(event: dict[str, Any]) -> None:
+            request_id, url = event["requestId"], event["request"]["url"]
+            if event.get("redirectedRequestId") and not request_allowed(url, traffic.allowed_hosts):
+                traffic.block(url)
+                host = host_key(url) or url
+                traffic.blocked_redirect = (
+                    traffic.blocked_redirect
+                    or f"redirect to {url} not followed: {host} is not one of the configured hosts"
+                )
+                await cdp.send(
+                    "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}
+                )
+            else:
+                await cdp.send("Fetch.continueRequest", {"requestId": request_id})
+
+        def on_sent(event: dict[str, Any]) -> None:
+            if not traffic.navigation_id and event.get("type") == "Document":
+                traffic.navigation_id = str(event["requestId"])
+            redirect = event.get("redirectResponse")
+            if redirect and event["requestId"] == traffic.navigation_id:
+                # Playwright reports no redirect whose next hop was stopped: keep the hop from here.
+                headers = _devtools_headers(redirect.get("headers", {}))
+                traffic.hops.append(Hop(str(redirect["url"]), int(redirect["status"]), headers))
+
+        def on_sent_extra(event: dict[str, Any]) -> None:
+            traffic.sent_headers[str(event["requestId"])] = _devtools_headers(event.get("headers", {}))
+
+        def on_received(event: dict[str, Any]) -> None:
+            status = int(event.get("response", {}).get("status", 0))
+            if event.get("requestId") == traffic.navigation_id and status not in REDIRECTS:
+                self._spawn(cdp.send("Network.disable"))  # the document's headers are in; spare the rest
+
+        cdp.on("Fetch.requestPaused", lambda event: self._spawn(paused(event)))
+        cdp.on("Network.requestWillBeSent", on_sent)
+        cdp.on("Network.requestWillBeSentExtraInfo", on_sent_extra)
+        cdp.on("Network.responseReceived", on_received)
+        await cdp.send("Network.enable")
+        await cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+
+    async def _fill(self, page: Page, target: Target, budget: _Budget, traffic: _Traffic) -> None:
+        """Wait for the page to be filled, do the steps, then let the network settle."""
+        if target.wait_for:
+            traffic.stage = f"waiting for {target.wait_for}"
+            await page.wait_for_selector(target.wait_for, timeout=budget.fill_ms())
+        for n, step in enumerate(target.steps, start=1):
+            traffic.stage = f"step {n} ({step.action} {step.selector})"
+            await _do(page, step, budget.fill_ms())
+        traffic.stage = ""
+        await _network_idle(traffic, min(NETWORK_IDLE_MAX_S, budget.fill_s()))
+
+    async def _collect(
+        self,
+        page: Page,
+        main: Response | None,
+        traffic: _Traffic,
+        capture: Capture,
+        notes: list[str],
+        budget: _Budget,
+    ) -> None:
+        """Copy into the capture what the page shows and what it loaded."""
+        capture.final_url = page.url
+        if main is None:  # Chromium's error page, or nothing: not the site's
+            capture.redirects = tuple(traffic.hops)
+            return
+        capture.status = main.status
+        capture.reason = main.status_text
+        capture.response_headers = _headers(await main.headers_array())
+        sent = traffic.sent_headers.get(traffic.navigation_id)
+        capture.request_headers = sent or _headers(await main.request.headers_array())
+        capture.redirects = await _redirect_chain(main.request)
+        capture.peer, capture.tls = await _network_facts(main)
+        protocol = await page.evaluate("() => performance.getEntriesByType('navigation')[0]?.nextHopProtocol")
+        capture.http_version = _http_version(protocol)
+        limit = self.fetcher.policy.max_body_bytes
+        try:
+            capture.body = await main.body()
+        except PlaywrightError as exc:
+            notes.append(f"document body unavailable: {_error_text(exc)}")
+        if capture.body is not None and len(capture.body) > limit:
+            capture.body = None
+            capture.outcome = Outcome.TOO_LARGE
+            capture.detail = f"body larger than {limit} bytes"
+        if traffic.subresponses:
+            # Bodies are read as they arrive; the stragglers get half of the time left.
+            done, _ = await asyncio.wait(traffic.subresponses, timeout=budget.left_s() / 2)
+            read = [task.result() if task in done else None for task in traffic.subresponses]
+            kept = [sub for sub in read if sub is not None]
+            if len(kept) < len(read):
+                notes.append(f"{len(read) - len(kept)} XHR/fetch response(s) could not be read")
+            for n, sub in enumerate(kept):
+                if len(sub.body) > limit:
+                    notes.append(f"XHR/fetch response {sub.url} larger than {limit} bytes: body not kept")
+                    kept[n] = SubResponse(
+                        sub.url, sub.method, sub.status, sub.headers, b"", sub.resource_type
+                    )
+            capture.subresponses = tuple(kept)
+        capture.dom = await page.content()
+        capture.screenshot = await page.screenshot(full_page=True, type="png", timeout=budget.left_s() * 1000)
+
+
+class _Budget:
+    """The page's time: its waits end early enough to leave a reserve for capturing what it shows."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+        self.fill_end = self.end - min(CAPTURE_RESERVE_S, seconds * 0.2)
+
+    def fill_s(self) -> float:
+        return max(0.001, self.fill_end - time.monotonic())
+
+    def fill_ms(self) -> float:
+        return self.fill_s() * 1000  # never 0, which Playwright reads as "no timeout"
+
+    def left_s(self) -> float:
+        return max(0.001, self.end - time.monotonic())
+
+
+@dataclass
+class _Lease:
+    """A browser context and how many pages it has served."""
+
+    context: BrowserContext
+    browser: Browser
+    opened: int = 0
+    in_flight: int = 0
+    retired: bool = False
+
+
+@dataclass
+class _Traffic:
+    """What one page sent and received while it was open."""
+
+    target: Target
+    allowed_hosts: frozenset[str]
+    main_routed: bool = False
+    in_flight: set[Request] = field(default_factory=set)
+    last_activity: float = field(default_factory=time.monotonic)
+    blocked: Counter[str] = field(default_factory=Counter)
+    blocked_redirect: str = ""
+    stage: str = ""  # what the page was doing, for the detail of a failure
+    document: Response | None = None
+    hops: list[Hop] = field(default_factory=list)  # of the document request, as DevTools saw them
+    subresponses: list[asyncio.Future[SubResponse | None]] = field(default_factory=list)
+    navigation_id: str = ""
+    sent_headers: dict[str, tuple[Header, ...]] = field(default_factory=dict)
+
+    def block(self, url: str) -> None:
+        self.blocked[host_key(url) or urlsplit(url).scheme or url] += 1
+
+    def summary(self) -> str:
+        if not self.blocked:
+            return ""
+        hosts = ", ".join(f"{host} ({n})" for host, n in self.blocked.most_common())
+        return f"aborted {sum(self.blocked.values())} request(s) to hosts not allowed: {hosts}"
+
+
+async def _route(route: Route, page: Page, traffic: _Traffic) -> None:
+    request = route.request
+    try:
+        if not request_allowed(request.url, traffic.allowed_hosts):
+            traffic.block(request.url)
+            await route.abort("blockedbyclient")
+            return
+        target = traffic.target
+        overridden = target.headers or target.method != "GET" or target.body
+        if overridden and not traffic.main_routed and _is_main_navigation(request, page):
+            traffic.main_routed = True
+            headers = {**request.headers, **dict(target.headers)}
+            await route.continue_(method=target.method, headers=headers, post_data=target.body or None)
+            return
+        await route.continue_()
+    except PlaywrightError:
+        pass  # the page closed while the request waited: nothing left to route
+
+
+def _gate(route: Route, allowed: frozenset[str]) -> Awaitable[None]:
+    if request_allowed(route.request.url, allowed):
+        return route.fallback()
+    return route.abort("blockedbyclient")
+
+
+def _is_main_navigation(request: Request, page: Page) -> bool:
+    try:
+        return request.is_navigation_request() and request.frame == page.main_frame
+    except PlaywrightError:
+        return False  # a service worker's request has no frame
+
+
+async def _do(page: Page, step: BrowserStep, timeout_ms: float) -> None:
+    if step.action == "select":
+        # force: select2-style pickers hide the real <select>, which Playwright would wait to see.
+        await page.select_option(step.selector, step.value, force=True, timeout=timeout_ms)
+    elif step.action == "click":
+        await page.click(step.selector, timeout=timeout_ms)
+    elif step.action == "wait_for":
+        await page.wait_for_selector(step.selector, timeout=timeout_ms)
+    else:
+        raise PlaywrightError(f"unknown browser step {step.action!r}")
+
+
+async def _network_idle(traffic: _Traffic, limit_s: float) -> None:
+    """Until nothing is in flight for NETWORK_QUIET_S, or limit_s: the page's JavaScript may still fetch."""
+    deadline = time.monotonic() + limit_s
+    # A fresh quiet window: a request a step has just started may not have been reported yet.
+    traffic.last_activity = time.monotonic()
+    while time.monotonic() < deadline:
+        if not traffic.in_flight and time.monotonic() - traffic.last_activity >= NETWORK_QUIET_S:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _subresponse(response: Response) -> SubResponse | None:
+    try:
+        body = await response.body()
+        headers = _headers(await response.headers_array())
+    except PlaywrightError:
+        return None
+    request = response.request
+    return SubResponse(
+        url=response.url,
+        method=request.method,
+        status=response.status,
+        headers=headers,
+        body=body,
+        resource_type=request.resource_type,
+    )
+
+
+async def _hop(response: Response) -> Hop:
+    return Hop(url=response.url, status=response.status, headers=_headers(await response.headers_array()))
+
+
+async def _redirect_chain(request: Request) -> tuple[Hop, ...]:
+    hops: list[Hop] = []
+    previous = request.redirected_from
+    while previous is not None:
+        response = await previous.response()
+        if response is not None:
+            hops.append(await _hop(response))
+        previous = previous.redirected_from
+    return tuple(reversed(hops))
+
+
+async def _network_facts(response: Response) -> tuple[str | None, dict[str, str] | None]:
+    address = await response.server_addr()
+    peer = f"{address['ipAddress']}:{address['port']}" if address else None
+    details = await response.security_details()
+    if not details:
+        return peer, None
+    tls = {
+        "version": str(details.get("protocol", "")),
+        "subject": str(details.get("subjectName", "")),
+        "issuer": str(details.get("issuer", "")),
+    }
+    valid_to = details.get("validTo")
+    if valid_to:
+        tls["not_after"] = datetime.fromtimestamp(valid_to, UTC).isoformat()
+    return peer, tls
+
+
+def _headers(pairs: list[Any]) -> tuple[Header, ...]:
+    return tuple((str(h["name"]), str(h["value"])) for h in pairs)
+
+
+def _devtools_headers(headers: dict[str, Any]) -> tuple[Header, ...]:
+    # DevTools joins repeated headers with a newline.
+    return tuple((name, line) for name, value in headers.items() for line in str(value).split("\n"))
+
+
+def _http_version(next_hop_protocol: object) -> str:
+    """performance.nextHopProtocol ("http/1.1", "h2", "h3") as the fetcher spells it ("HTTP/1.1", "HTTP/2")"""
+    value = str(next_hop_protocol or "").lower()
+    if value.startswith("http/"):
+        return value.upper()
+    if value in ("h2", "h2c", "h3") or value.startswith("h3-"):
+        return f"HTTP/{value[1]}"
+    return ""
+
+
+def _error_text(exc: BaseException) -> str:
+    """The error without Playwright's call log, which repeats the URL and grows with every retry."""
+    text = str(exc).split("\nCall log:", 1)[0].strip() or type(exc).__name__
+    return text if len(text) <= 600 else text[:600] + "…"
+
+
+async def _quietly(work: Awaitable[Any], timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+    """Close or answer something that may be gone already (a crashed browser, a closed page)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await work
+    except (PlaywrightError, TimeoutError):
+        pass
+
+
+def _ms_since(clock: float) -> int:
+    return round((time.monotonic() - clock) * 1000)
