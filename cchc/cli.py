@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cchc import __version__, cli_indicators, cli_probes, logs
+from cchc import __version__, cli_indicators, cli_probes, cli_reports, logs
 from cchc.cli_evidence import evidence_app
 from cchc.console import CliState, current_settings, err, out
 from cchc.errors import CchcError, ConfigError, NotBuiltError
@@ -247,8 +247,13 @@ def demo(
     serve: Annotated[
         bool, typer.Option(help="Keep serving the simulation after the crawl, until Ctrl-C.")
     ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the indicator table and the summaries (default: out/)."),
+    ] = None,
 ) -> None:
-    """Start the simulated portals, crawl everything once, and show per unit what was found beside the truth."""
+    """Start the simulated portals, crawl everything once, show per unit what was found beside the truth, then
+    write the indicator table and every unit's pre-visit summary into out/ and print the ranking."""
     from cchc.demo import comparison_table, demo_settings
     from indicators.observed import raw_figures
 
@@ -280,6 +285,7 @@ def demo(
         out.print(
             f"evidence: {pointed.storage.database_url} and {pointed.storage.blob_dir}; check it with `cchc evidence verify`"
         )
+        _demo_outputs(pointed, figures, out_dir)
     except BaseException:
         simulation.stop()
         raise
@@ -288,6 +294,22 @@ def demo(
         return
     out.print("serving; Ctrl-C stops")
     _serve_until_interrupted(simulation, None)
+
+
+def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> None:
+    """The indicator table (XLSX, JSON) and every summary (HTML) with the city overview, then the ranking."""
+    import indicators
+    from cchc.cli_indicators import terminal_table, write
+    from reports import common_period, default_out_dir, write_all
+
+    folder = out_dir or default_out_dir(settings)
+    period = common_period(settings)
+    table = indicators.table(period, settings=settings, raw=figures)
+    write(table, "xlsx", folder / f"chi-so-{period.replace('..', '_')}.xlsx")
+    write(table, "json", folder / f"chi-so-{period.replace('..', '_')}.json")
+    written = write_all(settings, "html", folder, period)
+    out.print(terminal_table(table, detailed=False), width=None if out.is_terminal else 200)
+    out.print(f"indicator table and {len(written)} summaries (period {period}) written to {folder}")
 
 
 # --- verbs that later issues build ------------------------------------------------------------------------------
@@ -367,10 +389,7 @@ def status(
 app.command("indicators")(cli_indicators.indicators_command)
 
 
-@app.command()
-def report() -> None:
-    """A unit's pre-visit summary along the plan's outline (HTML, PDF, XLSX)."""
-    _not_built("report", 6, "reports")
+app.command("report")(cli_reports.report_command)
 
 
 @app.command()

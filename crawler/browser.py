@@ -44,12 +44,8 @@ NETWORK_IDLE_MAX_S = 3.0
 CAPTURE_RESERVE_S = 5.0  # of the budget, kept for the DOM and screenshot of a page whose wait timed out
 CLOSE_TIMEOUT_S = 5.0
 NO_NETWORK_SCHEMES = frozenset({"data", "blob", "about"})
-WEB_SCHEMES = {
-    "http": "http",
-    "https": "https",
-    "ws": "http",
-    "wss": "https",
-}  # a WebSocket's host is its HTTP host
+# A WebSocket's host is checked as the HTTP host it upgrades from.
+WEB_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 _NET_ERROR = re.compile(r"net::(ERR_[A-Z0-9_]+)")
 # Chromium's own refusals, not the network's: they say nothing about whether the site answers.
@@ -425,8 +421,7 @@ class BrowserRenderer:
         capture.request_headers = sent or _headers(await main.request.headers_array())
         capture.redirects = await _redirect_chain(main.request)
         capture.peer, capture.tls = await _network_facts(main)
-        protocol = await page.evaluate("() => performance.getEntriesByType('navigation')[0]?.nextHopProtocol")
-        capture.http_version = _http_version(protocol)
+        capture.http_version = await _http_version(page)
         limit = self.fetcher.policy.max_body_bytes
         try:
             capture.body = await main.body()
@@ -623,9 +618,13 @@ def _devtools_headers(headers: dict[str, Any]) -> tuple[Header, ...]:
     return tuple((name, line) for name, value in headers.items() for line in str(value).split("\n"))
 
 
-def _http_version(next_hop_protocol: object) -> str:
-    """performance.nextHopProtocol ("http/1.1", "h2", "h3") as the fetcher spells it ("HTTP/1.1", "HTTP/2")"""
-    value = str(next_hop_protocol or "").lower()
+async def _http_version(page: Page) -> str:
+    """The document's protocol, which Playwright does not tell, spelled as the fetcher does: "HTTP/1.1"."""
+    try:
+        protocol = await page.evaluate("() => performance.getEntriesByType('navigation')[0]?.nextHopProtocol")
+    except PlaywrightError:
+        return ""  # a fact about the capture, not worth failing it for
+    value = str(protocol or "").lower()
     if value.startswith("http/"):
         return value.upper()
     if value in ("h2", "h2c", "h3") or value.startswith("h3-"):

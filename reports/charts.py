@@ -1,0 +1,147 @@
+"""Small charts where a trend says more than a number, as PNG data URIs (matplotlib, no pyplot state).
+
+A month without complete evidence is drawn as a gap marked N/A, never as a zero bar.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from reports.model import NOT_AVAILABLE, Chart
+from reports.vi import month_label, number
+
+FONT = ["Noto Sans", "DejaVu Sans", "Liberation Sans"]  # each renders Vietnamese diacritics
+BLUE, ORANGE, GREY, RED, GREEN = "#1f5fa8", "#e08a1e", "#8a8f98", "#c0392b", "#2e8b57"
+BAND_COLOURS = {"Tốt": GREEN, "Khá": BLUE, "Trung bình": ORANGE, "Yếu": RED, "Kém": RED}
+
+
+def _style() -> Any:
+    return {"font.family": FONT, "font.size": 8, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def _png(figure: Figure) -> str:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=130, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class MonthValue:
+    month: str  # YYYY-MM
+    value: float | None  # None: no complete evidence (drawn as N/A)
+
+
+def monthly_bars(
+    title: str,
+    series: Sequence[tuple[str, Sequence[MonthValue]]],
+    *,
+    target: float | None = None,
+    target_label: str = "",
+    description: str = "",
+) -> Chart:
+    """Grouped bars per month (e.g. all posts and reform posts), a dashed target line, N/A for gaps."""
+    with matplotlib.rc_context(_style()):
+        figure = Figure(figsize=(6.4, 2.2))
+        axes = figure.add_subplot()
+        months = [m.month for m in series[0][1]]
+        width = 0.8 / max(1, len(series))
+        colours = [BLUE, ORANGE, GREY]
+        top = max([v.value or 0.0 for _, values in series for v in values] + [target or 0.0, 1.0])
+        for n, (label, values) in enumerate(series):
+            xs = [i + (n - (len(series) - 1) / 2) * width for i in range(len(values))]
+            heights = [v.value if v.value is not None else 0.0 for v in values]
+            shown = [v.value is not None for v in values]
+            axes.bar(
+                [x for x, s in zip(xs, shown, strict=True) if s],
+                [h for h, s in zip(heights, shown, strict=True) if s],
+                width=width,
+                label=label,
+                color=colours[n % len(colours)],
+            )
+            for x, value in zip(xs, values, strict=True):
+                if value.value is not None:
+                    axes.text(
+                        x, value.value + top * 0.02, number(value.value), ha="center", va="bottom", fontsize=6
+                    )
+        for i in range(len(months)):
+            if all(values[i].value is None for _, values in series):
+                axes.text(i, top * 0.05, NOT_AVAILABLE, ha="center", va="bottom", color=RED, fontsize=7)
+        if target is not None:
+            axes.axhline(target, color=RED, linestyle="--", linewidth=0.8, label=target_label or None)
+        axes.set_xticks(range(len(months)), [month_label(m) for m in months])
+        axes.set_ylim(0, top * 1.2)
+        axes.set_title(title, fontsize=9)
+        axes.legend(fontsize=7, frameon=False, loc="upper left", ncols=3)
+        return Chart(title, _png(figure), description)
+
+
+def monthly_rates(
+    title: str,
+    series: Sequence[tuple[str, Sequence[MonthValue]]],
+    *,
+    target: float | None = None,
+    target_label: str = "",
+    description: str = "",
+) -> Chart:
+    """Rates (fractions) per month as lines in %, a dashed target line, N/A where a month has no evidence."""
+    with matplotlib.rc_context(_style()):
+        figure = Figure(figsize=(6.4, 2.2))
+        axes = figure.add_subplot()
+        months = [m.month for m in series[0][1]]
+        colours = [BLUE, ORANGE, GREY]
+        for n, (label, values) in enumerate(series):
+            ys = [100 * v.value if v.value is not None else float("nan") for v in values]
+            axes.plot(
+                range(len(values)),
+                ys,
+                marker="o",
+                markersize=3,
+                linewidth=1.2,
+                label=label,
+                color=colours[n % len(colours)],
+            )
+        for i in range(len(months)):
+            if all(values[i].value is None for _, values in series):
+                axes.text(i, 5, NOT_AVAILABLE, ha="center", color=RED, fontsize=7)
+        if target is not None:
+            axes.axhline(100 * target, color=RED, linestyle="--", linewidth=0.8, label=target_label or None)
+        axes.set_xticks(range(len(months)), [month_label(m) for m in months])
+        axes.set_ylim(0, 105)
+        axes.set_ylabel("%")
+        axes.set_title(title, fontsize=9)
+        axes.legend(fontsize=7, frameon=False, loc="lower left", ncols=3)
+        return Chart(title, _png(figure), description)
+
+
+def ranking_bars(
+    title: str, rows: Sequence[tuple[str, float | None, str | None]], bands: Sequence[tuple[str, float]]
+) -> Chart:
+    """Units' indexes (0–100) as horizontal bars coloured by band, band bounds as dotted lines; N/A shown."""
+    with matplotlib.rc_context(_style()):
+        figure = Figure(figsize=(6.4, 0.3 * max(3, len(rows)) + 0.8))
+        axes = figure.add_subplot()
+        names = [name for name, _, _ in rows]
+        for i, (_, value, band) in enumerate(rows):
+            if value is None:
+                axes.text(1, i, NOT_AVAILABLE, va="center", color=RED, fontsize=7)
+                continue
+            axes.barh(i, value, color=BAND_COLOURS.get(band or "", GREY), height=0.6)
+            axes.text(value + 0.8, i, number(value), va="center", fontsize=6)
+        for name, bound in bands:
+            if bound > 0:
+                axes.axvline(bound, color=GREY, linestyle=":", linewidth=0.8)
+                axes.text(bound, len(rows) - 0.4, name, fontsize=6, color=GREY, ha="center")
+        axes.set_yticks(range(len(rows)), names)
+        axes.invert_yaxis()
+        axes.set_xlim(0, 108)
+        axes.set_title(title, fontsize=9)
+        return Chart(title, _png(figure), "")

@@ -1,0 +1,207 @@
+"""Vietnamese for the summary: numbers and dates as official documents write them (1.664; 92,31; 20/09/2023),
+labels of statuses, kinds and periods, and Vietnamese glosses of the indicator table's (English) reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+
+from indicators import Period
+from reports.figures import half_up
+from reports.model import NOT_AVAILABLE, PROVIDED_TEXT
+
+STATUS_VI = {
+    "ok": "Có minh chứng",
+    "na": "Không áp dụng (N/A)",
+    "missing": "Thiếu minh chứng (N/A)",
+    "reported": "Theo Cổng DVCQG",
+    "provided_by_unit": PROVIDED_TEXT,
+}
+KIND_VI = {"phong": "Phòng chuyên môn", "phuong": "UBND phường", "xa": "UBND xã"}
+TIER_VI = {"phong": "phòng chuyên môn", "phuong_xa": "phường, xã"}
+ROMAN_QUARTER = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+def number(value: float, decimals: int = 2) -> str:
+    """1664 → '1.664'; 92.3074 → '92,31' (half up); 0.5 → '0,5'; trailing zeros of a fraction dropped."""
+    rounded = half_up(float(value), decimals)
+    if rounded == int(rounded):
+        return f"{int(rounded):,}".replace(",", ".")
+    whole, _, fraction = f"{rounded:,.{decimals}f}".partition(".")
+    return whole.replace(",", ".") + "," + fraction.rstrip("0")
+
+
+def points(value: float, decimals: int = 2) -> str:
+    """Points always with the displayed decimals: 1.385 → '1,39'; 4 → '4,00'."""
+    rounded = half_up(float(value), decimals)
+    whole, _, fraction = f"{rounded:,.{decimals}f}".partition(".")
+    return whole.replace(",", ".") + ("," + fraction if fraction else "")
+
+
+def percent(rate: float, decimals: int = 2) -> str:
+    return points(100 * rate, decimals) + "%"
+
+
+def day(value: date | datetime) -> str:
+    return f"{value.day:02d}/{value.month:02d}/{value.year}"
+
+
+def moment(value: datetime) -> str:
+    return f"{value:%H:%M:%S} {day(value)}"
+
+
+def month_label(month: str) -> str:
+    year, number_ = month.split("-")
+    return f"{number_}/{year}"
+
+
+def period_label(period: Period) -> str:
+    key = period.key
+    if ".." in key or key == "ytd":
+        return f"Từ tháng {month_label(period.months[0])} đến tháng {month_label(period.months[-1])}"
+    rest = key[4:]
+    if rest == "":
+        return f"Năm {key}"
+    if rest.startswith("-Q"):
+        return f"Quý {ROMAN_QUARTER[int(rest[2:])]}/{key[:4]}"
+    if rest == "-H1":
+        return f"6 tháng đầu năm {key[:4]}"
+    if rest == "-H2":
+        return f"6 tháng cuối năm {key[:4]}"
+    return f"Tháng {month_label(period.months[0])}"
+
+
+def compress_ids(ids: Iterable[int], limit: int = 0) -> str:
+    """[1, 2, 3, 5, 7, 8] → '1–3, 5, 7–8': a long list of evidence ids, readable on paper; with a limit, the
+    runs that fit in that many characters and '…'."""
+    ordered = sorted(set(ids))
+    if not ordered:
+        return "—"
+    runs: list[str] = []
+    start = previous = ordered[0]
+    for value in [*ordered[1:], None]:
+        if value is not None and value == previous + 1:
+            previous = value
+            continue
+        runs.append(str(start) if start == previous else f"{start}–{previous}")
+        if value is not None:
+            start = previous = value
+    text = ", ".join(runs)
+    if limit and len(text) > limit:
+        cut = text[:limit].rsplit(", ", 1)[0]
+        return f"{cut}, …"
+    return text
+
+
+# --- reasons: the indicator table writes them in English for analysts; inspectors read Vietnamese -----------
+
+_Gloss = Callable[[re.Match[str]], str]
+_PATTERNS: list[tuple[re.Pattern[str], _Gloss]] = [
+    (re.compile(r"^Do đơn vị cung cấp: (.+)$"), lambda m: f"{PROVIDED_TEXT} (số liệu: {m[1]})"),
+    (
+        re.compile(r"^Do đơn vị cung cấp \(no public count\)$"),
+        lambda m: f"{PROVIDED_TEXT} (không có số liệu công khai)",
+    ),
+    (
+        re.compile(r"^the Decision-766 dashboard scores wards and communes, not city departments$"),
+        lambda m: "Bộ chỉ số 766 (QĐ 766/QĐ-TTg) chấm điểm phường, xã; không chấm phòng chuyên môn",
+    ),
+    (
+        re.compile(r"^no lĩnh vực is attributed to this phòng.*$"),
+        lambda m: (
+            "Phòng không được phân công lĩnh vực TTHC nào tại Bộ phận Một cửa thành phố (cấu hình dvc_linh_vuc)"
+        ),
+    ),
+    (
+        re.compile(r"^no denominator in the period \(0\)$"),
+        lambda m: "Không phát sinh trong kỳ (mẫu số bằng 0)",
+    ),
+    (re.compile(r"^no evidence of (\w+)$"), lambda m: f"Chưa có minh chứng cho số liệu {m[1]}"),
+    (re.compile(r"^no figures for (\d{4}-\d{2})$"), lambda m: f"Không có số liệu tháng {month_label(m[1])}"),
+    (re.compile(r"^the site moved to (.+)$"), lambda m: f"Trang đã chuyển sang địa chỉ {m[1]}"),
+    (
+        re.compile(r"^no complete capture of category '([^']+)'(?:: (.+))?$", re.S),
+        lambda m: f"Chưa thu thập trọn vẹn chuyên mục '{m[1]}'" + (f": {_failure(m[2])}" if m[2] else ""),
+    ),
+    (
+        re.compile(r"^the pages of '([^']+)' reached back only to (.+)$"),
+        lambda m: f"Các trang của chuyên mục '{m[1]}' chỉ lùi về đến {m[2]}",
+    ),
+    (
+        re.compile(
+            r"^the procedure list of DonViID (\d+) was never read to its TotalCount(?:: (.+))?$", re.S
+        ),
+        lambda m: (
+            f"Danh sách TTHC của DonViID {m[1]} chưa được đọc đủ đến TotalCount"
+            + (f": {_failure(m[2])}" if m[2] else "")
+        ),
+    ),
+    (
+        re.compile(r"^the seven parts of (\d+) listed procedures were not captured$"),
+        lambda m: f"Chưa thu thập đủ 7 bộ phận tạo thành của {m[1]} TTHC",
+    ),
+    (
+        re.compile(r"^the seven parts of some listed procedures were not captured$"),
+        lambda m: "Chưa thu thập đủ 7 bộ phận tạo thành của một số TTHC",
+    ),
+    (
+        re.compile(r"^the national reference list \((\w+)\) was never read completely$"),
+        lambda m: f"Danh mục TTHC chuẩn trên Cổng DVCQG (cấp {m[1]}) chưa được đọc đủ",
+    ),
+    (
+        re.compile(r"^incomplete: (\d+) indicators without evidence \(coverage (\d+)%\)$"),
+        lambda m: f"Chưa đầy đủ: {m[1]} chỉ tiêu thiếu minh chứng (độ phủ {m[2]}%)",
+    ),
+    (re.compile(r"^incomplete$"), lambda m: "Chưa đầy đủ minh chứng"),
+    (
+        re.compile(r"^(.+): the dashboard's group score (.+)$"),
+        lambda m: f"Điểm nhóm “{m[1]}” do Cổng DVCQG công bố: {number(float(m[2]))}",
+    ),
+    (re.compile(r"^not ranked: coverage below (\d+)%$"), lambda m: f"Không xếp hạng: độ phủ dưới {m[1]}%"),
+    (
+        re.compile(r"^no indicator of this family could be scored(?:: (.+))?$", re.S),
+        lambda m: "Không chỉ tiêu nào của nhóm tính được điểm" + (f": {reason(m[1])}" if m[1] else ""),
+    ),
+]
+_METRIC_PREFIX = re.compile(r"^([a-z][a-z0-9_]*|I766_\w+|PAR_\w+): (.+)$", re.S)
+_MONTH_PREFIX = re.compile(r"^(\d{4}-\d{2}): (.+)$", re.S)
+_PARSE_FAILURE = re.compile(r"^((?:news|procedures|service_stats|availability)(?:/[\w-]+)?): (.+)$", re.S)
+
+
+def reason(text: str) -> str:
+    """A Vietnamese gloss of a reason; parts that are data (URLs, ids, raw errors) are kept as they are."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    head, sep, tail = text.partition("; not ranked")
+    if sep:
+        return f"{reason(head)}; {reason('not ranked' + tail)}"
+    for pattern, gloss in _PATTERNS:
+        match = pattern.match(text)
+        if match:
+            return gloss(match)
+    month = _MONTH_PREFIX.match(text)
+    if month:
+        return f"Tháng {month_label(month[1])}: {reason(month[2])}"
+    metric = _METRIC_PREFIX.match(text)
+    if metric and not _PARSE_FAILURE.match(text):
+        return reason(metric[2])  # the metric's name stays in the raw reason, for analysts
+    return _failure(text)
+
+
+def _failure(text: str) -> str:
+    """Why a capture gave no evidence: a parse failure ('parser: reason') or a failed capture, kept verbatim."""
+    failure = _PARSE_FAILURE.match(text)
+    if failure:
+        return f"không đọc được bố cục trang ({failure[1]}): {failure[2]}"
+    return text
+
+
+def status_text(status: str) -> str:
+    return STATUS_VI.get(status, status)
+
+
+def not_available(status: str) -> str:
+    return PROVIDED_TEXT if status == "provided_by_unit" else NOT_AVAILABLE
