@@ -233,22 +233,33 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.server.fault_for(request.path)
         status = 0
         self._last_byte_at: float | None = None
+        self._logged = False
+        self._request, self._started, self._fault = request, started, fault
         try:
             status = self._answer(request, fault)
         finally:
-            self.server.record(
-                LogEntry(
-                    site=self.server.site.id,
-                    method=request.method,
-                    target=self.path,
-                    started=started,
-                    finished=self._last_byte_at or time.monotonic(),
-                    status=status,
-                    user_agent=request.header("user-agent"),
-                    client_port=request.client_port,
-                    fault=fault.mode if fault else None,
-                )
+            self._log(status)
+
+    def _log(self, status: int) -> None:
+        """Record the request once: before the last bytes go out (so a client that has its response always
+        finds it in the log), or when the request ends without a response (reset, hang)."""
+        if self._logged:
+            return
+        self._logged = True
+        request = self._request
+        self.server.record(
+            LogEntry(
+                site=self.server.site.id,
+                method=request.method,
+                target=self.path,
+                started=self._started,
+                finished=self._last_byte_at or time.monotonic(),
+                status=status,
+                user_agent=request.header("user-agent"),
+                client_port=request.client_port,
+                fault=self._fault.mode if self._fault else None,
             )
+        )
 
     def _answer(self, request: Request, fault: FaultSpec | None) -> int:
         mode = fault.mode if fault else None
@@ -324,12 +335,12 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in response.headers:
             self.send_header(name, value)
         self.end_headers()
-        if request.method == "HEAD":
-            self._last_byte_at = time.monotonic()
-            return
         # Taken before the last write: the client cannot have the whole response earlier, so a gap measured
         # from here to the next request's start is never longer than the gap the client really left.
         self._last_byte_at = time.monotonic()
+        self._log(response.status)
+        if request.method == "HEAD":
+            return
         if truncate:
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
