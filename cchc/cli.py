@@ -20,7 +20,7 @@ from rich.table import Table
 from cchc import __version__, cli_indicators, cli_probes, cli_reports, logs
 from cchc.cli_evidence import evidence_app
 from cchc.console import CliState, current_settings, err, out
-from cchc.errors import CchcError, ConfigError, NotBuiltError
+from cchc.errors import CchcError, ConfigError
 from cchc.settings import Settings, config_path
 from cchc.wiring import open_store
 from probes import PROBES
@@ -62,10 +62,6 @@ def _main(
     CliState.config = config
     CliState.log_json = log_json
     logs.configure(json_lines=log_json, level=logging.INFO if (verbose or log_json) else logging.WARNING)
-
-
-def _not_built(verb: str, issue: int, room: str) -> None:
-    raise NotBuiltError(f"`cchc {verb}` is not built yet: issue #{issue} ({room}) builds it.")
 
 
 # --- configuration --------------------------------------------------------------------------------------------
@@ -393,9 +389,20 @@ app.command("report")(cli_reports.report_command)
 
 
 @app.command()
-def serve() -> None:
-    """The web app for analysts and inspectors."""
-    _not_built("serve", 7, "web")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen here (default: web.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: web.port).")] = None,
+) -> None:
+    """The web app for analysts and inspectors: overview, units, evidence viewer, read-only SQL, JSON API."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = current_settings()
+    bind = host or settings.web.host
+    application = create_app(settings, bind)
+    out.print(f"cchc-watch on http://{bind}:{port or settings.web.port}/ (Ctrl-C stops)")
+    uvicorn.run(application, host=bind, port=port or settings.web.port, log_level="warning")
 
 
 def main() -> None:
@@ -405,9 +412,6 @@ def main() -> None:
     except ConfigError as exc:
         for line in str(exc).splitlines():
             err.print(line, markup=False)
-        sys.exit(2)
-    except NotBuiltError as exc:
-        err.print(str(exc), markup=False)
         sys.exit(2)
     except CchcError as exc:
         err.print(str(exc), markup=False)

@@ -1,8 +1,7 @@
 """The errors cchc-watch raises on purpose, each carrying the thing that was wrong.
 
     CchcError
-     ├── ConfigError        a config file that cannot be used (file, key path, what was expected)
-     └── NotBuiltError      a CLI verb whose capability a later issue builds
+     └── ConfigError        a config file that cannot be used (file, key path, what was expected)
 
 Capture, evidence and parse errors live beside their rooms (crawler/, evidence/, probes/)
 and derive from CchcError too, so the CLI can turn any of them into one clear line.
@@ -24,7 +23,3 @@ class ConfigError(CchcError):
         self.file = str(file)
         self.problems = problems
         super().__init__("\n".join(f"{self.file}: {p}" for p in problems))
-
-
-class NotBuiltError(CchcError):
-    """A verb that exists in the CLI's map but whose capability is not built yet."""

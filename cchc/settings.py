@@ -347,6 +347,18 @@ class IndicatorSettings(_Section):
     file: Path = Path("indicators.toml")
 
 
+class WebSettings(_Section):
+    """The web app (`cchc serve`): where it listens, the token that guards it, the analysts' SQL."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    # Required when host is not loopback; always required to trigger a surprise crawl.
+    token: str = ""
+    sql_timeout_s: float = Field(default=5.0, gt=0)
+    sql_row_limit: int = Field(default=1000, ge=1)
+    sql_database_url: str = ""  # a read-only role for the SQL page; empty: storage.database_url, read-only
+
+
 class SimFault(_Section):
     """A fault the simulated portals inject on one site."""
 
@@ -383,6 +395,7 @@ class Settings(_Section):
     unit: list[Unit] = Field(min_length=1)
     scheduler: SchedulerSettings = SchedulerSettings()
     indicators: IndicatorSettings = IndicatorSettings()
+    web: WebSettings = WebSettings()
     schedule: list[Schedule] = []
     visit: list[Visit] = []
     sim: SimSettings = SimSettings()

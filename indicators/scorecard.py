@@ -147,23 +147,26 @@ class Cells:
     # Monthly cells gather their sources lazily: most cells of a big table are never cited.
     _positions: dict[tuple[str, str], Any] = field(default_factory=dict)
     _row_sources: tuple[list[list[int]], list[list[int]]] = ([], [])
+    unions: dict[tuple[str, tuple[str, ...]], tuple[list[int], list[int]]] = field(default_factory=dict)
+    _single: tuple[np.ndarray, np.ndarray, np.ndarray] | None = (
+        None  # first ids, and whether a row has exactly one
+    )
 
     def sources_of(self, key: tuple[str, str]) -> tuple[list[int], list[int]] | None:
         found = self.sources.get(key)
         if found is None and key in self._positions:
-            observations, snapshots = self._row_sources
             rows = self._positions.pop(key)
-            found = self.sources[key] = (
-                list(chain.from_iterable(observations[i] for i in rows)),
-                list(chain.from_iterable(snapshots[i] for i in rows)),
-            )
+            if self._single is not None and self._single[2][rows].all():
+                # Every figure of this cell has one observation: gather them with one numpy take.
+                found = (self._single[0][rows].tolist(), self._single[1][rows].tolist())
+            else:
+                observations, snapshots = self._row_sources
+                found = (
+                    list(chain.from_iterable(observations[i] for i in rows)),
+                    list(chain.from_iterable(snapshots[i] for i in rows)),
+                )
+            self.sources[key] = found
         return found
-
-    def get(self, unit: str, metric: str) -> tuple[float | None, str]:
-        if metric not in self.value.columns:
-            return None, ""
-        value = self.value.at[unit, metric]
-        return (None if pd.isna(value) else float(value)), str(self.status.at[unit, metric])
 
 
 def _applies(unit: Unit, metric: str) -> str:
@@ -248,6 +251,12 @@ def period_cells(
     cells = Cells(ids, value, status_frame, reasons, sources)
     if len(monthly) and with_sources:
         cells._positions, cells._row_sources = dict(positions), row_sources
+        one = np.fromiter(
+            (len(o) == 1 and len(sn) == 1 for o, sn in zip(*row_sources, strict=True)), dtype=bool
+        )
+        first_obs = np.fromiter((o[0] if o else -1 for o in row_sources[0]), dtype=np.int64)
+        first_snap = np.fromiter((sn[0] if sn else -1 for sn in row_sources[1]), dtype=np.int64)
+        cells._single = (first_obs, first_snap, one)
     return cells
 
 
@@ -496,20 +505,25 @@ def _source_columns(scored: Scored, units: Sequence[Unit], cells: Cells, with_so
         return {"observation_ids": [[] for _ in range(count)], "snapshot_ids": [[] for _ in range(count)]}
     observations: list[list[int]] = []
     snapshots: list[list[int]] = []
+    inputs = tuple(scored.inputs)
     for n, unit in enumerate(units):
         if scored.status[n] not in statuses:
             observations.append([])
             snapshots.append([])
             continue
-        obs: set[int] = set()
-        snaps: set[int] = set()
-        for metric in scored.inputs:
-            found = cells.sources_of((unit.id, metric))
-            if found is not None:
-                obs.update(found[0])
-                snaps.update(found[1])
-        observations.append(sorted(obs))
-        snapshots.append(sorted(snaps))
+        cached = cells.unions.get((unit.id, inputs))  # indicators with the same inputs (same_as) share them
+        if cached is None:
+            found = [f for metric in inputs if (f := cells.sources_of((unit.id, metric))) is not None]
+            if len(found) == 1:
+                cached = (found[0][0], sorted(set(found[0][1])))
+            else:
+                cached = (
+                    sorted(set().union(*(f[0] for f in found))),
+                    sorted(set().union(*(f[1] for f in found))),
+                )
+            cells.unions[(unit.id, inputs)] = cached
+        observations.append(cached[0])
+        snapshots.append(cached[1])
     return {"observation_ids": observations, "snapshot_ids": snapshots}
 
 

@@ -50,16 +50,6 @@ def test_help_lists_every_verb_of_the_architecture() -> None:
         assert f" {verb} " in result.stdout, verb
 
 
-@pytest.mark.parametrize(
-    ("args", "issue"),
-    [(["serve"], 7)],
-)  # fmt: skip
-def test_verbs_not_built_yet_say_so(args: list[str], issue: int) -> None:
-    result = cchc(*args)
-    assert result.returncode == 2
-    assert result.stderr.strip().startswith(f"`cchc {' '.join(args)}` is not built yet: issue #{issue} (")
-
-
 def test_sim_writes_the_ground_truth(tmp_path: Path, truth: dict[str, object]) -> None:
     target = tmp_path / "truth.json"
     result = cchc("sim", "--truth", str(target), "--no-serve", check=True)

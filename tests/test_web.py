@@ -1,0 +1,402 @@
+"""The web app in real Chromium over real HTTP: from the overview to a unit, to an indicator's evidence, its
+screenshot and the PDF summary; a captured script never runs; diacritics render in Noto Sans; access rules;
+read-only SQL on SQLite and PostgreSQL; and a property-based test of the JSON API (schemathesis)."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from probe_helpers import pointed
+from sqlmodel import Session, select
+
+from cchc.errors import ConfigError
+from cchc.settings import Settings
+from cchc.wiring import open_store
+from crawler import Capture, Outcome, Target
+from evidence import Run, Snapshot
+from probes import PROBES
+from probes._runner import crawl
+from sim import Simulation
+from web.app import create_app
+
+UNITS = ["phuong-3", "phong-tu-phap", "phuong-1"]
+SCRIPTED_PAGE = """<!DOCTYPE html><html><head><title>Trang có mã</title></head><body><h1>Nội dung đã chụp</h1>
+<script>document.title = "PWNED"; try { parent.document.title = "PWNED"; } catch (e) {}
+localStorage.setItem("marker", "1"); new Image().src = "MARKER/hit-script";</script>
+<img src="MARKER/hit-img" onerror="new Image().src='MARKER/hit-onerror'"></body></html>"""
+
+
+def local_settings(settings: Settings, folder: Path, **web: Any) -> Settings:
+    return settings.model_copy(
+        update={
+            "storage": settings.storage.model_copy(
+                update={"database_url": f"sqlite:///{folder / 'e.sqlite3'}", "blob_dir": folder / "blobs"}
+            ),
+            "collector": settings.collector.model_copy(update={"key_file": folder / "k.pem"}),
+            "web": settings.web.model_copy(update=web),
+        }
+    )
+
+
+class MarkerServer(http.server.ThreadingHTTPServer):
+    """Records any request: a captured page's script or image that reached out would show up here."""
+
+    hits: list[str]
+
+
+@pytest.fixture(scope="module")
+def marker() -> Iterator[MarkerServer]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            collector.hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    collector = MarkerServer(("127.0.0.1", 0), Handler)
+    collector.hits = []
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    yield collector
+    collector.shutdown()
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, simulation: Simulation, marker: MarkerServer
+) -> Iterator[tuple[Settings, int]]:
+    """A crawl of three units (every probe, with the browser) and a captured page with a script in it."""
+    folder = tmp_path_factory.mktemp("web")
+    target = local_settings(pointed(settings, simulation), folder)
+    store = open_store(target)
+    units = [target.unit_by_id(u) for u in UNITS]
+    # Its own thread: the session's Playwright browser may already run an event loop in this one.
+    worker = threading.Thread(
+        target=lambda: asyncio.run(crawl(target, store, list(PROBES.values()), units, with_browser=True))
+    )
+    worker.start()
+    worker.join()
+    # A hand-made capture: the simulation never serves a page that attacks its viewer, so this one is made here.
+    run = store.begin_run("test")
+    body = SCRIPTED_PAGE.replace("MARKER", f"http://127.0.0.1:{marker.server_address[1]}").encode()
+    capture = Capture(Target(url=simulation.url("phuong-1") + "/vi/news/scripted/", probe="news", unit="phuong-1"), Outcome.OK,
+                      datetime.now(UTC), status=200, response_headers=(("Content-Type", "text/html; charset=utf-8"),), body=body)  # fmt: skip
+    scripted = store.store(run.id or 0, capture)
+    store.finish_run(run.id or 0)
+    store.close()
+    yield target, scripted.id or 0
+
+
+@pytest.fixture(scope="module")
+def server(site: tuple[Settings, int]) -> Iterator[str]:
+    """The app served by uvicorn over real HTTP on a free loopback port."""
+    settings, _ = site
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.browser
+def test_from_the_overview_to_the_evidence_in_two_clicks(server: str, browser: Any, tmp_path: Path) -> None:
+    page = browser.new_page(accept_downloads=True)
+    try:
+        page.goto(server + "/")
+        assert "Chỉ số CCHC, chuyển đổi số theo đơn vị" in page.inner_text("h1")
+        page.click("a.unit-link:has-text('UBND Phường 3')")  # click 1
+        page.wait_for_selector("#indicators")
+        assert page.inner_text("h1") == "UBND Phường 3"
+        page.click("#ind-I766_2_1 a.evidence-link")  # click 2: the capture behind the on-time score
+        page.wait_for_selector("#verification")
+        assert page.inner_text("#verification").startswith("Đã kiểm chứng")
+        assert "report_by_month_sum_service" in page.content() or "rest.jsp" in page.content()
+        page.goto(server + "/units/phuong-3")
+        with page.expect_download() as download:
+            page.click("#summary-pdf")
+        saved = tmp_path / "summary.pdf"
+        download.value.save_as(saved)
+        assert saved.read_bytes().startswith(b"%PDF")
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_a_screenshot_of_a_browser_capture_is_shown(
+    server: str, site: tuple[Settings, int], browser: Any
+) -> None:
+    settings, _ = site
+    with Session(
+        __import__("evidence.db", fromlist=["open_database"]).open_database(settings.storage.database_url)
+    ) as session:
+        shot = session.exec(
+            select(Snapshot).where(Snapshot.render == "browser", Snapshot.outcome == "ok")
+        ).first()
+    assert shot is not None
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/evidence/{shot.id}")
+        page.wait_for_selector("#screenshot")
+        width = page.evaluate("document.querySelector('#screenshot').naturalWidth")
+        assert width >= 1000
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_a_captured_script_never_runs_in_the_viewer(
+    server: str, site: tuple[Settings, int], browser: Any, marker: MarkerServer
+) -> None:
+    _, scripted = site
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/evidence/{scripted}")
+        frame = page.wait_for_selector("#capture").content_frame()
+        assert frame is not None
+        frame.wait_for_selector("h1")
+        time.sleep(1.0)
+        assert frame.inner_text("h1") == "Nội dung đã chụp"
+        assert page.title() == f"Bản chụp {scripted} · cchc-watch"
+        assert frame.evaluate("document.title") == "Trang có mã"
+        assert marker.hits == []
+        direct = browser.new_page()  # opened on its own, the capture is still sandboxed by its CSP
+        direct.goto(f"{server}/evidence/{scripted}/capture")
+        time.sleep(0.5)
+        assert direct.title() == "Trang có mã" and marker.hits == []
+        direct.close()
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_pages_render_vietnamese_in_noto_sans(server: str, browser: Any, tmp_path: Path) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(server + "/units/phuong-3")
+        page.wait_for_selector("#indicators")
+        session = page.context.new_cdp_session(page)
+        document = session.send("DOM.getDocument", {"depth": -1})
+        node = session.send(
+            "DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": "#ind-I766_2_1 td"}
+        )
+        session.send("CSS.enable")
+        fonts = session.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+        assert [f["familyName"] for f in fonts] == ["Noto Sans"], (
+            fonts
+        )  # every glyph, diacritics included, from one font
+        shot = tmp_path / "unit.png"
+        page.screenshot(path=str(shot), full_page=True)
+        from PIL import Image
+
+        with Image.open(shot) as image:
+            grey = image.convert("L")
+            dark = sum(grey.histogram()[:128])
+            assert dark / (grey.width * grey.height) > 0.01
+        assert "Hồ sơ xử lý trước hạn, đúng hạn" in page.inner_text("#indicators")
+    finally:
+        page.close()
+
+
+def test_pages_and_api_over_http(server: str, site: tuple[Settings, int]) -> None:
+    _, scripted = site
+    home = httpx.get(server + "/?period=2023-Q3&sort=par&dir=asc")
+    assert home.status_code == 200 and "Cơ quan chuyên môn thành phố" in home.text
+    assert "script-src 'none'" in home.headers["content-security-policy"]
+    capture = httpx.get(f"{server}/evidence/{scripted}/capture")
+    assert capture.headers["content-security-policy"].startswith("sandbox;")
+    assert (
+        httpx.get(f"{server}/evidence/{scripted}/raw").headers["content-disposition"].startswith("attachment")
+    )
+    rows = httpx.get(server + "/api/indicators", params={"period": "2023-09", "unit": "phuong-3"}).json()
+    assert {r["unit"] for r in rows} == {"phuong-3"} and any(r["snapshot_ids"] for r in rows)
+    assert httpx.get(server + "/api/indicators", params={"period": "2023-13"}).status_code == 400
+    snapshot = httpx.get(
+        f"{server}/api/snapshots/{rows[0]['snapshot_ids'][0] if rows[0]['snapshot_ids'] else 1}"
+    ).json()
+    assert snapshot["verified"] is True
+    assert httpx.get(server + "/units/nope").status_code == 404
+    assert (
+        httpx.post(server + "/api/crawl", json={"unit": "phuong-3"}).status_code == 403
+    )  # no token configured
+
+
+def test_a_diff_against_the_previous_capture(
+    server: str, site: tuple[Settings, int], simulation: Simulation
+) -> None:
+    settings, _ = site
+    store = open_store(settings)
+    try:
+        run = store.begin_run("test")
+        url = simulation.url("phuong-3") + "/vi/news/rss/"
+        for text in ("<rss><item>một</item></rss>", "<rss><item>một</item><item>hai</item></rss>"):
+            capture = Capture(Target(url=url, probe="news", unit="phuong-3", label="diff"), Outcome.OK, datetime.now(UTC),
+                              status=200, response_headers=(("Content-Type", "text/xml"),), body=text.encode())  # fmt: skip
+            newer = store.store(run.id or 0, capture)
+        store.finish_run(run.id or 0)
+    finally:
+        store.close()
+    page = httpx.get(f"{server}/evidence/{newer.id}/diff")
+    assert page.status_code == 200 and "diff-add" in page.text and "hai" in page.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["INSERT INTO run (trigger, surprise, probes, units, started_at, status, hostname, pid, counts, note) VALUES ('x', false, '[]', '[]', '2023-01-01', 'running', 'h', 1, '{}', '')",
+     "UPDATE snapshot SET outcome = 'ok'", "DROP TABLE snapshot", "DELETE FROM observation"],
+)  # fmt: skip
+def test_sql_refuses_writes_over_http(server: str, query: str) -> None:
+    before = httpx.get(server + "/api/sql", params={"q": "SELECT COUNT(*) FROM snapshot"}).json()["rows"]
+    refused = httpx.get(server + "/api/sql", params={"q": query})
+    assert refused.status_code == 400 and "Chỉ được phép truy vấn đọc" in refused.json()["detail"]
+    assert (
+        httpx.get(server + "/api/sql", params={"q": "SELECT COUNT(*) FROM snapshot"}).json()["rows"] == before
+    )
+    page = httpx.get(server + "/sql", params={"q": query})
+    assert page.status_code == 400 and 'id="sql-error"' in page.text
+
+
+def test_sql_results_as_csv_and_json(server: str) -> None:
+    query = "SELECT probe, COUNT(*) AS n FROM snapshot GROUP BY probe ORDER BY probe"
+    as_csv = httpx.get(server + "/sql.csv", params={"q": query})
+    assert as_csv.status_code == 200 and as_csv.text.splitlines()[0] == "probe,n"
+    assert httpx.get(server + "/sql.json", params={"q": query}).json()["columns"] == ["probe", "n"]
+    page = httpx.get(server + "/sql")
+    assert "Lược đồ" in page.text and "snapshot" in page.text and "Truy vấn mẫu" in page.text
+
+
+def test_a_long_query_is_stopped_at_its_timeout(
+    site: tuple[Settings, int], database_url: str, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    settings, _ = site
+    if database_url.startswith("sqlite"):
+        target, query = (
+            settings,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c",
+        )
+    else:
+        target = local_settings(settings, tmp_path).model_copy(
+            update={"storage": settings.storage.model_copy(update={"database_url": database_url})}
+        )
+        query = "SELECT pg_sleep(10)"
+    target = target.model_copy(update={"web": target.web.model_copy(update={"sql_timeout_s": 1.0})})
+    with TestClient(create_app(target)) as client:
+        started = time.monotonic()
+        answer = client.get("/api/sql", params={"q": query})
+        assert time.monotonic() - started < 5
+        assert answer.status_code == 400 and "Truy vấn bị dừng sau 1 s" in answer.json()["detail"]
+        for write in ("DROP TABLE snapshot", "UPDATE run SET note = 'x'", "CREATE TABLE t (x int)"):
+            assert client.get("/api/sql", params={"q": write}).status_code == 400
+        assert client.get("/api/sql", params={"q": "SELECT COUNT(*) FROM snapshot"}).status_code == 200
+
+
+def test_off_loopback_the_token_is_required(site: tuple[Settings, int]) -> None:
+    from fastapi.testclient import TestClient
+
+    settings, _ = site
+    with pytest.raises(ConfigError, match=r"web\.token: required to serve on 0\.0\.0\.0"):
+        create_app(settings, "0.0.0.0")
+    guarded = settings.model_copy(update={"web": settings.web.model_copy(update={"token": "s3cret"})})
+    with TestClient(create_app(guarded, "0.0.0.0")) as client:
+        assert client.get("/api/units").status_code == 401
+        assert client.get("/api/units", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        login = client.get("/?token=s3cret", follow_redirects=False)
+        assert login.status_code == 303 and "cchc_token" in login.headers["set-cookie"]
+        assert client.get("/api/units").status_code == 200  # the cookie now carries the token
+
+
+def test_a_surprise_crawl_needs_the_token_and_is_marked_surprise(
+    site: tuple[Settings, int], tmp_path: Path, simulation: Simulation
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from cchc.simlink import write_pointed_config
+
+    settings, _ = site
+    folder = tmp_path / "surprise"
+    guarded = local_settings(settings, folder, token="s3cret")
+    config = folder / "config.toml"
+    pointed_back = write_pointed_config(guarded, simulation.urls, config, min_delay_s=0.0, latency_factor=0.0)
+    from cchc.settings import load_settings
+
+    loaded = load_settings(config, environ={})
+    open_store(loaded).close()
+    with TestClient(create_app(loaded)) as client:
+        assert (
+            client.post("/api/crawl", json={"unit": "phuong-3", "probes": ["availability"]}).status_code
+            == 401
+        )
+        started = client.post(
+            "/api/crawl",
+            json={"unit": "phuong-3", "probes": ["availability"]},
+            headers={"Authorization": "Bearer s3cret"},
+        )
+        assert started.status_code == 202
+    engine = __import__("evidence.db", fromlist=["open_database"]).open_database(
+        pointed_back.storage.database_url
+    )
+    deadline = time.monotonic() + 120
+    runs: list[Run] = []
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            runs = list(session.exec(select(Run).where(Run.status != "running")).all())
+        if runs:
+            break
+        time.sleep(0.5)
+    assert runs and runs[0].surprise and runs[0].units == ["phuong-3"] and runs[0].trigger == "surprise"
+
+
+def test_the_api_has_no_server_errors_for_any_input(site: tuple[Settings, int]) -> None:
+    """Property-based (schemathesis strategies, driven by hypothesis): every operation of the OpenAPI
+    description, with generated inputs, answers without a server error."""
+    import schemathesis
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+
+    settings, _ = site
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings))
+    failures: list[str] = []
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    assert {op.path for op in operations} >= {
+        "/api/units",
+        "/api/indicators",
+        "/api/sql",
+        "/api/snapshots/{snapshot_id}",
+        "/api/crawl",
+    }
+    for operation in operations:
+
+        @hypothesis_settings(
+            max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
+        @given(case=operation.as_strategy())
+        def check(case: Any) -> None:
+            response = case.call()
+            if response.status_code >= 500:
+                failures.append(
+                    f"{case.method} {case.formatted_path} {case.query}: {response.status_code} {response.text[:200]}"
+                )
+
+        check()
+    assert failures == []

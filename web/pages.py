@@ -1,0 +1,446 @@
+"""The server-rendered pages, in Vietnamese: the overview, a unit, an indicator's sources, a snapshot, a diff,
+and the SQL page. From a score to the page that proves it in two clicks: overview → unit → evidence."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import difflib
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session, col, select
+
+from evidence.errors import EvidenceError
+from evidence.ledger import record_hash
+from evidence.models import Blob, Observation, Snapshot, SnapshotBlob
+from probes._base import decode_body
+from web.charts import line_chart
+from web.context import WebContext, records
+
+if TYPE_CHECKING:
+    from reports.outputs import Format
+
+router = APIRouter()
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TIERS = (("phuong_xa", "UBND phường, xã"), ("phong", "Cơ quan chuyên môn thành phố"))
+COLUMNS = (("name", "Đơn vị"), ("i766", "Chỉ số 766"), ("i766_band", "Xếp loại"), ("i766_rank", "Hạng"),
+           ("par", "Chỉ số CCHC"), ("par_band", "Xếp loại"), ("par_rank", "Hạng"), ("coverage", "Bao phủ"))  # fmt: skip
+STATUS_LABELS = {"ok": "có minh chứng", "na": "không áp dụng", "missing": "thiếu minh chứng",
+                 "reported": "điểm trên bảng 766", "provided_by_unit": "do đơn vị cung cấp"}  # fmt: skip
+CAPTURE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+
+
+def context(request: Request) -> WebContext:
+    ctx: WebContext = request.app.state.ctx
+    return ctx
+
+
+def fmt(value: Any, decimals: int = 2) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, int | float):
+        number = f"{value:,.{decimals}f}"
+        return number.replace(",", "\u2009").replace(".", ",") if decimals else number.replace(",", ".")
+    return str(value)
+
+
+def pct(value: Any) -> str:
+    return "—" if value is None or value != value else f"{100 * value:.1f}%".replace(".", ",")
+
+
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    ctx = context(request)
+    tz = ZoneInfo(ctx.settings.inspection.timezone)
+    values.update(fmt=fmt, pct=pct, status_label=lambda s: STATUS_LABELS.get(s, s),
+                  local=lambda d: d.astimezone(tz).strftime("%d/%m/%Y %H:%M:%S") if isinstance(d, datetime) else "—",
+                  inspection_title=ctx.settings.inspection.title)  # fmt: skip
+    return templates.TemplateResponse(request, template, values, status_code=status_code)
+
+
+def default_period(ctx: WebContext) -> str:
+    from reports import common_period
+
+    return common_period(ctx.settings)
+
+
+def _table(ctx: WebContext, period: str) -> Any:
+    try:
+        return ctx.table(period)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def home(request: Request, period: str | None = None, sort: str = "i766", dir: str = "desc") -> HTMLResponse:
+    ctx = context(request)
+    period = period or default_period(ctx)
+    try:
+        table = ctx.table(period)
+    except ValueError as exc:
+        return render(request, "home.html", 400, period=period, error=str(exc), tiers=TIERS, rows={t: [] for t, _ in TIERS},
+                      columns=COLUMNS, sort=sort, direction=dir, min_coverage=0, rule_set="")  # fmt: skip
+    sites = ctx.site_flags()
+    failures = ctx.parse_failure_counts()
+    rows: dict[str, list[dict[str, Any]]] = {tier: [] for tier, _ in TIERS}
+    for unit in ctx.units():
+        mine = table[table["unit"] == unit.id]
+        totals = {r["family"]: r for r in records(mine[mine["indicator"].str.startswith("TOTAL_")])}
+        flagged = mine[mine["flag"] & (mine["status"] == "ok")]
+        missing = mine[mine["status"] == "missing"]
+        flags = [f"dưới chỉ tiêu: {', '.join(flagged['indicator'])}"] if len(flagged) else []
+        if len(missing):
+            flags.append(f"thiếu minh chứng: {len(missing)} chỉ số")
+        if failures.get(unit.id):
+            flags.append(f"{failures[unit.id]} trang không đọc được (bố cục lạ)")
+        flags += sites.get(unit.id, [])
+        a, b = totals.get("766", {}), totals.get("PAR", {})
+        rows["phong" if unit.kind == "phong" else "phuong_xa"].append(
+            {
+                "unit": unit.id,
+                "name": unit.name,
+                "i766": a.get("points"),
+                "i766_band": a.get("band"),
+                "i766_rank": a.get("rank"),
+                "par": b.get("points"),
+                "par_band": b.get("band"),
+                "par_rank": b.get("rank"),
+                "coverage": b.get("coverage"),
+                "flags": flags,
+            }
+        )
+    key = sort if sort in {c for c, _ in COLUMNS} else "i766"
+    for tier in rows:
+        present = [r for r in rows[tier] if r[key] is not None]
+        absent = [r for r in rows[tier] if r[key] is None]
+        present.sort(key=lambda r: r[key], reverse=dir != "asc")
+        rows[tier] = present + absent
+    return render(request, "home.html", period=period, tiers=TIERS, rows=rows, columns=COLUMNS, sort=key, direction=dir,
+                  error="", min_coverage=round(100 * ctx.definitions.rule_set.min_coverage_for_rank),
+                  rule_set=ctx.definitions.rule_set.id)  # fmt: skip
+
+
+@router.get("/units/{unit_id}", response_class=HTMLResponse, include_in_schema=False)
+def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTMLResponse:
+    import indicators
+
+    ctx = context(request)
+    unit = ctx.unit(unit_id)
+    if unit is None:
+        raise HTTPException(404, f"không có đơn vị {unit_id!r}")
+    period = period or default_period(ctx)
+    table = _table(ctx, period)
+    mine = records(table[table["unit"] == unit_id])
+    months = list(indicators.parse_period(period).months)[-12:]
+    trend = indicators.trend(unit_id, f"{months[0]}..{months[-1]}", settings=ctx.settings, raw=ctx.figures())
+
+    def series(name: str) -> list[float | None]:
+        if name not in trend.index:
+            return [None] * len(months)
+        return [None if v != v else float(v) for v in trend.loc[name].tolist()]
+
+    charts = [
+        line_chart(
+            "Chỉ số tổng hợp theo tháng (%)",
+            months,
+            {"766": series("TOTAL_766"), "CCHC": series("TOTAL_PAR")},
+            100,
+        ),
+        line_chart("Hồ sơ đúng hạn (điểm / 20)", months, {"2.1": series("I766_2_1")}, 20),
+        line_chart(
+            "Tin bài trên cổng (điểm / 0,5)",
+            months,
+            {"tin bài": series("PAR_NEWS"), "tin CCHC": series("PAR_CCHC_POSTS")},
+            0.5,
+        ),
+    ]
+    with Session(ctx.engine) as session:
+        observations = session.exec(
+            select(Observation)
+            .where(Observation.unit == unit_id)
+            .order_by(col(Observation.id).desc())
+            .limit(40)
+        ).all()
+        snapshots = session.exec(
+            select(Snapshot).where(Snapshot.unit == unit_id).order_by(col(Snapshot.seq).desc()).limit(20)
+        ).all()
+    return render(request, "unit.html", unit=unit, period=period, kind_label={"phong": "Cơ quan chuyên môn", "phuong": "Phường", "xa": "Xã"}[unit.kind],
+                  indicators=[r for r in mine if not r["indicator"].startswith("TOTAL_")],
+                  totals=[r for r in mine if r["indicator"].startswith("TOTAL_")], charts=charts,
+                  observations=observations, snapshots=snapshots)  # fmt: skip
+
+
+@router.get("/units/{unit_id}/sources/{indicator}", response_class=HTMLResponse, include_in_schema=False)
+def sources_page(request: Request, unit_id: str, indicator: str, period: str | None = None) -> HTMLResponse:
+    ctx = context(request)
+    unit = ctx.unit(unit_id)
+    if unit is None:
+        raise HTTPException(404, f"không có đơn vị {unit_id!r}")
+    period = period or default_period(ctx)
+    table = _table(ctx, period)
+    rows = records(table[(table["unit"] == unit_id) & (table["indicator"] == indicator)])
+    if not rows:
+        raise HTTPException(404, f"không có chỉ số {indicator!r}")
+    row = rows[0]
+    with Session(ctx.engine) as session:
+        found = session.exec(
+            select(Snapshot).where(col(Snapshot.id).in_(row["snapshot_ids"])).order_by(col(Snapshot.seq))
+        ).all()
+        bodies = {link.snapshot_id: link.sha256 for link in session.exec(
+            select(SnapshotBlob).where(col(SnapshotBlob.snapshot_id).in_(row["snapshot_ids"]), SnapshotBlob.role == "response_body"))}  # fmt: skip
+    listed = [
+        {
+            "id": s.id,
+            "fetched_at": s.fetched_at,
+            "probe": s.probe,
+            "url": s.url,
+            "sha256": bodies.get(s.id or 0),
+        }
+        for s in found
+    ]
+    return render(request, "sources.html", unit=unit, period=period, indicator=indicator, name=row["name_vi"],
+                  snapshots=listed, observation_count=len(row["observation_ids"]))  # fmt: skip
+
+
+def _snapshot(ctx: WebContext, snapshot_id: int) -> tuple[Snapshot, list[SnapshotBlob]]:
+    with Session(ctx.engine) as session:
+        snapshot = session.get(Snapshot, snapshot_id)
+        if snapshot is None:
+            raise HTTPException(404, f"không có bản chụp #{snapshot_id}")
+        links = list(session.exec(select(SnapshotBlob).where(SnapshotBlob.snapshot_id == snapshot_id)).all())
+    return snapshot, links
+
+
+def verification(
+    ctx: WebContext, snapshot: Snapshot, links: list[SnapshotBlob]
+) -> tuple[bool, str, list[dict[str, Any]]]:
+    """The snapshot's own check: its record hash, its link to the previous record, each blob's digest."""
+    states = []
+    for link in links:
+        try:
+            ctx.blobs.get(link.sha256)
+            state = "ok"
+        except EvidenceError as exc:
+            state = str(exc)
+        states.append({"role": link.role, "sha256": link.sha256, "url": link.url, "state": state})
+    own = record_hash(snapshot, links) == snapshot.record_hash
+    with Session(ctx.engine) as session:
+        before = session.exec(select(Snapshot.record_hash).where(Snapshot.seq == snapshot.seq - 1)).first()
+    linked = snapshot.seq == 1 or before == snapshot.prev_hash
+    clean = own and linked and all(s["state"] == "ok" for s in states)
+    problems = ([] if own else ["mã băm bản ghi không khớp"]) + (
+        [] if linked else ["không nối được với bản ghi trước"]
+    )
+    problems += [f"tệp {s['role']} lỗi" for s in states if s["state"] != "ok"]
+    text = (
+        "Đã kiểm chứng: mã băm bản ghi, liên kết chuỗi và các tệp đều khớp."
+        if clean
+        else "KHÔNG khớp: " + "; ".join(problems)
+    )
+    return clean, text, states
+
+
+@router.get("/evidence/{snapshot_id}", response_class=HTMLResponse, include_in_schema=False)
+def evidence_page(request: Request, snapshot_id: int) -> HTMLResponse:
+    ctx = context(request)
+    snapshot, links = _snapshot(ctx, snapshot_id)
+    clean, text, states = verification(ctx, snapshot, links)
+    roles = {link.role for link in links}
+    with Session(ctx.engine) as session:
+        previous = session.exec(select(Snapshot.id).where(Snapshot.seq == snapshot.seq - 1)).first()
+        following = session.exec(select(Snapshot.id).where(Snapshot.seq == snapshot.seq + 1)).first()
+        same = _previous_same(session, snapshot)
+    page = "dom" in roles or ("response_body" in roles and "html" in _content_type(snapshot, links))
+    return render(request, "evidence.html", s=snapshot, blobs=states, verified=clean, verification=text, previous=previous,
+                  following=following, previous_same=same, has_screenshot="screenshot" in roles, has_page=page)  # fmt: skip
+
+
+def _previous_same(session: Session, snapshot: Snapshot) -> int | None:
+    return session.exec(
+        select(Snapshot.id).where(Snapshot.target_key == snapshot.target_key, Snapshot.seq < snapshot.seq, Snapshot.valid == True)  # noqa: E712
+        .order_by(col(Snapshot.seq).desc()).limit(1)
+    ).first()  # fmt: skip
+
+
+def _content_type(snapshot: Snapshot, links: list[SnapshotBlob]) -> str:
+    body = next((link for link in links if link.role == "response_body"), None)
+    if body is not None and body.info.get("content_type"):
+        return str(body.info["content_type"])
+    return next((v for k, v in snapshot.response_headers if k.lower() == "content-type"), "")
+
+
+def _body(
+    ctx: WebContext, snapshot: Snapshot, links: list[SnapshotBlob], role: str = "response_body"
+) -> bytes:
+    link = next((item for item in links if item.role == role), None)
+    if link is None:
+        raise HTTPException(404, f"bản chụp #{snapshot.id} không có {role}")
+    data = ctx.blobs.get(link.sha256)
+    if role == "response_body":
+        encoding = next((v for k, v in snapshot.response_headers if k.lower() == "content-encoding"), None)
+        with contextlib.suppress(ValueError, OSError):
+            data = decode_body(data, encoding) if snapshot.render == "http" else data
+    return data
+
+
+@router.get("/evidence/{snapshot_id}/capture", include_in_schema=False)
+def evidence_capture(request: Request, snapshot_id: int) -> Response:
+    """The captured page, shown without running any of it: its own path, and a CSP sandbox without scripts."""
+    ctx = context(request)
+    snapshot, links = _snapshot(ctx, snapshot_id)
+    roles = {link.role for link in links}
+    data = _body(ctx, snapshot, links, "dom" if "dom" in roles else "response_body")
+    return Response(data, media_type="text/html; charset=utf-8",
+                    headers={"Content-Security-Policy": CAPTURE_CSP, "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+@router.get("/evidence/{snapshot_id}/screenshot.png", include_in_schema=False)
+def evidence_screenshot(request: Request, snapshot_id: int) -> Response:
+    ctx = context(request)
+    snapshot, links = _snapshot(ctx, snapshot_id)
+    return Response(_body(ctx, snapshot, links, "screenshot"), media_type="image/png")
+
+
+@router.get("/evidence/{snapshot_id}/raw", include_in_schema=False)
+def evidence_raw(request: Request, snapshot_id: int) -> Response:
+    """The response body exactly as stored (still content-encoded), as a download, never rendered."""
+    ctx = context(request)
+    _, links = _snapshot(ctx, snapshot_id)
+    link = next((item for item in links if item.role == "response_body"), None)
+    if link is None:
+        raise HTTPException(404, f"bản chụp #{snapshot_id} không có nội dung")
+    return Response(ctx.blobs.get(link.sha256), media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="snapshot-{snapshot_id}-{link.sha256[:12]}.bin"'})  # fmt: skip
+
+
+@router.get("/evidence/{snapshot_id}/blob/{sha256}", include_in_schema=False)
+def evidence_blob(request: Request, snapshot_id: int, sha256: str) -> Response:
+    ctx = context(request)
+    _, links = _snapshot(ctx, snapshot_id)
+    if sha256 not in {link.sha256 for link in links}:
+        raise HTTPException(404, f"tệp {sha256} không thuộc bản chụp #{snapshot_id}")
+    with Session(ctx.engine) as session:
+        if session.get(Blob, sha256) is None:
+            raise HTTPException(404, f"không có tệp {sha256}")
+    return Response(ctx.blobs.get(sha256), media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{sha256[:16]}.bin"'})  # fmt: skip
+
+
+@router.get("/evidence/{snapshot_id}/diff", response_class=HTMLResponse, include_in_schema=False)
+def evidence_diff(request: Request, snapshot_id: int) -> HTMLResponse:
+    ctx = context(request)
+    snapshot, links = _snapshot(ctx, snapshot_id)
+    with Session(ctx.engine) as session:
+        same = _previous_same(session, snapshot)
+    if same is None:
+        raise HTTPException(404, f"bản chụp #{snapshot_id} chưa có bản chụp trước của cùng trang")
+    older, older_links = _snapshot(ctx, same)
+    role = "dom" if snapshot.render == "browser" else "response_body"
+    lines_old = _readable(_body(ctx, older, older_links, role))
+    lines_new = _readable(_body(ctx, snapshot, links, role))
+    rows = []
+    for line in difflib.unified_diff(lines_old, lines_new, f"#{same}", f"#{snapshot_id}", lineterm="", n=2):
+        kind = (
+            "diff-add"
+            if line.startswith("+") and not line.startswith("+++")
+            else ("diff-del" if line.startswith("-") and not line.startswith("---") else "")
+        )
+        rows.append((kind, line))
+    return render(
+        request, "diff.html", older=same, newer=snapshot_id, lines=rows, changed=sum(1 for k, _ in rows if k)
+    )
+
+
+def _readable(data: bytes) -> list[str]:
+    text = data.decode("utf-8", "replace")
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=1, sort_keys=True).splitlines()
+    except ValueError:
+        return text.replace("><", ">\n<").splitlines()
+
+
+# --- the analysts' SQL ------------------------------------------------------------------------------------------
+
+
+def run_sql(request: Request, query: str) -> Any:
+    from web.sql import SqlError
+
+    sql = request.app.state.sql
+    try:
+        return sql.run(query), ""
+    except SqlError as exc:  # refused, stopped at its timeout, or rejected as written: the reason, shown
+        return None, str(exc)
+
+
+@router.get("/sql", response_class=HTMLResponse, include_in_schema=False)
+def sql_page(request: Request, q: str = "") -> HTMLResponse:
+    from web.sql import EXAMPLES, SqlError
+
+    ctx = context(request)
+    result, error = run_sql(request, q) if q.strip() else (None, "")
+    try:
+        schema = request.app.state.sql.schema()
+    except SqlError as exc:
+        schema, error = [], error or str(exc)
+    return render(request, "sql.html", 400 if error else 200, query=q, result=result, error=error, examples=EXAMPLES,
+                  schema=schema, timeout=ctx.settings.web.sql_timeout_s, limit=ctx.settings.web.sql_row_limit)  # fmt: skip
+
+
+@router.get("/sql.csv", include_in_schema=False)
+def sql_csv(request: Request, q: str) -> Response:
+    result, error = run_sql(request, q)
+    if error:
+        raise HTTPException(400, error)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(result.columns)
+    writer.writerows(result.rows)
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="truy-van.csv"'})  # fmt: skip
+
+
+@router.get("/sql.json", include_in_schema=False)
+def sql_json(request: Request, q: str) -> Response:
+    result, error = run_sql(request, q)
+    if error:
+        raise HTTPException(400, error)
+    body = {"columns": result.columns, "rows": [list(r) for r in result.rows], "truncated": result.truncated}
+    return Response(json.dumps(body, ensure_ascii=False, default=str), media_type="application/json")
+
+
+@router.get("/units/{unit_id}/summary.{kind}", include_in_schema=False)
+def summary_download(request: Request, unit_id: str, kind: str, period: str | None = None) -> Response:
+    """The unit's pre-visit summary (HTML, PDF or XLSX), made from the evidence as it is now."""
+    import tempfile
+
+    from cchc.errors import CchcError
+    from reports import build_summary, write_summary
+
+    ctx = context(request)
+    if ctx.unit(unit_id) is None:
+        raise HTTPException(404, f"không có đơn vị {unit_id!r}")
+    media = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}  # fmt: skip
+    if kind not in media:
+        raise HTTPException(404, "định dạng: html, pdf hoặc xlsx")
+    try:
+        summary = build_summary(ctx.settings, unit_id, period=period)
+    except (CchcError, ValueError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    with tempfile.TemporaryDirectory() as folder:
+        chosen = cast("Format", kind)
+        path = write_summary(
+            summary, chosen, Path(folder) / f"{unit_id}.{kind}", ctx.settings.browser.executable
+        )
+        data = path.read_bytes()
+    headers = (
+        {} if kind == "html" else {"Content-Disposition": f'attachment; filename="bao-cao-{unit_id}.{kind}"'}
+    )
+    return Response(data, media_type=media[kind], headers=headers)
