@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from cchc.settings import load_settings
 from conftest import CONFIG
