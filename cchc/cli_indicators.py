@@ -98,9 +98,15 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _cell(value: Any, decimals: int = 2) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    """A figure as shown: "—" for missing (None, NaN, empty), fixed decimals for numbers."""
+    if value is None or value == "" or (isinstance(value, float) and value != value):
         return "—"
     return f"{value:.{decimals}f}" if isinstance(value, float) else str(value)
+
+
+def _note(value: Any) -> str:
+    """A reason as shown: empty where there is none."""
+    return "" if _cell(value) == "—" else str(value)
 
 
 def terminal_table(frame: pd.DataFrame, detailed: bool) -> Table:
@@ -113,9 +119,9 @@ def terminal_table(frame: pd.DataFrame, detailed: bool) -> Table:
         for _unit_id, group in totals.groupby("unit", sort=False):
             rows = {r["family"]: r for r in group.to_dict(orient="records")}
             a, b = rows.get("766", {}), rows.get("PAR", {})
-            note = "; ".join(filter(None, [str(a.get("reason") or ""), str(b.get("reason") or "")]))
-            table.add_row(str(group["unit_name"].iloc[0]).removeprefix("UBND "), _cell(a.get("points")), str(a.get("band") or "—"),
-                          _cell(a.get("rank")), _cell(b.get("points")), str(b.get("band") or "—"), _cell(b.get("rank")), note)  # fmt: skip
+            note = "; ".join(filter(None, (_note(a.get("reason")), _note(b.get("reason")))))
+            table.add_row(str(group["unit_name"].iloc[0]).removeprefix("UBND "), _cell(a.get("points")), _cell(a.get("band")),
+                          _cell(a.get("rank"), 0), _cell(b.get("points")), _cell(b.get("band")), _cell(b.get("rank"), 0), note)  # fmt: skip
         return table
     table = Table(title=f"Chỉ số {period}")
     for column in (
@@ -135,5 +141,5 @@ def terminal_table(frame: pd.DataFrame, detailed: bool) -> Table:
         rate = row["rate"]
         table.add_row(str(row["unit"]), str(row["indicator"]), _cell(row["numerator"], 0), _cell(row["denominator"], 0),
                       "—" if rate is None or rate != rate else f"{100 * rate:.1f}%", _cell(row["points"]),
-                      _cell(row["max_points"]), str(row["status"]), _cell(row["rank"]), str(row["reason"] or ""))  # fmt: skip
+                      _cell(row["max_points"]), str(row["status"]), _cell(row["rank"], 0), _note(row["reason"]))  # fmt: skip
     return table

@@ -37,6 +37,15 @@ def open_test_store(folder: Path) -> EvidenceStore:
     )
 
 
+def stored_in(settings: Settings, folder: Path) -> Settings:
+    """The settings whose storage is the test store in `folder` (see open_test_store), so that a command run
+    from them reads that store and never the checkout's own data/."""
+    storage = settings.storage.model_copy(
+        update={"database_url": f"sqlite:///{folder / 'evidence.sqlite3'}", "blob_dir": folder / "blobs"}
+    )
+    return settings.model_copy(update={"storage": storage})
+
+
 def run_probes(
     settings: Settings, store: EvidenceStore, probes: Sequence[str], unit_ids: Sequence[str] | None = None,
     with_browser: bool = False,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from probe_helpers import open_test_store, pointed, run_probes
+from probe_helpers import open_test_store, pointed, run_probes, stored_in
 
 import indicators
 from cchc.errors import ConfigError
@@ -36,8 +36,9 @@ def crawled(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, simulation: Simulation
 ) -> Iterator[tuple[Settings, EvidenceStore]]:
     """One crawl of the whole simulation (every unit, every probe), kept for the module's tests."""
-    target = pointed(settings, simulation)
-    store = open_test_store(tmp_path_factory.mktemp("crawl"))
+    folder = tmp_path_factory.mktemp("crawl")
+    target = stored_in(pointed(settings, simulation), folder)
+    store = open_test_store(folder)
     report = run_probes(target, store, ALL_PROBES)
     assert report.counts.parse_failures == 0
     yield target, store
@@ -232,13 +233,24 @@ def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300, check=False, env=env)  # fmt: skip
 
 
-def test_cli_formats(crawled: tuple[Settings, EvidenceStore], simulation: Simulation, tmp_path: Path) -> None:
+def test_cli_formats(
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, simulation: Simulation, tmp_path: Path
+) -> None:
     target, _ = crawled
     config = tmp_path / "config.toml"
     write_pointed_config(target, simulation.urls, config)
     shown = cchc(config, "indicators", "--period", "2023-Q3")
     assert shown.returncode == 0, shown.stderr
-    assert ("Phường 3" in shown.stdout and "Tốt" in shown.stdout) or "Khá" in shown.stdout
+    # Every unit's row shows the bands and ranks of the API's table, and a gap shows as "—", never "nan".
+    expected = indicators.table("2023-Q3", settings=target, raw=figures)
+    totals = expected[expected["indicator"].str.startswith("TOTAL_")]
+    lines = {line.split("│")[1].strip(): line for line in shown.stdout.splitlines() if line.startswith("│")}
+    assert "nan" not in shown.stdout
+    for (name, family), row in totals.set_index(["unit_name", "family"]).iterrows():
+        cells = [c.strip() for c in lines[name.removeprefix("UBND ")].split("│")[1:-1]]
+        band, rank = (cells[2], cells[3]) if family == "766" else (cells[5], cells[6])
+        assert band == (row["band"] if isinstance(row["band"], str) else "—"), (name, family)
+        assert rank == ("—" if pd.isna(row["rank"]) else str(int(row["rank"]))), (name, family)
     as_json = cchc(config, "indicators", "--period", "2023-09", "--unit", "phuong-1", "--format", "json")
     rows = json.loads(as_json.stdout)
     assert {r["unit"] for r in rows} == {"phuong-1"} and all("sources" in r for r in rows)
