@@ -34,6 +34,15 @@ def _local(moment: datetime | None) -> str:
     return "—" if moment is None else moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
 
 
+def _with_previous(last: JobRun | Run | None, finished: JobRun | Run | None) -> str:
+    """The newest status; while a run is going, also how the one before it ended (an operator wants both)."""
+    if last is None:
+        return "—"
+    if last.status == "running" and finished is not None:
+        return f"running (previous: {finished.status})"
+    return last.status
+
+
 def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> Status:
     now = now or datetime.now(UTC)
     with Session(engine) as session:
@@ -50,8 +59,11 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
             }
         next_runs = _next_fire_times(engine)
         last_job_runs: dict[str, JobRun] = {}
+        last_finished_job_runs: dict[str, JobRun] = {}
         for row in session.exec(select(JobRun).order_by(col(JobRun.started_at).desc())).all():
             last_job_runs.setdefault(row.job_id, row)
+            if row.status != "running":
+                last_finished_job_runs.setdefault(row.job_id, row)
         job_ids = sorted(
             set(next_runs) | set(last_job_runs) | {f"probe:{s.probe}" for s in settings.schedule}
         )
@@ -63,7 +75,7 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
                     "job": job_id,
                     "next": _local(next_runs.get(job_id)),
                     "last_started": _local(last.started_at) if last else "never",
-                    "last_status": last.status if last else "—",
+                    "last_status": _with_previous(last, last_finished_job_runs.get(job_id)),
                     "last_run_id": last.run_id if last else None,
                     "last_detail": last.detail if last else "",
                 }
@@ -72,13 +84,14 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
         probes = []
         for name in sorted({p for r in runs for p in r.probes} | {s.probe for s in settings.schedule}):
             run = next((r for r in runs if name in r.probes), None)
+            finished = next((r for r in runs if name in r.probes and r.status != "running"), None)
             probes.append(
                 {
                     "probe": name,
                     "last_run": run.id if run else None,
                     "trigger": run.trigger if run else "—",
                     "started": _local(run.started_at) if run else "never",
-                    "status": run.status if run else "—",
+                    "status": _with_previous(run, finished),
                     "outcomes": ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items())) if run else "",
                 }
             )

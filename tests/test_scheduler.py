@@ -274,4 +274,14 @@ def test_status_shows_lease_jobs_runs_and_evidence_size(
         assert stop(process) == 0
     assert result.returncode == 0, result.stderr
     assert "lease: held by" in result.stdout and "probe:availability" in result.stdout
-    assert "completed" in result.stdout and "evidence:" in result.stdout and "snapshots" in result.stdout
+    assert "evidence:" in result.stdout and "snapshots" in result.stdout
+    rows = [
+        [c.strip() for c in line.split("│")[1:-1]]
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+    ]
+    job_row = next(r for r in rows if r[0] == "probe:availability")
+    probe_row = next(r for r in rows if r[0] == "availability")
+    # The job fires every 2 s, so the newest run may still be going: status then says how the one before ended.
+    assert {"ok", "running (previous: ok)"} & set(job_row), job_row
+    assert {"completed", "running (previous: completed)"} & set(probe_row), probe_row
