@@ -174,6 +174,15 @@ def test_a_malformed_query_fails_in_the_databases_words(console: ReadOnlySql) ->
         console.run("   \n")
 
 
+def test_a_query_the_driver_cannot_carry_is_a_clear_failure_on_both_databases(console: ReadOnlySql) -> None:
+    # Found by the API property test (GET /api/sql?q=%00): SQLite raised a ProgrammingError without an errorname.
+    for query in ("\x00", "SELECT 1\x00", "SELECT '\x00'"):
+        with pytest.raises(SqlFailed, match="NUL"):
+            console.run(query)
+    with pytest.raises(SqlFailed, match="UTF-8"):
+        console.run("SELECT '\ud800'")  # a lone surrogate (Python API only; HTTP input is decoded UTF-8)
+
+
 # --- refusing -----------------------------------------------------------------------------------------------
 
 REFUSED_ON_BOTH = [

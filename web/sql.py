@@ -216,6 +216,15 @@ class ReadOnlySql:
         """Run one read-only query; at most row_limit rows come back, `truncated` says whether more existed."""
         if not query.strip():
             raise SqlFailed("Truy vấn trống: the query is empty")
+        if "\x00" in query:
+            # Neither SQLite nor libpq can carry a NUL inside a statement; say so rather than fail deep inside.
+            raise SqlFailed("Truy vấn chứa ký tự NUL (\\x00): a query cannot contain a null character")
+        try:
+            query.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise SqlFailed(
+                f"Truy vấn không phải UTF-8 hợp lệ: {exc.reason} at character {exc.start}"
+            ) from exc
         started = time.monotonic()
         columns, rows = self._backend.run(query, self.row_limit + 1)
         elapsed_ms = round((time.monotonic() - started) * 1000)
@@ -398,7 +407,8 @@ class _SqliteBackend(_Backend):
             return SqlTimeout(self.timeout_s)
         if isinstance(exc, sqlite3.ProgrammingError) and "one statement at a time" in str(exc):
             return SqlRefused.multiple_statements()
-        if exc.sqlite_errorname in ("SQLITE_READONLY", "SQLITE_AUTH") or "may not be modified" in str(exc):
+        errorname = getattr(exc, "sqlite_errorname", None)  # absent on errors raised before SQLite runs
+        if errorname in ("SQLITE_READONLY", "SQLITE_AUTH") or "may not be modified" in str(exc):
             return SqlRefused.by_database(str(exc))
         return SqlFailed(str(exc))
 
