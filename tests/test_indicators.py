@@ -17,6 +17,7 @@ import pytest
 from probe_helpers import open_test_store, pointed, run_probes, stored_in
 
 import indicators
+import indicators.observed
 from cchc.errors import ConfigError
 from cchc.settings import Settings
 from cchc.simlink import truth_figures, write_pointed_config
@@ -24,7 +25,7 @@ from conftest import REPO, SimulationFactory
 from evidence import EvidenceStore
 from indicators.definitions import load_definitions
 from indicators.observed import raw_figures
-from indicators.scorecard import COLUMNS, band_of, compute, half_up, parse_period, shared_ranks
+from indicators.scorecard import COLUMNS, band_of, compute, half_up, parse_period, period_cells, shared_ranks
 from sim import FaultSpec, Simulation
 
 ALL_PROBES = ["availability", "news", "procedures", "service_stats"]
@@ -210,6 +211,29 @@ def test_periods() -> None:
     )
     with pytest.raises(ValueError, match="not a period"):
         parse_period("2023-13")
+
+
+def test_a_cell_cites_every_id_of_every_month_it_sums(settings: Settings) -> None:
+    """Months with one id each, several, or none: the sources of a quarter are all of them, in order."""
+    unit = settings.unit_by_id("phuong-1")
+    rows = [  # metric, month, observation ids, snapshot ids
+        ("news_posts", "2023-01", [1, 2], [10]),
+        ("news_posts", "2023-02", [3], [11]),
+        ("news_posts", "2023-03", [], []),
+        ("hs_received", "2023-01", [4], [12]),
+        ("hs_received", "2023-02", [5], [13]),
+        ("hs_received", "2023-03", [6], [14]),
+    ]
+    figures = pd.DataFrame(
+        [(unit.id, metric, month, 1.0, "ok", "", None, obs, snaps, {}) for metric, month, obs, snaps in rows],
+        columns=list(indicators.observed.COLUMNS),
+    )
+    cells = period_cells(figures, parse_period("2023-Q1"), [unit])
+
+    assert cells.value.loc[unit.id, "news_posts"] == 3.0
+    assert cells.sources_of((unit.id, "news_posts")) == ([1, 2, 3], [10, 11])
+    assert cells.sources_of((unit.id, "hs_received")) == ([4, 5, 6], [12, 13, 14])
+    assert cells.sources_of((unit.id, "pakn_late")) is None
 
 
 def test_trend_and_change_since_the_previous_inspection(
