@@ -36,7 +36,8 @@ BATCH_SIZE = 200
 RECORD_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:cchc-watch:warc-record")
 # The stored body is de-chunked, so a Transfer-Encoding header no longer describes the payload.
 RESPONSE_RENAMED = frozenset({"transfer-encoding"})
-# Browsers hand out sub-response bodies already decoded: the headers describing the wire form no longer apply.
+# Browsers hand out bodies (the document's and its sub-responses') already decoded: the headers describing the
+# wire form no longer apply.
 SUBRESPONSE_RENAMED = frozenset({"transfer-encoding", "content-encoding", "content-length"})
 HTTP_1 = ("HTTP/1.0", "HTTP/1.1")
 
@@ -298,7 +299,10 @@ def _records_of(writer: Any, blobs: BlobStore, item: _Selected, warcinfo_id: str
         yield _request(record, blobs, snapshot, roles, page_id)
         http = _WireHeaders(
             _status_line(snapshot.status_code, snapshot.reason),
-            _renamed(snapshot.response_headers, RESPONSE_RENAMED),
+            _renamed(
+                snapshot.response_headers,
+                SUBRESPONSE_RENAMED if snapshot.render == "browser" else RESPONSE_RENAMED,
+            ),
             protocol=version,
         )
         network = [("WARC-IP-Address", snapshot.peer.rsplit(":", 1)[0].strip("[]"))] if snapshot.peer else []

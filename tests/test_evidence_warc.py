@@ -413,7 +413,10 @@ def test_browser_capture_gives_dom_and_screenshot_resources_and_subresponse_reco
         SubResponse(api.url, "POST", 200, api_capture.response_headers, api_capture.body, "xhr"),
         SubResponse(dvc + "/static/app.css", "GET", 200, css_headers, b"body { margin: 0 }", "stylesheet"),
     )
-    browser = dataclasses.replace(page_capture, dom=dom, screenshot=THUMBNAIL, subresponses=subresponses)
+    # As Chromium reports a gzipped document: the wire headers, with the body it hands out decoded.
+    page_headers = (*page_capture.response_headers, ("Content-Encoding", "gzip"))
+    browser = dataclasses.replace(page_capture, response_headers=page_headers, dom=dom, screenshot=THUMBNAIL,
+                                  subresponses=subresponses)  # fmt: skip
     (snapshot,), _, records = keep_and_export(tmp_path, browser)
     types = ["warcinfo", "request", "response", "resource", "resource", "response", "response"]
     assert [r.type for r in records] == types
@@ -433,6 +436,9 @@ def test_browser_capture_gives_dom_and_screenshot_resources_and_subresponse_reco
     # A browser hands out bodies decoded: the wire headers are kept, renamed, so no reader decodes twice.
     assert css_record.http.get_header("Content-Encoding") is None
     assert css_record.http.get_header("X-Archive-Orig-Content-Encoding") == "gzip"
+    assert page_response.http.get_header("Content-Encoding") is None
+    assert page_response.http.get_header("X-Archive-Orig-Content-Encoding") == "gzip"
+    assert page_response.http.get_header("Content-Length") is None
     assert all(r.snapshot_id == snapshot.id for r in records[1:])
 
 
