@@ -166,6 +166,7 @@ async def run(settings: Settings, work: list[Target], max_pages: int, every: int
             recycle_context_after=settings.browser.recycle_context_after,
             viewport=(settings.browser.viewport_width, settings.browser.viewport_height),
             max_pages=max_pages,
+            timezone_id=settings.inspection.timezone,
         ) as renderer,
     ):
 

@@ -119,8 +119,10 @@ class BrowserRenderer:
         recycle_context_after: int = 100,
         viewport: tuple[int, int] = (1280, 900),
         max_pages: int = 2,
+        timezone_id: str = "Asia/Ho_Chi_Minh",
     ) -> None:
         self.fetcher = fetcher
+        self.timezone_id = timezone_id  # a page that formats dates in script shows them as its users see them
         self.executable = executable
         self.page_timeout_s = page_timeout_s
         self.recycle_context_after = max(1, recycle_context_after)
@@ -197,6 +199,7 @@ class BrowserRenderer:
         context = await browser.new_context(
             user_agent=self.fetcher.policy.user_agent,
             viewport={"width": width, "height": height},
+            timezone_id=self.timezone_id,
             service_workers="block",  # a service worker's requests would not pass page.route
             accept_downloads=False,
         )

@@ -97,6 +97,7 @@ async def _open_browser(settings: Settings, fetcher: HttpFetcher) -> BrowserRend
         page_timeout_s=settings.browser.page_timeout_s,
         recycle_context_after=settings.browser.recycle_context_after,
         viewport=(settings.browser.viewport_width, settings.browser.viewport_height),
+        timezone_id=settings.inspection.timezone,
     )
     await renderer.__aenter__()
     return renderer

@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,14 @@ def page_with_other_hosts(simulation: Simulation) -> Iterator[str]:
         f'new WebSocket("{other.replace("http", "ws", 1)}/offhost-probe-socket");</script></body></html>'
     ).encode()
 
+    with one_page_site(page) as url:
+        yield url
+
+
+@contextmanager
+def one_page_site(page: bytes) -> Iterator[str]:
+    """A site of our own serving one page at /: for what the simulated portals never serve."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body, status = (page, 200) if self.path == "/" else (b"", 404)
@@ -246,6 +255,20 @@ def page_with_other_hosts(simulation: Simulation) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_pages_run_in_the_inspections_time_zone(simulation: Simulation) -> None:
+    # A page that formats dates in script shows them as its Vietnamese users see them, not in UTC.
+    page = (
+        b"<!DOCTYPE html><html><body><p id='tz'></p><script>document.getElementById('tz').textContent = "
+        b"'offset ' + new Date(Date.UTC(2023, 8, 30)).getTimezoneOffset();</script>"
+        b"</body></html>"
+    )
+    with one_page_site(page) as url:
+        policy = policy_for(simulation, allowed=frozenset({host_key(url)}))
+        [capture] = render(policy, browser_target(url))
+    assert capture.outcome is Outcome.OK, capture.detail
+    assert capture.dom is not None and "offset -420" in capture.dom  # UTC+7 (UTC would be 0)
 
 
 def test_requests_to_hosts_not_allowed_are_aborted_and_counted(
