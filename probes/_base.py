@@ -111,18 +111,22 @@ def _multipart_fields(body: bytes) -> dict[str, str]:
     return fields
 
 
-def decode_body(raw: bytes, content_encoding: str | None) -> bytes:
-    """The body as the server meant it: stored bytes are still content-encoded."""
+def decode_body(raw: bytes, content_encoding: str | None, render: str = "http") -> bytes:
+    """The body as the server meant it. The fetcher keeps bodies as sent, still content-encoded; a browser
+    hands them out decoded, whatever its Content-Encoding header says."""
     encoding = (content_encoding or "").strip().lower()
-    if encoding in ("", "identity"):
+    if render == "browser" or encoding in ("", "identity"):
         return raw
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompress(raw, wbits=47)
-    if encoding == "deflate":
-        try:
-            return zlib.decompress(raw)
-        except zlib.error:
-            return zlib.decompress(raw, wbits=-15)
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return zlib.decompress(raw, wbits=47)
+        if encoding == "deflate":
+            try:
+                return zlib.decompress(raw)
+            except zlib.error:
+                return zlib.decompress(raw, wbits=-15)
+    except zlib.error as exc:
+        raise ValueError(f"the body is not valid {encoding}: {exc}") from exc
     raise ValueError(f"content encoding {encoding!r} is not supported")
 
 

@@ -6,6 +6,7 @@ version of its probe is skipped, so reparse can run any number of times.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -17,6 +18,8 @@ from evidence import EvidenceStore
 from evidence.models import Observation, ParseFailure, Snapshot, SnapshotBlob
 from probes._base import Probe, SnapshotView, SubView, decode_body
 from probes._session import parse_and_keep
+
+log = logging.getLogger("cchc.probes")
 
 BATCH = 500
 
@@ -37,7 +40,10 @@ def stored_view(store: EvidenceStore, snapshot: Snapshot, links: Sequence[Snapsh
     encoding = next((v for k, v in headers if k.lower() == "content-encoding"), None)
     body = store.blobs.get(blobs["response_body"].sha256) if "response_body" in blobs else b""
     if body:
-        body = decode_body(body, encoding)
+        try:
+            body = decode_body(body, encoding, snapshot.render)
+        except ValueError as exc:  # kept as stored: the parser then says what it cannot read
+            log.warning("snapshot #%s: cannot decode the body: %s", snapshot.id, exc)
     request_body = store.blobs.get(blobs["request_body"].sha256) if "request_body" in blobs else b""
     dom = store.blobs.get(blobs["dom"].sha256).decode("utf-8") if "dom" in blobs else None
     subs = tuple(

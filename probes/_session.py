@@ -39,8 +39,8 @@ def view_of(capture: Capture, snapshot: Snapshot | None = None) -> SnapshotView:
     body = capture.body or b""
     if body:
         try:
-            body = decode_body(body, capture.header("content-encoding"))
-        except (ValueError, OSError) as exc:
+            body = decode_body(body, capture.header("content-encoding"), capture.target.render)
+        except ValueError as exc:
             log.warning("%s: cannot decode the body: %s", capture.target.url, exc)
     return SnapshotView(
         url=capture.target.url,

@@ -285,8 +285,8 @@ def _body(
     data = ctx.blobs.get(link.sha256)
     if role == "response_body":
         encoding = next((v for k, v in snapshot.response_headers if k.lower() == "content-encoding"), None)
-        with contextlib.suppress(ValueError, OSError):
-            data = decode_body(data, encoding) if snapshot.render == "http" else data
+        with contextlib.suppress(ValueError):
+            data = decode_body(data, encoding, snapshot.render)
     return data
 
 
