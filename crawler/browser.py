@@ -315,7 +315,7 @@ class BrowserRenderer:
         """Route every request through the host check, and keep what the page loads."""
 
         async def route(route: Route) -> None:
-            await _route(route, page, traffic)
+            await _route(route, page, traffic, self.fetcher)
 
         def on_request(request: Request) -> None:
             traffic.in_flight.add(request)
@@ -491,6 +491,7 @@ class _Traffic:
     last_activity: float = field(default_factory=time.monotonic)
     blocked: Counter[str] = field(default_factory=Counter)
     blocked_redirect: str = ""
+    robots_disallowed: list[str] = field(default_factory=list)  # sub-requests robots.txt does not allow
     stage: str = ""  # what the page was doing, for the detail of a failure
     document: Response | None = None
     hops: list[Hop] = field(default_factory=list)  # of the document request, as DevTools saw them
@@ -502,22 +503,32 @@ class _Traffic:
         self.blocked[host_key(url) or urlsplit(url).scheme or url] += 1
 
     def summary(self) -> str:
-        if not self.blocked:
-            return ""
-        hosts = ", ".join(f"{host} ({n})" for host, n in self.blocked.most_common())
-        return f"aborted {sum(self.blocked.values())} request(s) to hosts not allowed: {hosts}"
+        parts = []
+        if self.blocked:
+            hosts = ", ".join(f"{host} ({n})" for host, n in self.blocked.most_common())
+            parts.append(f"aborted {sum(self.blocked.values())} request(s) to hosts not allowed: {hosts}")
+        if self.robots_disallowed:
+            shown = ", ".join(self.robots_disallowed[:3]) + (", …" if len(self.robots_disallowed) > 3 else "")
+            parts.append(f"skipped {len(self.robots_disallowed)} request(s) robots.txt disallows: {shown}")
+        return "; ".join(parts)
 
 
-async def _route(route: Route, page: Page, traffic: _Traffic) -> None:
+async def _route(route: Route, page: Page, traffic: _Traffic, fetcher: HttpFetcher) -> None:
     request = route.request
     try:
         if not request_allowed(request.url, traffic.allowed_hosts):
             traffic.block(request.url)
             await route.abort("blockedbyclient")
             return
+        main = _is_main_navigation(request, page)  # its robots.txt was read before the visit
+        web = urlsplit(request.url).scheme in ("http", "https")
+        if web and not main and not await fetcher.robots_allow(request.url):
+            traffic.robots_disallowed.append(request.url)
+            await route.abort("blockedbyclient")
+            return
         target = traffic.target
         overridden = target.headers or target.method != "GET" or target.body
-        if overridden and not traffic.main_routed and _is_main_navigation(request, page):
+        if overridden and not traffic.main_routed and main:
             traffic.main_routed = True
             headers = {**request.headers, **dict(target.headers)}
             await route.continue_(method=target.method, headers=headers, post_data=target.body or None)

@@ -203,6 +203,16 @@ class HttpFetcher:
         )
         return Outcome.ROBOTS_DISALLOWED, reason
 
+    async def robots_allow(self, url: str) -> bool:
+        """Whether robots.txt lets a page we render load this URL. Rules already read are used even when
+        stale: re-reading the page's own host's rules would wait for the turn that the page itself holds."""
+        if not self.policy.obey_robots:
+            return True
+        rules = self._robots.get(host_key(url))
+        if rules is None:
+            rules = await self.robots(url)
+        return rules.allows(url, self.policy.robots_agent)
+
     async def robots(self, url: str) -> RobotsRules:
         parts = urlsplit(url)
         host = host_key(url)

@@ -232,14 +232,23 @@ def page_with_other_hosts(simulation: Simulation) -> Iterator[str]:
 
 
 @contextmanager
-def one_page_site(page: bytes) -> Iterator[str]:
-    """A site of our own serving one page at /: for what the simulated portals never serve."""
+def one_page_site(
+    page: bytes, files: dict[str, bytes] | None = None, seen: list[str] | None = None
+) -> Iterator[str]:
+    """A site of our own serving a page at / (and `files` at their paths, and recording every path asked for in
+    `seen`): for what the simulated portals never serve."""
+    served = {"/": page, **(files or {})}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body, status = (page, 200) if self.path == "/" else (b"", 404)
+            if seen is not None:
+                seen.append(self.path)
+            body = served.get(self.path)
+            status = 404 if body is None else 200
+            body = body or b""
+            kind = "text/plain" if self.path == "/robots.txt" else "text/html; charset=utf-8"
             self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -255,6 +264,26 @@ def one_page_site(page: bytes) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_pages_own_requests_honour_robots_txt(simulation: Simulation) -> None:
+    # The simulated pages load nothing robots.txt disallows, so a one-page site of our own does.
+    page = (
+        b"<!DOCTYPE html><html><body><p id='out'>waiting</p><img src='/private/photo.png'><script>"
+        b"fetch('/private/data.json').catch(function () {});"
+        b"fetch('/open/data.json').then(function (r) { return r.text(); })"
+        b".then(function (t) { document.getElementById('out').textContent = t; });</script></body></html>"
+    )
+    files = {"/robots.txt": b"User-agent: *\nDisallow: /private/\n", "/open/data.json": b"open-data-loaded"}
+    seen: list[str] = []
+    with one_page_site(page, files, seen) as url:
+        policy = policy_for(simulation, allowed=frozenset({host_key(url)}))
+        [capture] = render(policy, browser_target(url, wait_for="#out:text('open-data-loaded')"))
+    assert capture.outcome is Outcome.OK, capture.detail
+    assert not [path for path in seen if path.startswith("/private/")]
+    assert "/open/data.json" in seen and capture.dom is not None and "open-data-loaded" in capture.dom
+    assert "skipped 2 request(s) robots.txt disallows" in capture.detail
+    assert [s.url for s in capture.subresponses] == [url + "open/data.json"]
 
 
 def test_pages_run_in_the_inspections_time_zone(simulation: Simulation) -> None:
