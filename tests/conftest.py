@@ -66,9 +66,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One real headless Chromium (Debian's), driven by Playwright."""
+    """One real headless Chromium (Debian's), driven by Playwright's sync API. Per module: the sync API keeps
+    an event loop running in the main thread, where a later module's asyncio.run() would refuse to start."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
