@@ -5,6 +5,7 @@ The interface is small (put, get, has, digests) so that an object-store backend 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import tempfile
@@ -42,6 +43,9 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+TEMP_ATTEMPTS = 3
+
+
 class LocalBlobStore:
     """Blobs as <root>/ab/cd/<sha256>.zst, written to a temp file, fsynced, then renamed into place."""
 
@@ -69,20 +73,37 @@ class LocalBlobStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         # A temp file in the store's own tmp/ (same filesystem): a killed writer leaves only a tmp file,
         # never a half-written blob under a real name. remove_stale_temp_files() cleans them.
-        fd, temp_name = tempfile.mkstemp(dir=self.tmp, prefix=digest[:16], suffix=".part")
+        for attempt in range(1, TEMP_ATTEMPTS + 1):
+            try:
+                self._write_into_place(compressed, final)
+                break
+            except _TempSwept:
+                if attempt == TEMP_ATTEMPTS:
+                    raise OSError(
+                        f"{self.tmp}: temp files keep disappearing before they are renamed"
+                    ) from None
+        if self.durable:
+            _fsync_dir(final.parent)
+        return StoredBlob(digest, len(data), len(compressed), new=True)
+
+    def _write_into_place(self, compressed: bytes, final: Path) -> None:
+        fd, temp_name = tempfile.mkstemp(dir=self.tmp, prefix=final.name[:16], suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:
+                # Held until the file is renamed: another process's clean-up leaves a live writer's file alone.
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
                 handle.write(compressed)
                 if self.durable:
                     handle.flush()
                     os.fsync(handle.fileno())
-            Path(temp_name).replace(final)
+                try:
+                    Path(temp_name).replace(final)  # before the handle closes, so still under the lock
+                except FileNotFoundError:
+                    # Another process's clean-up took it between mkstemp and flock: write it again.
+                    raise _TempSwept from None
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
-        if self.durable:
-            _fsync_dir(final.parent)
-        return StoredBlob(digest, len(data), len(compressed), new=True)
 
     def get(self, sha256: str) -> bytes:
         path = self.path(sha256)
@@ -104,10 +125,22 @@ class LocalBlobStore:
             yield path.name.removesuffix(".zst")
 
     def remove_stale_temp_files(self) -> list[Path]:
-        removed = list(self.tmp.glob("*.part"))
-        for path in removed:
-            path.unlink(missing_ok=True)
+        """Remove what killed writers left in tmp/. Several processes may write to one store and each cleans
+        up when it opens it, so a file whose lock a live writer holds is left alone."""
+        removed = []
+        for path in self.tmp.glob("*.part"):
+            try:
+                with path.open("rb") as handle:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    path.unlink()
+            except (FileNotFoundError, BlockingIOError):
+                continue  # renamed into place meanwhile, or still being written
+            removed.append(path)
         return removed
+
+
+class _TempSwept(Exception):
+    """A temp file vanished before its rename: a clean-up took it before its writer locked it."""
 
 
 def _fsync_dir(path: Path) -> None:

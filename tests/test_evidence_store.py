@@ -5,6 +5,7 @@ blobs in a hash-chained ledger, and `verify` naming every kind of tampering with
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 from conftest import sim_fetch_policy
 from crawler import Capture, HttpFetcher, Target
 from evidence import EvidenceStore, Run, Snapshot, SnapshotBlob
+from evidence.blobs import LocalBlobStore
 from evidence.verify import VerifyReport, verify
 from sim import Simulation
 
@@ -283,3 +285,38 @@ def test_concurrent_writers_keep_one_chain(database_url: str, tmp_path: Path, si
         assert problems(store) == []
     finally:
         store.close()
+
+
+def test_opening_a_store_leaves_a_live_writers_temp_file_alone(tmp_path: Path) -> None:
+    """Every process cleans tmp/ when it opens the store. A writer's file must survive another's start: CI once
+    lost a blob this way when the two writers above started together."""
+    blobs = LocalBlobStore(tmp_path)
+    live, dead = blobs.tmp / "live.part", blobs.tmp / "dead.part"
+    dead.write_bytes(b"half a blob, its writer killed")
+    with live.open("wb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # as a writer holds it until the rename
+        assert blobs.remove_stale_temp_files() == [dead]
+        assert live.exists()
+    assert blobs.remove_stale_temp_files() == [live]
+
+
+def test_a_temp_file_swept_before_its_writer_locked_it_is_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The window between creating a temp file and locking it lasts microseconds; a clean-up is run inside it
+    # here by wrapping flock, since no real timing can hit it reliably.
+    blobs = LocalBlobStore(tmp_path)
+    real_flock = fcntl.flock
+    swept: list[Path] = []
+
+    def sweep_then_lock(fd: int, operation: int) -> None:
+        if not swept and operation == fcntl.LOCK_EX:
+            swept.append(Path("started"))
+            swept.extend(LocalBlobStore(tmp_path).remove_stale_temp_files())
+        real_flock(fd, operation)
+
+    monkeypatch.setattr("evidence.blobs.fcntl.flock", sweep_then_lock)
+    stored = blobs.put(b"evidence that must not be lost")
+    assert len(swept) == 2 and swept[1].suffix == ".part"  # the first attempt's file was taken
+    assert blobs.get(stored.sha256) == b"evidence that must not be lost"
+    assert not list(blobs.tmp.glob("*.part"))
