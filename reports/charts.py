@@ -20,6 +20,7 @@ from reports.vi import month_label, number
 
 FONT = ["Noto Sans", "DejaVu Sans", "Liberation Sans"]  # each renders Vietnamese diacritics
 BLUE, ORANGE, GREY, RED, GREEN = "#1f5fa8", "#e08a1e", "#8a8f98", "#c0392b", "#2e8b57"
+SERIES_COLOURS = (BLUE, ORANGE, GREY)
 BAND_COLOURS = {"Tốt": GREEN, "Khá": BLUE, "Trung bình": ORANGE, "Yếu": RED, "Kém": RED}
 
 
@@ -52,9 +53,7 @@ def monthly_bars(
     with matplotlib.rc_context(_style()):
         figure = Figure(figsize=(6.4, 2.2))
         axes = figure.add_subplot()
-        months = [m.month for m in series[0][1]]
         width = 0.8 / max(1, len(series))
-        colours = [BLUE, ORANGE, GREY]
         top = max([v.value or 0.0 for _, values in series for v in values] + [target or 0.0, 1.0])
         for n, (label, values) in enumerate(series):
             xs = [i + (n - (len(series) - 1) / 2) * width for i in range(len(values))]
@@ -65,19 +64,15 @@ def monthly_bars(
                 [h for h, s in zip(heights, shown, strict=True) if s],
                 width=width,
                 label=label,
-                color=colours[n % len(colours)],
+                color=SERIES_COLOURS[n % len(SERIES_COLOURS)],
             )
             for x, value in zip(xs, values, strict=True):
                 if value.value is not None:
                     axes.text(
                         x, value.value + top * 0.02, number(value.value), ha="center", va="bottom", fontsize=6
                     )
-        for i in range(len(months)):
-            if all(values[i].value is None for _, values in series):
-                axes.text(i, top * 0.05, NOT_AVAILABLE, ha="center", va="bottom", color=RED, fontsize=7)
-        if target is not None:
-            axes.axhline(target, color=RED, linestyle="--", linewidth=0.8, label=target_label or None)
-        axes.set_xticks(range(len(months)), [month_label(m) for m in months])
+        _months_with_gaps(axes, series, gap_y=top * 0.05, va="bottom")
+        _target_line(axes, target, target_label)
         axes.set_ylim(0, top * 1.2)
         axes.set_title(title, fontsize=9)
         axes.legend(fontsize=7, frameon=False, loc="upper left", ncols=3)
@@ -96,8 +91,6 @@ def monthly_rates(
     with matplotlib.rc_context(_style()):
         figure = Figure(figsize=(6.4, 2.2))
         axes = figure.add_subplot()
-        months = [m.month for m in series[0][1]]
-        colours = [BLUE, ORANGE, GREY]
         for n, (label, values) in enumerate(series):
             ys = [100 * v.value if v.value is not None else float("nan") for v in values]
             axes.plot(
@@ -107,19 +100,30 @@ def monthly_rates(
                 markersize=3,
                 linewidth=1.2,
                 label=label,
-                color=colours[n % len(colours)],
+                color=SERIES_COLOURS[n % len(SERIES_COLOURS)],
             )
-        for i in range(len(months)):
-            if all(values[i].value is None for _, values in series):
-                axes.text(i, 5, NOT_AVAILABLE, ha="center", color=RED, fontsize=7)
-        if target is not None:
-            axes.axhline(100 * target, color=RED, linestyle="--", linewidth=0.8, label=target_label or None)
-        axes.set_xticks(range(len(months)), [month_label(m) for m in months])
+        _months_with_gaps(axes, series, gap_y=5)
+        _target_line(axes, None if target is None else 100 * target, target_label)
         axes.set_ylim(0, 105)
         axes.set_ylabel("%")
         axes.set_title(title, fontsize=9)
         axes.legend(fontsize=7, frameon=False, loc="lower left", ncols=3)
         return Chart(title, _png(figure), description)
+
+
+def _months_with_gaps(axes: Any, series: Sequence[tuple[str, Sequence[MonthValue]]], gap_y: float,
+                      **text: Any) -> None:  # fmt: skip
+    """The months along the x axis, with N/A written over each month for which no series has evidence."""
+    months = [m.month for m in series[0][1]]
+    for i in range(len(months)):
+        if all(values[i].value is None for _, values in series):
+            axes.text(i, gap_y, NOT_AVAILABLE, ha="center", color=RED, fontsize=7, **text)
+    axes.set_xticks(range(len(months)), [month_label(m) for m in months])
+
+
+def _target_line(axes: Any, y: float | None, label: str) -> None:
+    if y is not None:
+        axes.axhline(y, color=RED, linestyle="--", linewidth=0.8, label=label or None)
 
 
 def ranking_bars(
