@@ -45,12 +45,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cchc.cron import cron_trigger
-from cchc.lease import Lease, LeaseState, new_holder
-from cchc.operations import JobRun, MissedRun
 from cchc.settings import Settings
 from cchc.timeutil import VN_TZ
-from cchc.wiring import open_store
+from evidence import EvidenceStore
+from evidence.lease import Lease, LeaseState, new_holder
 from evidence.models import Run
+from evidence.operations import JobRun, MissedRun
 
 log = logging.getLogger("cchc.scheduler")
 JOBSTORE_TABLE = "apscheduler_jobs"
@@ -81,7 +81,10 @@ class Daemon:
         self.holder = holder or new_holder()
         self.log_json = log_json
         self.stopping = threading.Event()
-        self.store = open_store(settings)
+        # The daemon only keeps its records here: its jobs run `cchc crawl` in processes of their own.
+        self.store = EvidenceStore.open(
+            settings.storage.database_url, settings.storage.blob_dir, settings.collector.key_file
+        )
         self.engine: Engine = self.store.engine
         self.lease = Lease(self.engine, self.holder, settings.scheduler.lease_ttl_s)
         self.scheduler: BackgroundScheduler | None = None
@@ -229,7 +232,7 @@ class Daemon:
         return [
             sys.executable,
             "-m",
-            "cchc.cli",
+            "cli",
             "--config",
             str(self.config_path),
             *flags,

@@ -23,7 +23,7 @@ def simulation_process(*faults: str) -> Iterator[Settings]:
         command = [
             sys.executable,
             "-m",
-            "cchc.cli",
+            "cli",
             "--config",
             str(REPO / "config.toml"),
             "sim",

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._simproc import simulation_process
 from cchc.settings import Settings
-from cchc.wiring import fetch_policy
+from cli.wiring import fetch_policy
 from crawler import Outcome, Target
 from crawler.browser import BrowserRenderer
 from crawler.fetcher import HttpFetcher
@@ -80,7 +80,7 @@ def _tree() -> list[int]:
         pid = stack.pop()
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if b"cchc.cli" in cmdline.read():
+                if b"\x00-m\x00cli\x00" in cmdline.read():
                     continue
         except OSError:
             continue

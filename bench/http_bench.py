@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._simproc import simulation_process
 from cchc.settings import Settings
-from cchc.wiring import fetch_policy
+from cli.wiring import fetch_policy
 from crawler import HttpFetcher, Outcome, Target
 from evidence import EvidenceStore
 

@@ -3,11 +3,12 @@
 from typing import TYPE_CHECKING, Any
 
 from crawler._models import BrowserStep, Capture, Header, Hop, Outcome, SubResponse, Target
+from crawler.chromium import BrowserNotFound
 from crawler.fetcher import FetchPolicy, HttpFetcher, host_key
 from crawler.politeness import Politeness
 
 if TYPE_CHECKING:
-    from crawler.browser import BrowserNotFound, BrowserRenderer
+    from crawler.browser import BrowserRenderer
 
 __all__ = [
     "BrowserNotFound",
@@ -25,7 +26,7 @@ __all__ = [
     "host_key",
 ]
 
-_BROWSER_NAMES = frozenset({"BrowserNotFound", "BrowserRenderer"})
+_BROWSER_NAMES = frozenset({"BrowserRenderer"})
 
 
 def __getattr__(name: str) -> Any:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import shutil
 import time
 from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,13 +29,12 @@ from playwright.async_api import (
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from cchc.errors import CchcError
 from crawler._models import BrowserStep, Capture, Header, Hop, Outcome, SubResponse, Target
+from crawler.chromium import find_chromium
 from crawler.fetcher import REDIRECTS, HttpFetcher, _retry_after, host_key
 
 log = logging.getLogger("cchc.crawler")
 
-INSTALL_COMMAND = "sudo apt-get install -y chromium"
 SUBRESOURCE_TYPES = frozenset({"xhr", "fetch"})  # the JSON behind a page is evidence too
 NETWORK_QUIET_S = 0.25  # nothing in flight this long counts as idle (Playwright's "networkidle" waits 0.5 s)
 NETWORK_IDLE_MAX_S = 3.0
@@ -53,28 +50,6 @@ _BROWSER_NET_ERRORS = frozenset(
     {"ERR_ABORTED", "ERR_FAILED", "ERR_ACCESS_DENIED", "ERR_INVALID_URL", "ERR_UNKNOWN_URL_SCHEME",
      "ERR_INSUFFICIENT_RESOURCES", "ERR_OUT_OF_MEMORY", "ERR_BLOCKED_BY_RESPONSE", "ERR_FILE_NOT_FOUND"}
 )  # fmt: skip
-
-
-class BrowserNotFound(CchcError):
-    """No Chromium to launch; the message names the command that installs Debian's."""
-
-    def __init__(self, executable: str = "") -> None:
-        self.executable = executable
-        where = f" at {executable}" if executable else " on PATH (looked for chromium and chromium-browser)"
-        super().__init__(f"Chromium not found{where}: install it with `{INSTALL_COMMAND}`")
-
-
-def find_chromium(executable: str = "") -> str:
-    """The Chromium to launch: the configured one, else Debian's on PATH; never Playwright's download."""
-    if executable:
-        found = shutil.which(executable)
-        if found is None and not Path(executable).is_file():
-            raise BrowserNotFound(executable)
-        return found or executable
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        raise BrowserNotFound()
-    return found
 
 
 def request_allowed(url: str, allowed_hosts: frozenset[str]) -> bool:

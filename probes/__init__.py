@@ -9,7 +9,8 @@ availability   every configured site: up, response time, TLS, redirects (the 202
 from __future__ import annotations
 
 from cchc.errors import CchcError
-from probes._base import Found, Job, LayoutNotRecognised, Parsed, Probe, SnapshotView
+from probes._base import Found, LayoutNotRecognised, Parsed, SnapshotView
+from probes._probe import Job, Probe
 from probes.availability import PROBE as AVAILABILITY
 from probes.news import PROBE as NEWS
 from probes.procedures import PROBE as PROCEDURES

@@ -10,18 +10,15 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
-import zlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from cchc.errors import CchcError
-from cchc.settings import Settings, Unit
-
-if TYPE_CHECKING:
-    from probes._session import CrawlSession
+from cchc.settings import Settings
+from crawler.content import text_of
 
 
 class LayoutNotRecognised(CchcError):
@@ -74,11 +71,7 @@ class SnapshotView:
         return next((v for k, v in self.headers if k.lower() == lowered), None)
 
     def text(self) -> str:
-        content_type = self.header("content-type") or ""
-        charset = "utf-8"
-        if "charset=" in content_type:
-            charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip('"') or "utf-8"
-        return self.body.decode(charset, errors="replace")
+        return text_of(self.body, self.header("content-type"))
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -111,25 +104,6 @@ def _multipart_fields(body: bytes) -> dict[str, str]:
     return fields
 
 
-def decode_body(raw: bytes, content_encoding: str | None, render: str = "http") -> bytes:
-    """The body as the server meant it. The fetcher keeps bodies as sent, still content-encoded; a browser
-    hands them out decoded, whatever its Content-Encoding header says."""
-    encoding = (content_encoding or "").strip().lower()
-    if render == "browser" or encoding in ("", "identity"):
-        return raw
-    try:
-        if encoding in ("gzip", "x-gzip"):
-            return zlib.decompress(raw, wbits=47)
-        if encoding == "deflate":
-            try:
-                return zlib.decompress(raw)
-            except zlib.error:
-                return zlib.decompress(raw, wbits=-15)
-    except zlib.error as exc:
-        raise ValueError(f"the body is not valid {encoding}: {exc}") from exc
-    raise ValueError(f"content encoding {encoding!r} is not supported")
-
-
 @dataclass(frozen=True)
 class Found:
     """One observation a parser found: about a unit, a metric, a period (YYYY-MM, YYYY-Qn, YYYY-Hn, YYYY,
@@ -149,22 +123,10 @@ class Parsed:
     next_urls: list[str] = field(default_factory=list)  # what the walk should fetch next (pagination)
 
 
-class Probe(Protocol):
-    """One module per probe: what to fetch (walks), and how to read it (a pure parser)."""
+class Parser(Protocol):
+    """What the session needs of a probe to read a snapshot: its name, its version and its pure parser."""
 
     name: str
     version: str
 
-    def jobs(self, settings: Settings, units: Sequence[Unit]) -> list[Job]: ...
-
     def parse(self, view: SnapshotView, settings: Settings) -> Parsed: ...
-
-
-@dataclass(frozen=True)
-class Job:
-    """One independent walk of a probe (a portal category, a unit's procedure list, a month's reports)."""
-
-    probe: str
-    name: str
-    walk: Callable[[CrawlSession], Awaitable[None]]
-    units: tuple[str, ...] = ()

@@ -13,7 +13,7 @@ from typing import Any
 from cchc.settings import Settings
 from crawler import Target, host_key
 from crawler.forms import urlencoded
-from probes._base import LayoutNotRecognised, Probe, SnapshotView
+from probes._base import LayoutNotRecognised, Parser, SnapshotView
 from probes._session import CrawlSession
 
 _COOKIE_LOCK = "national-cookies"
@@ -45,7 +45,7 @@ def rest_target(
     )
 
 
-async def ensure_cookies(session: CrawlSession, probe: Probe) -> None:
+async def ensure_cookies(session: CrawlSession, probe: Parser) -> None:
     """GET the dashboard page once per crawl, so rest.jsp calls carry the session cookies it hands out."""
     lock = session.shared.setdefault(_COOKIE_LOCK, asyncio.Lock())
     assert isinstance(lock, asyncio.Lock)

@@ -14,9 +14,11 @@ from sqlmodel import Session, col, select
 
 from cchc.settings import Settings
 from crawler import Outcome
+from crawler.content import DEFAULT_MAX_BYTES, ContentError, decode_content
 from evidence import EvidenceStore
 from evidence.models import Observation, ParseFailure, Snapshot, SnapshotBlob
-from probes._base import Probe, SnapshotView, SubView, decode_body
+from probes._base import SnapshotView, SubView
+from probes._probe import Probe
 from probes._session import parse_and_keep
 
 log = logging.getLogger("cchc.probes")
@@ -33,7 +35,13 @@ class ReparseCounts:
     failures: list[str] = field(default_factory=list)
 
 
-def stored_view(store: EvidenceStore, snapshot: Snapshot, links: Sequence[SnapshotBlob]) -> SnapshotView:
+def stored_view(
+    store: EvidenceStore,
+    snapshot: Snapshot,
+    links: Sequence[SnapshotBlob],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> SnapshotView:
     """What a parser sees of a stored snapshot: the same view the crawl gave it."""
     blobs = {link.role: link for link in links if link.role != "subresponse"}
     headers = tuple((k, v) for k, v in snapshot.response_headers)
@@ -41,8 +49,10 @@ def stored_view(store: EvidenceStore, snapshot: Snapshot, links: Sequence[Snapsh
     body = store.blobs.get(blobs["response_body"].sha256) if "response_body" in blobs else b""
     if body:
         try:
-            body = decode_body(body, encoding, snapshot.render)
-        except ValueError as exc:  # kept as stored: the parser then says what it cannot read
+            body = decode_content(
+                body, encoding, max_bytes=max_bytes, already_decoded=snapshot.render == "browser"
+            )
+        except ContentError as exc:  # kept as stored: the parser then says what it cannot read
             log.warning("snapshot #%s: cannot decode the body: %s", snapshot.id, exc)
     request_body = store.blobs.get(blobs["request_body"].sha256) if "request_body" in blobs else b""
     dom = store.blobs.get(blobs["dom"].sha256).decode("utf-8") if "dom" in blobs else None
@@ -128,11 +138,12 @@ def reparse(
                 counts.skipped += 1
                 continue
             assert snapshot.id is not None
-            view = stored_view(store, snapshot, links)
+            max_bytes = settings.politeness.max_body_bytes
+            view = stored_view(store, snapshot, links, max_bytes=max_bytes)
             if snapshot.not_modified_of is not None and not view.body:
                 earlier = store.body(snapshot.not_modified_of) or b""
                 encoding = view.header("content-encoding")
-                view = replace(view, body=decode_body(earlier, encoding))
+                view = replace(view, body=decode_content(earlier, encoding, max_bytes=max_bytes))
             parsed, failure = parse_and_keep(store, probe, settings, snapshot.id, snapshot.unit, view)
             if failure is not None:
                 counts.parse_failures += 1

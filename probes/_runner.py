@@ -10,11 +10,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cchc.settings import Settings, Unit
-from cchc.wiring import fetch_policy
-from crawler import HttpFetcher
+from crawler import FetchPolicy, HttpFetcher
 from evidence import EvidenceStore
 from evidence.models import Snapshot
-from probes._base import Job, Probe
+from probes._probe import Job, Probe
 from probes._session import CrawlCounts, CrawlSession
 
 if TYPE_CHECKING:
@@ -39,6 +38,7 @@ async def crawl(
     probes: Sequence[Probe],
     units: Sequence[Unit],
     *,
+    policy: FetchPolicy,
     trigger: str = "manual",
     surprise: bool = False,
     with_browser: bool = True,
@@ -46,7 +46,9 @@ async def crawl(
     on_jobs: Callable[[int], None] | None = None,
     on_snapshot: Callable[[Snapshot], None] | None = None,
 ) -> CrawlReport:
-    """Run every job of the given probes for the given units as one run, and sign its checkpoint."""
+    """Run every job of the given probes for the given units as one run, and sign its checkpoint.
+
+    The caller composes the fetch policy from the settings (`cli.wiring.fetch_policy`)."""
     started = datetime.now(UTC)
     run = store.begin_run(trigger, [p.name for p in probes], [u.id for u in units], surprise=surprise)
     assert run.id is not None
@@ -55,7 +57,7 @@ async def crawl(
         on_jobs(len(jobs))
     status = "completed"
     log.info("run started", extra={"run_id": run.id, "probes": [p.name for p in probes], "jobs": len(jobs)})
-    async with HttpFetcher(fetch_policy(settings)) as fetcher:
+    async with HttpFetcher(policy) as fetcher:
         renderer = await _open_browser(settings, fetcher) if with_browser else None
         session = CrawlSession(settings, store, fetcher, run.id, browser=renderer, on_snapshot=on_snapshot)
         try:

@@ -14,9 +14,10 @@ from typing import Protocol
 
 from cchc.settings import Settings
 from crawler import Capture, HttpFetcher, Outcome, Target
+from crawler.content import DEFAULT_MAX_BYTES, ContentError, decode_content
 from evidence import EvidenceStore
 from evidence.models import Observation, ParseFailure, Snapshot
-from probes._base import LayoutNotRecognised, Parsed, Probe, SnapshotView, SubView, decode_body
+from probes._base import LayoutNotRecognised, Parsed, Parser, SnapshotView, SubView
 
 log = logging.getLogger("cchc.probes")
 
@@ -35,12 +36,19 @@ class CrawlCounts:
     failures: list[str] = field(default_factory=list)  # "parser: url: reason"
 
 
-def view_of(capture: Capture, snapshot: Snapshot | None = None) -> SnapshotView:
+def view_of(
+    capture: Capture, snapshot: Snapshot | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> SnapshotView:
     body = capture.body or b""
     if body:
         try:
-            body = decode_body(body, capture.header("content-encoding"), capture.target.render)
-        except ValueError as exc:
+            body = decode_content(
+                body,
+                capture.header("content-encoding"),
+                max_bytes=max_bytes,
+                already_decoded=capture.target.render == "browser",
+            )
+        except ContentError as exc:
             log.warning("%s: cannot decode the body: %s", capture.target.url, exc)
     return SnapshotView(
         url=capture.target.url,
@@ -67,7 +75,7 @@ def view_of(capture: Capture, snapshot: Snapshot | None = None) -> SnapshotView:
 
 def parse_and_keep(
     store: EvidenceStore,
-    probe: Probe,
+    probe: Parser,
     settings: Settings,
     snapshot_id: int,
     unit: str | None,
@@ -149,14 +157,16 @@ class CrawlSession:
         self.counts.snapshots[snapshot.outcome] += 1
         if self._on_snapshot is not None:
             self._on_snapshot(snapshot)
-        view = view_of(capture, snapshot)
+        max_bytes = self.settings.politeness.max_body_bytes
+        view = view_of(capture, snapshot, max_bytes=max_bytes)
         if capture.status == 304 and snapshot.not_modified_of is not None:
             # The server confirmed the earlier content: the parser reads that content.
             earlier = self.store.body(snapshot.not_modified_of) or b""
-            view = _with_body(view, decode_body(earlier, capture.header("content-encoding")))
+            encoding = capture.header("content-encoding")
+            view = _with_body(view, decode_content(earlier, encoding, max_bytes=max_bytes))
         return snapshot, view
 
-    def observe(self, probe: Probe, snapshot: Snapshot, view: SnapshotView) -> Parsed | None:
+    def observe(self, probe: Parser, snapshot: Snapshot, view: SnapshotView) -> Parsed | None:
         """Parse one snapshot; keep its observations, or a parse failure with the reason."""
         assert snapshot.id is not None
         parsed, failure = parse_and_keep(self.store, probe, self.settings, snapshot.id, snapshot.unit, view)
@@ -169,7 +179,7 @@ class CrawlSession:
         self.counts.observations += len(parsed.found)
         return parsed
 
-    async def visit(self, probe: Probe, target: Target) -> tuple[Snapshot, Parsed | None]:
+    async def visit(self, probe: Parser, target: Target) -> tuple[Snapshot, Parsed | None]:
         """Capture a target and, when it is evidence of content, parse it."""
         snapshot, view = await self.capture(target)
         if snapshot.outcome != Outcome.OK and not getattr(probe, "parses_failures", False):

@@ -13,7 +13,8 @@ from typing import Any
 
 from cchc.settings import Settings, Unit
 from crawler import Outcome, Target, host_key
-from probes._base import Found, Job, Parsed, SnapshotView
+from probes._base import Found, Parsed, SnapshotView
+from probes._probe import Job
 from probes._session import CrawlSession
 
 NAME = "availability"

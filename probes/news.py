@@ -20,7 +20,8 @@ from bs4 import BeautifulSoup, Tag
 
 from cchc.settings import Portal, Settings, Unit
 from crawler import Target, host_key
-from probes._base import Found, Job, LayoutNotRecognised, Parsed, SnapshotView
+from probes._base import Found, LayoutNotRecognised, Parsed, SnapshotView
+from probes._probe import Job
 from probes._session import CrawlSession
 from probes._text import clean, nukeviet_feed_date, parse_count, parse_vn_datetime
 

@@ -24,8 +24,9 @@ from bs4 import BeautifulSoup
 
 from cchc.settings import Settings, Unit
 from crawler import BrowserStep, Target, host_key
-from probes._base import Found, Job, LayoutNotRecognised, Parsed, SnapshotView
+from probes._base import Found, LayoutNotRecognised, Parsed, SnapshotView
 from probes._national import ensure_cookies, rest_params, rest_rows, rest_target
+from probes._probe import Job
 from probes._session import CrawlSession
 from probes._text import clean, parse_count, parse_decimal
 

@@ -40,7 +40,7 @@ def print_pdfs(jobs: Sequence[PrintJob], executable: str = "") -> list[Path]:
     """Print each HTML to its PDF with one Chromium (started once for the whole batch)."""
     if not jobs:
         return []
-    from crawler.browser import find_chromium
+    from crawler.chromium import find_chromium
 
     chromium = find_chromium(executable)
     for job in jobs:

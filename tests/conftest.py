@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cchc.settings import Settings, load_settings
-from cchc.simlink import world_spec
+from cli.simlink import world_spec
 from sim import FaultSpec, Simulation, WorldSpec
 
 REPO = Path(__file__).resolve().parent.parent

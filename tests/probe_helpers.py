@@ -11,7 +11,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from cchc.settings import Settings
-from cchc.simlink import point_at
+from cli.simlink import point_at
+from cli.wiring import fetch_policy
 from evidence import EvidenceStore, Observation, ParseFailure, Snapshot
 from probes import PROBES
 from probes._runner import CrawlReport, crawl
@@ -52,7 +53,15 @@ def run_probes(
 ) -> CrawlReport:  # fmt: skip
     units = [settings.unit_by_id(u) for u in unit_ids] if unit_ids else settings.units_in_inspection()
     return asyncio.run(
-        crawl(settings, store, [PROBES[p] for p in probes], units, trigger="test", with_browser=with_browser)
+        crawl(
+            settings,
+            store,
+            [PROBES[p] for p in probes],
+            units,
+            policy=fetch_policy(settings),
+            trigger="test",
+            with_browser=with_browser,
+        )
     )
 
 

@@ -34,7 +34,7 @@ VERBS = [
 def cchc(*args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
-        [sys.executable, "-m", "cchc.cli", "--config", str(CONFIG), *args],
+        [sys.executable, "-m", "cli", "--config", str(CONFIG), *args],
         capture_output=True,
         text=True,
         check=check,
@@ -59,7 +59,7 @@ def test_sim_writes_the_ground_truth(tmp_path: Path, truth: dict[str, object]) -
 def test_sim_serves_until_stopped_and_writes_a_config_pointing_at_itself(tmp_path: Path) -> None:
     pointed = tmp_path / "sim.toml"
     process = subprocess.Popen(
-        [sys.executable, "-m", "cchc.cli", "--config", str(CONFIG), "sim", "--write-config", str(pointed)],
+        [sys.executable, "-m", "cli", "--config", str(CONFIG), "sim", "--write-config", str(pointed)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -97,7 +97,7 @@ def test_demo_crawls_compares_with_the_truth_and_writes_the_outputs(tmp_path: Pa
         (CONFIG.parent / "indicators.toml").read_text(encoding="utf-8"), encoding="utf-8"
     )
     env = {**os.environ, "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-m", "cchc.cli", "--config", str(copy), "demo", "--no-browser"],
+    result = subprocess.run([sys.executable, "-m", "cli", "--config", str(copy), "demo", "--no-browser"],
                             capture_output=True, text=True, timeout=600, env=env, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (

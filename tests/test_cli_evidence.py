@@ -12,7 +12,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from cchc.settings import Settings, load_settings
-from cchc.wiring import open_store
+from cli.wiring import open_store
 from conftest import CONFIG, sim_fetch_policy
 from crawler import HttpFetcher, Target
 from sim import Simulation
@@ -49,7 +49,7 @@ def stored(config_copy: Path, simulation: Simulation) -> Settings:
 def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL")}
     return subprocess.run(
-        [sys.executable, "-m", "cchc.cli", "--config", str(config), "evidence", *args],
+        [sys.executable, "-m", "cli", "--config", str(config), "evidence", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -13,8 +13,8 @@ from probe_helpers import observations
 from sqlmodel import Session, select
 
 from cchc.settings import Settings, load_settings
-from cchc.simlink import write_pointed_config
-from cchc.wiring import open_store
+from cli.simlink import write_pointed_config
+from cli.wiring import open_store
 from conftest import CONFIG
 from evidence import Observation, Run
 from probes._reparse import reparse
@@ -26,7 +26,7 @@ def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL")} | {
         "COLUMNS": "200"
     }
-    return subprocess.run([sys.executable, "-m", "cchc.cli", "--config", str(config), *args],
+    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), *args],
                           capture_output=True, text=True, timeout=300, check=False, env=env)  # fmt: skip
 
 

@@ -21,7 +21,8 @@ from sqlmodel import Session, select
 
 from conftest import SimulationFactory, chromium_path
 from crawler import BrowserStep, Capture, FetchPolicy, HttpFetcher, Outcome, Target, host_key
-from crawler.browser import BrowserNotFound, BrowserRenderer, classify_error, find_chromium, request_allowed
+from crawler.browser import BrowserRenderer, classify_error, request_allowed
+from crawler.chromium import BrowserNotFound, find_chromium
 from evidence import EvidenceStore
 from evidence.models import SnapshotBlob
 from evidence.verify import verify

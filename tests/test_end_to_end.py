@@ -11,8 +11,8 @@ import pytest
 from probe_helpers import open_test_store, pointed, run_probes
 from sqlmodel import Session, col, select
 
-from cchc.demo import headlines
 from cchc.settings import Settings
+from cli.demo import headlines
 from evidence import Observation, Snapshot, SnapshotBlob
 from evidence.verify import verify
 from indicators.observed import raw_figures

@@ -20,7 +20,7 @@ import indicators
 import indicators.observed
 from cchc.errors import ConfigError
 from cchc.settings import Settings
-from cchc.simlink import truth_figures, write_pointed_config
+from cli.simlink import truth_figures, write_pointed_config
 from conftest import REPO, SimulationFactory
 from evidence import EvidenceStore
 from indicators.definitions import load_definitions
@@ -253,7 +253,7 @@ def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL")} | {
         "COLUMNS": "200"
     }
-    return subprocess.run([sys.executable, "-m", "cchc.cli", "--config", str(config), *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), *args], capture_output=True,
                           text=True, timeout=300, check=False, env=env)  # fmt: skip
 
 

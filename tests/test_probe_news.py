@@ -13,10 +13,11 @@ import pytest
 from probe_helpers import observations, open_test_store, parse_failures, pointed, posts_by_month, run_probes
 
 from cchc.settings import Settings
-from cchc.simlink import world_spec
+from cli.simlink import world_spec
 from conftest import SimulationFactory
 from crawler import Capture, Outcome, Target
-from probes._base import LayoutNotRecognised, SnapshotView, decode_body
+from crawler.content import ContentError, decode_content
+from probes._base import LayoutNotRecognised, SnapshotView
 from probes._reparse import stored_view
 from probes._session import view_of
 from probes.news import PROBE as NEWS
@@ -172,9 +173,10 @@ def test_a_gzipped_page_reads_the_same_from_the_fetcher_the_browser_and_the_stor
 
 
 def test_a_body_that_is_not_what_its_encoding_says_is_a_clear_error(settings: Settings) -> None:
-    with pytest.raises(ValueError, match="not valid gzip"):
-        decode_body(b"<html>not gzip</html>", "gzip")
-    assert decode_body(b"<html>decoded</html>", "gzip", "browser") == b"<html>decoded</html>"
+    with pytest.raises(ContentError, match="not valid gzip"):
+        decode_content(b"<html>not gzip</html>", "gzip", max_bytes=10_000)
+    decoded = decode_content(b"<html>decoded</html>", "gzip", max_bytes=10_000, already_decoded=True)
+    assert decoded == b"<html>decoded</html>"
     broken = Capture(Target("http://x.invalid/", probe="news"), Outcome.OK, datetime.now(UTC), status=200,
                      response_headers=(("Content-Encoding", "gzip"),), body=b"<html>not gzip</html>")  # fmt: skip
     assert view_of(broken).body == b"<html>not gzip</html>"  # kept as stored; the parser says what it lacks

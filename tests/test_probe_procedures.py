@@ -19,8 +19,8 @@ import pytest
 from sqlmodel import Session, select
 
 from cchc.settings import Settings, Unit
-from cchc.simlink import point_at, world_spec
-from cchc.wiring import fetch_policy
+from cli.simlink import point_at, world_spec
+from cli.wiring import fetch_policy
 from conftest import SimulationFactory
 from crawler import HttpFetcher, Target, host_key
 from evidence import EvidenceStore, Observation, ParseFailure, Snapshot, SnapshotBlob
@@ -79,7 +79,9 @@ def run_crawl(
 ) -> Crawled:
     pointed = sim_settings(settings, simulation)
     store = EvidenceStore.open(f"sqlite:///{folder}/e.sqlite3", folder / "blobs", folder / "k.pem")
-    report = asyncio.run(crawl(pointed, store, [PROBE], units, with_browser=with_browser))
+    report = asyncio.run(
+        crawl(pointed, store, [PROBE], units, policy=fetch_policy(pointed), with_browser=with_browser)
+    )
     return Crawled(simulation, pointed, store, report)
 
 
@@ -536,7 +538,8 @@ def test_the_rendered_list_page_is_kept_with_its_dom_and_screenshot(
     settings: Settings, simulation: Simulation, truth: dict[str, Any], tmp_path: Path
 ) -> None:
     try:
-        from crawler.browser import BrowserRenderer, find_chromium
+        from crawler.browser import BrowserRenderer
+        from crawler.chromium import find_chromium
     except ImportError as exc:
         pytest.skip(f"the browser renderer (crawler/browser.py) is not importable yet: {exc}")
     find_chromium(settings.browser.executable)  # names the install command when Chromium is missing

@@ -20,8 +20,8 @@ import pytest
 from sqlmodel import Session, select
 
 from cchc.settings import Settings
-from cchc.simlink import point_at
-from cchc.wiring import fetch_policy
+from cli.simlink import point_at
+from cli.wiring import fetch_policy
 from conftest import SimulationFactory
 from crawler import HttpFetcher, Outcome, host_key
 from evidence import EvidenceStore
@@ -70,7 +70,17 @@ def store(tmp_path: Path) -> Iterator[EvidenceStore]:
 
 def run_crawl(settings: Settings, store: EvidenceStore, *, with_browser: bool = False) -> CrawlReport:
     units = settings.units_in_inspection()
-    return asyncio.run(crawl(settings, store, [PROBE], units, trigger="test", with_browser=with_browser))
+    return asyncio.run(
+        crawl(
+            settings,
+            store,
+            [PROBE],
+            units,
+            policy=fetch_policy(settings),
+            trigger="test",
+            with_browser=with_browser,
+        )
+    )
 
 
 def observations(store: EvidenceStore) -> list[Observation]:
@@ -264,7 +274,11 @@ def test_the_766_dashboard_is_captured_with_dom_screenshot_and_its_json(
     )
     crawling = crawl_settings(settings, simulation)
     units = [crawling.unit_by_id("phuong-1")]
-    report = asyncio.run(crawl(crawling, store, [PROBE], units, trigger="test", with_browser=True))
+    report = asyncio.run(
+        crawl(
+            crawling, store, [PROBE], units, policy=fetch_policy(crawling), trigger="test", with_browser=True
+        )
+    )
     assert report.status == "completed"
     rendered = [s for s in snapshots(store).values() if s.render == "browser"]
     assert len(rendered) == 1 and rendered[0].outcome == str(Outcome.OK), rendered

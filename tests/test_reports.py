@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 import indicators
 from cchc.settings import Settings, load_settings
-from cchc.simlink import world_spec, write_pointed_config
+from cli.simlink import world_spec, write_pointed_config
 from conftest import SimulationFactory
 from evidence import EvidenceStore, Observation, Snapshot, SnapshotBlob
 from evidence.verify import verify
@@ -408,7 +408,7 @@ def test_the_xlsx_has_a_sheet_per_section_and_a_sources_sheet_with_every_snapsho
 def cchc(config: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
-        [sys.executable, "-m", "cchc.cli", "--config", str(config), "report", *args],
+        [sys.executable, "-m", "cli", "--config", str(config), "report", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

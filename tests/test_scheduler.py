@@ -20,13 +20,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from cchc.operations import DaemonLease, JobRun, MissedRun
 from cchc.settings import Schedule, Settings
-from cchc.simlink import write_pointed_config
+from cli.simlink import write_pointed_config
 from conftest import REPO
 from evidence.blobs import LocalBlobStore
 from evidence.db import open_database
 from evidence.models import Run
+from evidence.operations import DaemonLease, JobRun, MissedRun
 from evidence.verify import verify
 from sim import FaultSpec, Simulation
 
@@ -67,7 +67,7 @@ def daemon(config: Path, log: Path, *args: str) -> Iterator[subprocess.Popen[byt
     env = {k: v for k, v in os.environ.items() if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL")}
     with log.open("ab") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cchc.cli", "--config", str(config), "run", *args],
+            [sys.executable, "-m", "cli", "--config", str(config), "run", *args],
             stdout=sink, stderr=sink, cwd=REPO, env=env,
         )  # fmt: skip
     try:
@@ -109,7 +109,7 @@ def job_runs(engine: sa.Engine, job_id: str | None = None, status: str | None = 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[sa.Engine]:
-    import cchc.operations  # noqa: F401 - the daemon's tables
+    import evidence.operations  # noqa: F401 - the daemon's tables
 
     created = open_database(database_url)
     yield created
@@ -143,7 +143,7 @@ def test_a_second_daemon_is_refused_then_takes_over_when_the_lease_expires(
     config = daemon_config(settings, simulation, database_url, tmp_path, [every(2)])
     with daemon(config, tmp_path / "a.log") as first:
         holder_a = wait_until(lambda: _holder(engine), 30, "the first daemon's lease")
-        refused = subprocess.run([sys.executable, "-m", "cchc.cli", "--config", str(config), "run", "--no-standby"],
+        refused = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "run", "--no-standby"],
                                  capture_output=True, text=True, timeout=60, cwd=REPO)  # fmt: skip
         assert (
             refused.returncode == 3
@@ -253,7 +253,7 @@ def test_fire_times_missed_while_down_are_reported_and_run_once_within_grace(
     ]
     assert len(runs_for_latest) == (1 if action.startswith("run once") else 0)
     assert len(job_runs(engine)) > before
-    status = subprocess.run([sys.executable, "-m", "cchc.cli", "--config", str(config), "status", "--json"],
+    status = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "status", "--json"],
                             capture_output=True, text=True, timeout=60, cwd=REPO, check=True)  # fmt: skip
     assert "no daemon was scheduling" in status.stdout and latest.action in status.stdout
 
@@ -269,7 +269,7 @@ def test_status_shows_lease_jobs_runs_and_evidence_size(
     config = daemon_config(settings, simulation, database_url, tmp_path, [every(2)])
     with daemon(config, tmp_path / "daemon.log") as process:
         wait_until(lambda: job_runs(engine, status="ok"), 60, "a run")
-        result = subprocess.run([sys.executable, "-m", "cchc.cli", "--config", str(config), "status"],
+        result = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "status"],
                                 capture_output=True, text=True, timeout=60, cwd=REPO, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
         assert stop(process) == 0
     assert result.returncode == 0, result.stderr

@@ -119,7 +119,7 @@ def test_environment_selects_the_config_and_overrides_the_database(tmp_path: Pat
 def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     path = broken(tmp_path, "page_size = 50", "page_size = -1")
     result = subprocess.run(
-        [sys.executable, "-m", "cchc.cli", "--config", str(path), "config", "check"],
+        [sys.executable, "-m", "cli", "--config", str(path), "config", "check"],
         capture_output=True,
         text=True,
         check=False,
@@ -132,7 +132,7 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
 
 def test_cli_config_check_on_the_real_config() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cchc.cli", "--config", str(CONFIG), "config", "check"],
+        [sys.executable, "-m", "cli", "--config", str(CONFIG), "config", "check"],
         capture_output=True,
         text=True,
         check=True,

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from cchc.errors import ConfigError
 from cchc.settings import Settings
-from cchc.wiring import open_store
+from cli.wiring import fetch_policy, open_store
 from crawler import Capture, Outcome, Target
 from evidence import Run, Snapshot
 from probes import PROBES
@@ -84,7 +84,9 @@ def site(
     units = [target.unit_by_id(u) for u in UNITS]
     # Its own thread: the session's Playwright browser may already run an event loop in this one.
     worker = threading.Thread(
-        target=lambda: asyncio.run(crawl(target, store, list(PROBES.values()), units, with_browser=True))
+        target=lambda: asyncio.run(
+            crawl(target, store, list(PROBES.values()), units, policy=fetch_policy(target), with_browser=True)
+        )
     )
     worker.start()
     worker.join()
@@ -333,7 +335,7 @@ def test_a_surprise_crawl_needs_the_token_and_is_marked_surprise(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from cchc.simlink import write_pointed_config
+    from cli.simlink import write_pointed_config
 
     settings, _ = site
     folder = tmp_path / "surprise"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-import cchc.operations  # noqa: F401  (its tables join the schema, so their descriptions are checked too)
+import evidence.operations  # noqa: F401  (its tables join the schema, so their descriptions are checked too)
 from crawler import Capture, Outcome, Target
 from evidence.db import create_engine, open_database
 from evidence.models import Observation, ParseFailure

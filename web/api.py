@@ -187,7 +187,7 @@ def surprise_crawl(request: Request, body: CrawlRequest) -> CrawlStarted:
     command = [
         sys.executable,
         "-m",
-        "cchc.cli",
+        "cli",
         "--config",
         ctx.settings.source_file,
         "crawl",

@@ -18,10 +18,10 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
+from crawler.content import ContentError, decode_content
 from evidence.errors import EvidenceError
 from evidence.ledger import record_hash
 from evidence.models import Blob, Observation, Snapshot, SnapshotBlob
-from probes._base import decode_body
 from web.charts import line_chart
 from web.context import WebContext, records
 
@@ -285,8 +285,13 @@ def _body(
     data = ctx.blobs.get(link.sha256)
     if role == "response_body":
         encoding = next((v for k, v in snapshot.response_headers if k.lower() == "content-encoding"), None)
-        with contextlib.suppress(ValueError):
-            data = decode_body(data, encoding, snapshot.render)
+        with contextlib.suppress(ContentError):
+            data = decode_content(
+                data,
+                encoding,
+                max_bytes=ctx.settings.politeness.max_body_bytes,
+                already_decoded=snapshot.render == "browser",
+            )
     return data
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from rich.table import Table
 
 from cchc.settings import Settings
-from cchc.simlink import point_at
+from cli.simlink import point_at
 
 LOOPBACK_POLITENESS = {"min_delay_s": 0.01, "latency_factor": 0.2, "backoff_base_s": 0.2}
 

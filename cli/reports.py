@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from cchc.console import current_settings, out
 from cchc.errors import CchcError
+from cli.console import current_settings, out
 
 
 class ReportFormat(StrEnum):

@@ -10,8 +10,8 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from cchc.console import current_settings, out
 from cchc.errors import CchcError
+from cli.console import current_settings, out
 
 FORMATS = ("table", "csv", "json", "xlsx", "parquet")
 SOURCE_COLUMNS = ["observation_ids", "snapshot_ids"]

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from cchc.operations import DaemonLease
+from evidence.operations import DaemonLease
 
 LEASE_NAME = "scheduler"
 

@@ -12,9 +12,9 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cchc.console import current_settings, err, out
 from cchc.errors import CchcError
 from cchc.settings import Settings
+from cli.console import current_settings, err, out
 from evidence.blobs import LocalBlobStore
 from evidence.db import open_database
 from evidence.errors import EvidenceError

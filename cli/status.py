@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from cchc.lease import LEASE_NAME
-from cchc.operations import DaemonLease, JobRun, MissedRun
 from cchc.settings import Settings
 from cchc.timeutil import VN_TZ
+from evidence.lease import LEASE_NAME
 from evidence.models import Blob, Run, Snapshot
+from evidence.operations import DaemonLease, JobRun, MissedRun
 
 
 @dataclass

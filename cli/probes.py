@@ -16,10 +16,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cchc.console import current_settings, err, out
 from cchc.errors import CchcError
 from cchc.settings import Settings, Unit
-from cchc.wiring import check_contact, open_store
+from cli.console import current_settings, err, out
+from cli.wiring import check_contact, fetch_policy, open_store
 from probes import PROBES, Probe, SnapshotView, get_probe
 from probes._base import LayoutNotRecognised
 from probes._runner import CrawlReport, crawl
@@ -93,6 +93,7 @@ def run_crawl(
                     store,
                     probes,
                     units,
+                    policy=fetch_policy(settings),
                     trigger=trigger,
                     surprise=surprise,
                     with_browser=with_browser,

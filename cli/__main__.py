@@ -1,0 +1,5 @@
+"""`python -m cli …`: the same as the `cchc` console script (the daemon starts its jobs this way)."""
+
+from cli.main import main
+
+main()
