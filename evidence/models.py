@@ -165,6 +165,3 @@ class ParseFailure(SQLModel, table=True):
     parser_version: str
     reason: str
     created_at: datetime = Field(sa_column=utc_column())
-
-
-APPEND_ONLY_TABLES = ("snapshot", "snapshot_blob", "checkpoint", "blob")

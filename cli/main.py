@@ -1,0 +1,427 @@
+"""`cchc …`: every verb is a thin call into the rooms (crawler, evidence, probes, indicators, reports, web, sim).
+
+Errors that cchc-watch raises on purpose become one clear line on stderr and a non-zero exit code;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from cchc import __version__, logs
+from cchc.errors import CchcError, ConfigError
+from cchc.settings import Settings, config_path
+from cli import indicators as cli_indicators
+from cli import probes as cli_probes
+from cli import reports as cli_reports
+from cli.console import CliState, current_settings, err, out
+from cli.db import db_app
+from cli.evidence import evidence_app
+from cli.wiring import open_store
+from probes import PROBES
+
+app = typer.Typer(
+    name="cchc",
+    help="cchc-watch: checks the public web for CCHC and digital-transformation evidence, and keeps the proof.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $CCHC_CONFIG, else ./config.toml).", show_default=False
+    ),
+]
+
+
+@app.callback()
+def _main(
+    config: ConfigOption = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log JSON lines (with run and job ids) to stderr.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log what happens, not only warnings.")
+    ] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"cchc-watch {__version__}")
+        raise typer.Exit(0)
+    CliState.config = config
+    CliState.log_json = log_json
+    logs.configure(json_lines=log_json, level=logging.INFO if (verbose or log_json) else logging.WARNING)
+
+
+# --- configuration --------------------------------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate the config file; print a one-line summary, or one line per problem."""
+    settings = current_settings()
+    kinds = {k: sum(u.kind == k for u in settings.units_in_inspection()) for k in ("phong", "phuong", "xa")}
+    out.print(
+        f"{config_path(CliState.config)}: ok: inspection {settings.inspection.id}, "
+        f"{kinds['phong']} phòng, {kinds['phuong']} phường, {kinds['xa']} xã, {len(settings.portal)} portals, "
+        f"{len(settings.schedule)} schedules, {len(settings.visit)} visits"
+    )
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the resolved settings as JSON (paths made absolute, environment overrides applied)."""
+    out.print_json(current_settings().model_dump_json())
+
+
+# --- simulation -------------------------------------------------------------------------------------------------
+
+
+def _parse_faults(values: list[str] | None) -> list[Any]:
+    from cli.simlink import parse_fault
+
+    faults = []
+    for value in values or []:
+        try:
+            faults.append(parse_fault(value))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--fault") from None
+    return faults
+
+
+FaultOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault",
+        "-f",
+        help="Inject a fault: SITE=MODE[:first=N,every=N,path=/p,retry_after=S,delay=S]. Repeatable.",
+        show_default=False,
+    ),
+]
+
+
+def _start_simulation(settings: Settings, faults: list[Any], seed: int | None, as_of: str | None) -> Any:
+    from cli.simlink import world_spec
+    from sim import Simulation
+
+    spec = world_spec(settings, faults)
+    changes: dict[str, Any] = {}
+    if seed is not None:
+        changes["seed"] = seed
+    if as_of is not None:
+        changes["as_of"] = date.fromisoformat(as_of)
+    if changes:
+        from dataclasses import replace
+
+        spec = replace(spec, **changes)
+    unknown = sorted({f.site for f in spec.faults} - set(spec.site_ids))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown site {unknown[0]!r}; sites are {', '.join(spec.site_ids)}", param_hint="--fault"
+        )
+    return Simulation(spec, host=settings.sim.host, port_base=settings.sim.port_base).start()
+
+
+def _site_table(simulation: Any, settings: Settings) -> Table:
+    table = Table(title="Simulated portals", show_lines=False)
+    table.add_column("site")
+    table.add_column("stands for")
+    table.add_column("URL")
+    table.add_column("faults")
+    real = {
+        "dvc_tinh": settings.sources.dvc_tinh.base_url,
+        "motcua": settings.sources.motcua.base_url,
+        "dvc_quocgia": settings.sources.dvc_quocgia.base_url,
+        **{p.id: p.base_url for p in settings.portal},
+    }
+    for site_id, url in simulation.urls.items():
+        faults = ", ".join(f.mode for f in simulation.spec.faults if f.site == site_id)
+        table.add_row(site_id, real.get(site_id, ""), url, faults or "—")
+    return table
+
+
+def _truth_sample(truth: dict[str, Any], months: int = 3) -> Table:
+    table = Table(title=f"Ground truth (sample, as of {truth['generator']['as_of']})")
+    for column in (
+        "unit",
+        "TTHC",
+        "toàn trình",
+        "month",
+        "posts",
+        "CCHC posts",
+        "dossiers",
+        "on time",
+        "late",
+    ):
+        table.add_column(column, justify="left" if column in ("unit", "month") else "right")
+    for unit_id, unit in truth["units"].items():
+        procedures = unit["procedures"] or {}
+        recent = list(unit["months"].items())[-months:]
+        for n, (month, cell) in enumerate(recent):
+            table.add_row(
+                unit_id if n == 0 else "",
+                str(procedures.get("tthc_listed", "—")) if n == 0 else "",
+                str(procedures.get("tthc_toan_trinh", "—")) if n == 0 else "",
+                month,
+                str(cell["news_posts"]),
+                str(cell["news_posts_cchc"]),
+                str(cell.get("hs_received", "—")),
+                str(cell.get("hs_processed_on_time", "—")),
+                str(cell.get("hs_processed_late", "—")),
+            )
+    return table
+
+
+def _serve_until_interrupted(simulation: Any, seconds: float | None) -> None:
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulation.stop()
+
+
+@app.command()
+def sim(
+    fault: FaultOption = None,
+    truth: Annotated[Path | None, typer.Option(help="Write the ground truth (JSON) to this file.")] = None,
+    write_config: Annotated[
+        Path | None, typer.Option(help="Write a copy of the config whose base URLs point at the simulation.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Generator seed (default: sim.seed).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Data as of this date, YYYY-MM-DD (default: sim.as_of).")
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option(help="Keep serving until Ctrl-C (--no-serve: write files and exit).")
+    ] = True,
+    seconds: Annotated[float | None, typer.Option(help="Serve this many seconds, then stop.")] = None,
+) -> None:
+    """Serve the simulated portals over HTTP on loopback, with their ground truth and injectable faults."""
+    from cli.simlink import write_pointed_config
+
+    settings = current_settings()
+    simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of)
+    try:
+        out.print(_site_table(simulation, settings))
+        if truth is not None:
+            truth.parent.mkdir(parents=True, exist_ok=True)
+            truth.write_text(json.dumps(simulation.truth(), ensure_ascii=False, indent=1), encoding="utf-8")
+            out.print(f"ground truth written to {truth}")
+        if write_config is not None:
+            write_pointed_config(settings, simulation.urls, write_config)
+            out.print(f"config pointing at the simulation written to {write_config}")
+    except BaseException:
+        simulation.stop()
+        raise
+    if not serve:
+        simulation.stop()
+        return
+    out.print("serving; Ctrl-C stops" if seconds is None else f"serving for {seconds:g} s")
+    _serve_until_interrupted(simulation, seconds)
+
+
+@app.command()
+def demo(
+    fault: FaultOption = None,
+    browser: Annotated[
+        bool, typer.Option(help="Also capture the JavaScript-filled pages with Chromium.")
+    ] = True,
+    serve: Annotated[
+        bool, typer.Option(help="Keep serving the simulation after the crawl, until Ctrl-C.")
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the indicator table and the summaries (default: out/)."),
+    ] = None,
+) -> None:
+    """Start the simulated portals, crawl everything once, show per unit what was found beside the truth, then
+    write the indicator table and every unit's pre-visit summary into out/ and print the ranking."""
+    from cli.demo import comparison_table, demo_settings
+    from indicators.observed import raw_figures
+
+    settings = current_settings()
+    simulation = _start_simulation(settings, _parse_faults(fault), None, None)
+    try:
+        out.print(_site_table(simulation, settings))
+        pointed = demo_settings(settings, simulation.urls)
+        report = cli_probes.run_crawl(
+            pointed,
+            list(PROBES.values()),
+            pointed.units_in_inspection(),
+            trigger="demo",
+            with_browser=browser,
+        )
+        out.print(cli_probes.summary_table(report))
+        store = open_store(pointed)
+        try:
+            figures = raw_figures(store.engine, pointed)
+        finally:
+            store.close()
+        table, differing = comparison_table(figures, simulation.truth(), pointed)
+        out.print(table, width=None if out.is_terminal else 160)
+        out.print(
+            "every headline figure equals the ground truth"
+            if differing == 0
+            else f"{differing} figures differ from the ground truth (in red)"
+        )
+        out.print(
+            f"evidence: {pointed.storage.database_url} and {pointed.storage.blob_dir}; check it with `cchc evidence verify`"
+        )
+        _demo_outputs(pointed, figures, out_dir)
+    except BaseException:
+        simulation.stop()
+        raise
+    if not serve:
+        simulation.stop()
+        return
+    out.print("serving; Ctrl-C stops")
+    _serve_until_interrupted(simulation, None)
+
+
+def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> None:
+    """The indicator table (XLSX, JSON) and every summary (HTML) with the city overview, then the ranking."""
+    import indicators
+    from cli.indicators import terminal_table, write
+    from reports import common_period, default_out_dir, write_all
+
+    folder = out_dir or default_out_dir(settings)
+    period = common_period(settings)
+    table = indicators.table(period, settings=settings, raw=figures)
+    write(table, "xlsx", folder / f"chi-so-{period.replace('..', '_')}.xlsx")
+    write(table, "json", folder / f"chi-so-{period.replace('..', '_')}.json")
+    written = write_all(settings, "html", folder, period)
+    out.print(terminal_table(table, detailed=False), width=None if out.is_terminal else 200)
+    out.print(f"indicator table and {len(written)} summaries (period {period}) written to {folder}")
+
+
+# --- verbs that later issues build ------------------------------------------------------------------------------
+
+
+app.command("crawl")(cli_probes.crawl_command)
+app.command("parse")(cli_probes.parse_command)
+app.command("reparse")(cli_probes.reparse_command)
+
+
+@app.command()
+def run(
+    standby: Annotated[
+        bool,
+        typer.Option(help="When another daemon holds the lease, wait to take over (--no-standby: exit 3)."),
+    ] = True,
+) -> None:
+    """The scheduled daemon: probes on their schedules and the inspection calendar, one daemon per database."""
+    from scheduler import Daemon
+
+    settings = current_settings()
+    if not CliState.log_json:
+        logs.configure(json_lines=False, level=logging.INFO)
+    daemon = Daemon(settings, config_path(CliState.config), standby=standby, log_json=CliState.log_json)
+    code = daemon.run()
+    if daemon.lease_lost:
+        err.print("stopped: another daemon took the scheduling lease (this one had stopped renewing it)")
+        raise typer.Exit(4)
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Lease holder and heartbeat, next fire times, last runs per probe, missed runs, evidence size, the calendar."""
+    from rich.table import Table
+
+    from cli.status import as_json as status_json
+    from cli.status import gather
+    from evidence.db import open_database
+
+    settings = current_settings()
+    engine = open_database(settings.storage.database_url)
+    try:
+        state = gather(engine, settings)
+    finally:
+        engine.dispose()
+    if as_json:
+        out.print(status_json(state), markup=False)
+        return
+    lease = state.lease
+    out.print(
+        "lease: nobody has held it yet"
+        if lease is None
+        else f"lease: {lease['state']} by {lease['holder']}, last heartbeat {lease['heartbeat']} (expires {lease['expires']})"
+    )
+    for title, rows in (("Jobs", state.jobs), ("Last run of each probe", state.probes), ("Missed fire times", state.missed),
+                        ("Inspection calendar", state.visits)):  # fmt: skip
+        table = Table(title=title)
+        if not rows:
+            out.print(f"{title}: none")
+            continue
+        for column in rows[0]:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("—" if v is None else str(v) for v in row.values()))
+        out.print(table, width=None if out.is_terminal else 200)
+    size = state.evidence
+    out.print(
+        f"evidence: {size['snapshots']} snapshots, {size['blobs']} blobs, {size['raw_bytes'] / 1e6:.1f} MB raw, "
+        f"{size['stored_bytes'] / 1e6:.1f} MB stored"
+        + (f", database {size['database_bytes'] / 1e6:.1f} MB" if "database_bytes" in size else "")
+    )
+
+
+app.command("indicators")(cli_indicators.indicators_command)
+
+
+app.command("report")(cli_reports.report_command)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen here (default: web.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: web.port).")] = None,
+) -> None:
+    """The web app for analysts and inspectors: overview, units, evidence viewer, read-only SQL, JSON API."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = current_settings()
+    bind = host or settings.web.host
+    application = create_app(settings, bind)
+    out.print(f"cchc-watch on http://{bind}:{port or settings.web.port}/ (Ctrl-C stops)")
+    uvicorn.run(application, host=bind, port=port or settings.web.port, log_level="warning")
+
+
+def main() -> None:
+    """Console entry point: deliberate errors become one line per problem on stderr."""
+    try:
+        app()
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            err.print(line, markup=False)
+        sys.exit(2)
+    except CchcError as exc:
+        err.print(str(exc), markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
