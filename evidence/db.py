@@ -1,6 +1,6 @@
 """Database engines for the evidence: SQLite (WAL, foreign keys, full sync) or PostgreSQL, and the schema.
 
-`open_database()` creates the tables and the triggers that make the ledger append-only.
+`open_database()` gives an engine on a store whose schema is current (evidence.schema, Alembic).
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-from sqlmodel import SQLModel
+from sqlalchemy.engine import Engine
 
-from evidence.models import APPEND_ONLY_TABLES
+from evidence.schema import ensure_current
 
 
 def create_engine(url: str, *, writer: bool = False, **kwargs: Any) -> Engine:
@@ -42,40 +41,13 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-SCHEMA_LOCK = 0x63636863  # "cchc": serialises schema set-up between processes on PostgreSQL
-
-
 def open_database(url: str, *, writer: bool = False) -> Engine:
-    """An engine with the evidence schema in place (created if missing)."""
+    """An engine on the evidence database: a new one gets the schema; one behind this version is refused
+    (StoreOutdated names `cchc db upgrade`)."""
     engine = create_engine(url, writer=writer)
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
-        SQLModel.metadata.create_all(connection)
-        _install_append_only_guards(connection)
+    try:
+        ensure_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
-
-
-def _install_append_only_guards(connection: Connection) -> None:
-    if connection.dialect.name == "sqlite":
-        for table in APPEND_ONLY_TABLES:
-            for action in ("UPDATE", "DELETE"):
-                connection.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, 'evidence is append-only: {action} on {table} refused'); END"
-                )
-    elif connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(
-            "CREATE OR REPLACE FUNCTION cchc_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "RAISE EXCEPTION 'evidence is append-only: %% on %% refused', TG_OP, TG_TABLE_NAME; END $$"
-        )
-        for table in APPEND_ONLY_TABLES:
-            exists = connection.exec_driver_sql(
-                "SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s)",
-                (f"{table}_append_only", table),
-            ).first()
-            if not exists:
-                connection.exec_driver_sql(
-                    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                    "FOR EACH ROW EXECUTE FUNCTION cchc_append_only()"
-                )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the evidence database: every schema change after the baseline is one revision here."""
