@@ -38,5 +38,5 @@ def configure(json_lines: bool = False, level: int = logging.WARNING) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party chatter stays out of the daemon's log unless it is a warning.
-    for noisy in ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler"):
+    for noisy in ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
