@@ -134,6 +134,7 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "daemon_lease": "Quyền lập lịch của daemon: người giữ và hạn, gia hạn bằng heartbeat",
     "job_run": "Mỗi lần chạy một việc theo lịch: đến hạn lúc nào, kết thúc ra sao, lượt chạy nào",
     "missed_run": "Thời điểm đến lịch đã trôi qua mà không chạy, và cách daemon xử lý",
+    "alembic_version": "Phiên bản lược đồ của cơ sở dữ liệu (Alembic): lệnh `cchc db upgrade` nâng cấp",
 }
 
 EXAMPLES: list[ExampleQuery] = [
