@@ -345,6 +345,8 @@ class IndicatorSettings(_Section):
     """Where the indicator definitions (weights, thresholds, targets, bands) are: a TOML file of their own."""
 
     file: Path = Path("indicators.toml")
+    # A period longer than this is refused: a table is computed month by month, so its span bounds the work.
+    max_period_months: int = Field(default=120, ge=1, le=1200)
 
 
 class WebSettings(_Section):
