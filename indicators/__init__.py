@@ -111,9 +111,7 @@ def trend(
     span = parse_period(months, max_months=chosen.indicators.max_period_months)
     definitions = load_definitions(chosen.indicators.file)
     data = raw if raw is not None else figures(chosen, engine)
-    frames = [
-        compute(data, unit_list, definitions, parse_period(m), with_sources=False) for m in span.months
-    ]
+    frames = [compute(data, unit_list, definitions, parse_period(m), with_sources=False) for m in span.months]
     long = pd.concat(frames, ignore_index=True)
     return long.pivot_table(
         index="indicator", columns="period", values="points", aggfunc="first", dropna=False

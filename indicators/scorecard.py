@@ -84,7 +84,9 @@ def _month(text: str, whole: str) -> tuple[int, int]:
         raise ValueError(f"not a period: {whole!r}; {text!r} is not a month like 2023-09")
     year, month = int(match.group(1)), int(match.group(2))
     if year < 1 or not 1 <= month <= 12:
-        raise ValueError(f"not a period: {whole!r}; in {text!r}, years run from 0001 and months from 01 to 12")
+        raise ValueError(
+            f"not a period: {whole!r}; in {text!r}, years run from 0001 and months from 01 to 12"
+        )
     return year, month
 
 
