@@ -61,7 +61,7 @@ def db_init_readonly(
     """PostgreSQL: create the SQL page's own role (web.sql_role), which can only read the evidence.
 
     The SQL page connects as it by default, and refuses a superuser."""
-    from web.sql import grant_read_only
+    from web.sql_role import grant_read_only
 
     settings = current_settings()
     role = settings.web.sql_role

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from hostile_inputs import IDS, PERIODS
 from probe_helpers import pointed
 from sqlmodel import Session, select
 
@@ -30,7 +31,7 @@ from probes import PROBES
 from probes._runner import crawl
 from sim import Simulation
 from web.app import create_app
-from web.sql import grant_read_only
+from web.sql_role import grant_read_only
 
 UNITS = ["phuong-3", "phong-tu-phap", "phuong-1"]
 LOCAL = "http://127.0.0.1"  # test clients name a loopback Host: the app refuses any other (DNS rebinding)
@@ -411,4 +412,23 @@ def test_the_api_has_no_server_errors_for_any_input(site: tuple[Settings, int]) 
                 )
 
         check()
+
+    # Periods and ids shaped like the hostile ones (months 13 and 00, spans of millennia, ids past 64 bits),
+    # which generation from the schema alone would rarely hit.
+    by_path = {op.path: op for op in operations}
+
+    @hypothesis_settings(
+        max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    @given(period=PERIODS, snapshot_id=IDS)
+    def check_periods_and_ids(period: str, snapshot_id: int) -> None:
+        for case in (by_path["/api/indicators"].Case(query={"period": period}),
+                     by_path["/api/snapshots/{snapshot_id}"].Case(path_parameters={"snapshot_id": snapshot_id})):  # fmt: skip
+            response = case.call(base_url=LOCAL)
+            if response.status_code >= 500:
+                failures.append(
+                    f"{case.formatted_path} {case.query}: {response.status_code} {response.text[:200]}"
+                )
+
+    check_periods_and_ids()
     assert failures == []

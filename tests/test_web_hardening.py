@@ -23,6 +23,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from hostile_inputs import IDS, PERIODS
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -303,19 +304,6 @@ def _quietly(url: str, query: str) -> None:
 
 
 # --- fuzzing periods and ids --------------------------------------------------------------------------------
-
-MONTHS = st.builds(lambda y, m: f"{y:04d}-{m:02d}", st.integers(0, 9999), st.integers(0, 99))
-PERIODS = (
-    MONTHS
-    | st.builds(lambda a, b: f"{a}..{b}", MONTHS, MONTHS)
-    | st.builds(
-        lambda y, q: f"{y:04d}-{q}",
-        st.integers(0, 9999),
-        st.sampled_from(["Q0", "Q3", "Q9", "H1", "H3", "q2"]),
-    )
-    | st.text(alphabet="0123456789-.QHytd ", max_size=20)
-)
-IDS = st.integers(-(2**70), 2**70) | st.integers(-3, 10)
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,8 @@ from web.sql import (
     SqlUnsafeRole,
     _without_final_semicolon,
     console_url,
-    grant_read_only,
 )
+from web.sql_role import grant_read_only
 
 EVIDENCE_TABLES = ("run", "blob", "snapshot", "snapshot_blob", "checkpoint", "observation", "parse_failure")
 TIMEOUT_MARGIN_S = 1.0
