@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,10 +16,12 @@ from sqlalchemy.engine import make_url
 
 import evidence.operations  # noqa: F401  (its tables join the schema, so their descriptions are checked too)
 from cchc.settings import Settings
+from cli.simlink import write_pointed_config
 from crawler import Capture, Outcome, Target
 from evidence.db import create_engine, open_database
 from evidence.models import Observation, ParseFailure
 from evidence.store import EvidenceStore
+from sim import Simulation
 from web.sql import (
     EXAMPLES,
     TABLE_DESCRIPTIONS,
@@ -417,3 +422,34 @@ def test_every_example_query_runs(console: ReadOnlySql, example: ExampleQuery) -
 
     assert result.columns
     assert result.rows, f"{example.title!r} found nothing in a database that has an answer for it"
+
+
+def test_init_readonly_from_the_command_line(
+    database_url: str, settings: Settings, simulation: Simulation, tmp_path: Path
+) -> None:
+    """`cchc db init-readonly`: on PostgreSQL the SQL page's role, which the console then uses by default;
+    on SQLite one line saying it is not needed."""
+    stored = settings.model_copy(update={
+        "storage": settings.storage.model_copy(update={"database_url": database_url, "blob_dir": tmp_path / "b"}),
+        "collector": settings.collector.model_copy(update={"key_file": tmp_path / "k.pem"})})  # fmt: skip
+    config = tmp_path / "config.toml"
+    write_pointed_config(stored, simulation.urls, config)
+    open_database(database_url).dispose()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL", "CCHC_SQL_PASSWORD")
+    }
+    made = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "db", "init-readonly"],
+                          capture_output=True, text=True, timeout=120, env=env, check=False)  # fmt: skip
+    if not is_postgresql(database_url):
+        assert made.returncode == 1 and made.stderr.strip().splitlines() == [
+            "cchc db init-readonly is for PostgreSQL: on SQLite the SQL page opens the file read-only"
+        ]
+        return
+    assert made.returncode == 0, made.stderr
+    assert "role cchc_sql_reader may read schema t_" in made.stdout
+    with ReadOnlySql(console_url(stored, environ={})) as sql:
+        assert sql.run("SELECT COUNT(*) FROM run").rows == [(0,)]
+        with pytest.raises(SqlRefused, match="permission denied"):
+            sql.run("SELECT pg_read_file('/etc/hostname')")
