@@ -59,6 +59,10 @@ FaultMode = Literal[
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _PROBE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_HOST_NAME = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$|^\[?[0-9a-f:.]+\]?$"
+)
+_SQL_ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def _check_base_url(value: str) -> str:
@@ -79,6 +83,21 @@ def _check_slug(value: str) -> str:
 def _check_probe_name(value: str) -> str:
     if not _PROBE_NAME.match(value):
         raise ValueError(f"expected a probe name like 'service_stats', got {value!r}")
+    return value
+
+
+def _check_host_name(value: str) -> str:
+    name = value.strip().lower().removesuffix(".")
+    if not _HOST_NAME.match(name):
+        raise ValueError(
+            f"expected a host name like 'cchc.tayninh.gov.vn' (no scheme, no port), got {value!r}"
+        )
+    return name
+
+
+def _check_sql_role(value: str) -> str:
+    if not _SQL_ROLE.match(value):
+        raise ValueError(f"expected a lower-case PostgreSQL role name like 'cchc_sql_reader', got {value!r}")
     return value
 
 
@@ -105,6 +124,8 @@ BaseUrl = Annotated[str, AfterValidator(_check_base_url)]
 Slug = Annotated[str, AfterValidator(_check_slug)]
 ProbeName = Annotated[str, AfterValidator(_check_probe_name)]
 UrlPath = Annotated[str, AfterValidator(_check_path)]
+HostName = Annotated[str, AfterValidator(_check_host_name)]
+SqlRole = Annotated[str, AfterValidator(_check_sql_role)]
 Text = Annotated[str, AfterValidator(_nfc), Field(min_length=1)]
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 
@@ -345,18 +366,31 @@ class IndicatorSettings(_Section):
     """Where the indicator definitions (weights, thresholds, targets, bands) are: a TOML file of their own."""
 
     file: Path = Path("indicators.toml")
+    # A period longer than this is refused: a table is computed month by month, so its span bounds the work.
+    max_period_months: int = Field(default=120, ge=1, le=1200)
 
 
 class WebSettings(_Section):
-    """The web app (`cchc serve`): where it listens, the token that guards it, the analysts' SQL."""
+    """The web app (`cchc serve`): where it listens, the token that guards it, its limits, the analysts' SQL."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     # Required when host is not loopback; always required to trigger a surprise crawl.
     token: str = ""
+    # Host names it answers to besides localhost, loopback addresses and the address it is bound to: a request
+    # naming any other Host is refused (DNS rebinding).
+    allowed_hosts: list[HostName] = []
+    request_timeout_s: float = Field(default=30.0, gt=0)  # every request answers within this, or 503
+    shutdown_grace_s: float = Field(default=5.0, ge=0)  # after SIGTERM, requests in flight get this long
     sql_timeout_s: float = Field(default=5.0, gt=0)
     sql_row_limit: int = Field(default=1000, ge=1)
-    sql_database_url: str = ""  # a read-only role for the SQL page; empty: storage.database_url, read-only
+    sql_max_bytes: int = Field(default=5_000_000, ge=1000)  # a SQL result stops (truncated) beyond this
+    # Empty: SQLite's storage file, read-only; on PostgreSQL the storage URL as the role sql_role.
+    sql_database_url: str = ""
+    sql_role: SqlRole = "cchc_sql_reader"  # PostgreSQL: a SELECT-only role (`cchc db init-readonly`)
+    sql_allow_superuser: bool = (
+        False  # PostgreSQL: let the SQL page run as a superuser (it refuses otherwise)
+    )
 
 
 class SimFault(_Section):

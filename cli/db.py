@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from cli.console import current_settings, out
@@ -43,3 +45,33 @@ def db_upgrade() -> None:
         out.print(f"{where(engine)}: already at revision {after}")
     else:
         out.print(f"{where(engine)}: upgraded from {before or 'an empty store'} to revision {after}")
+
+
+@db_app.command("init-readonly")
+def db_init_readonly(
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CCHC_SQL_PASSWORD",
+            help="Give the role this password (servers that ask for one).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """PostgreSQL: create the SQL page's own role (web.sql_role), which can only read the evidence.
+
+    The SQL page connects as it by default, and refuses a superuser."""
+    from web.sql_role import grant_read_only
+
+    settings = current_settings()
+    role = settings.web.sql_role
+    engine = create_engine(settings.storage.database_url)
+    try:
+        schema = grant_read_only(engine, role, password)
+    finally:
+        engine.dispose()
+    out.print(
+        f"{where(engine)}: role {role} may read schema {schema} (SELECT only); the SQL page connects as it"
+    )
+    if settings.web.sql_database_url:
+        out.print("note: web.sql_database_url is set, so the SQL page uses that URL instead")

@@ -396,18 +396,19 @@ app.command("report")(cli_reports.report_command)
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen here (default: web.host, 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: web.port).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: web.port).", min=1, max=65535)] = None,
 ) -> None:
-    """The web app for analysts and inspectors: overview, units, evidence viewer, read-only SQL, JSON API."""
-    import uvicorn
+    """The web app for analysts and inspectors: overview, units, evidence viewer, read-only SQL, JSON API.
 
+    SIGTERM or Ctrl-C stops it within web.shutdown_grace_s and two seconds, whatever is still computing."""
     from web.app import create_app
+    from web.server import serve as serve_app
 
     settings = current_settings()
     bind = host or settings.web.host
     application = create_app(settings, bind)
     out.print(f"cchc-watch on http://{bind}:{port or settings.web.port}/ (Ctrl-C stops)")
-    uvicorn.run(application, host=bind, port=port or settings.web.port, log_level="warning")
+    serve_app(application, bind, port or settings.web.port, settings.web.shutdown_grace_s)
 
 
 def main() -> None:

@@ -22,9 +22,10 @@ from cli.console import current_settings, err, out
 from cli.wiring import check_contact, fetch_policy, open_store
 from probes import PROBES, Probe, SnapshotView, get_probe
 from probes._base import LayoutNotRecognised
-from probes._runner import CrawlReport, crawl
+from probes._runner import COMPLETED_WITH_FAILURES, INTERRUPTED, CrawlReport, crawl
 
 EXIT_LAYOUT_NOT_RECOGNISED = 3
+EXIT_COMPLETED_WITH_FAILURES = 3  # a page not read or a job failed: recorded, and said in the exit code
 
 ProbeOption = Annotated[
     list[str] | None,
@@ -115,6 +116,8 @@ def summary_table(report: CrawlReport) -> Table:
         table.add_row(f"snapshots: {outcome}", str(count))
     table.add_row("observations", str(report.counts.observations))
     table.add_row("parse failures", str(report.counts.parse_failures))
+    if report.counts.job_failures:
+        table.add_row("failed jobs", str(report.counts.job_failures))
     return table
 
 
@@ -132,7 +135,10 @@ def crawl_command(
         str, typer.Option(hidden=True, help="What started the crawl (schedule, calendar).")
     ] = "manual",
 ) -> None:
-    """One pass of probes now, with a progress bar, then a summary of snapshots, observations and parse failures."""
+    """One pass of probes now, with a progress bar, then a summary of snapshots, observations and parse failures.
+
+    Exit 3 when the run completed with failures (a page not read, a job failed), 130 when interrupted.
+    """
     settings = current_settings()
     report = run_crawl(
         settings,
@@ -145,12 +151,18 @@ def crawl_command(
     )
     out.print(summary_table(report))
     for failure in report.counts.failures[:20]:
-        err.print(f"parse failure: {failure}", markup=False)
+        err.print(f"failure: {failure}", markup=False)
     if len(report.counts.failures) > 20:
-        err.print(f"… and {len(report.counts.failures) - 20} more parse failures")
-    if report.status == "interrupted":
+        err.print(f"… and {len(report.counts.failures) - 20} more failures")
+    if report.status == INTERRUPTED:
         err.print(f"interrupted: run {report.run_id} is closed as interrupted; every capture it made is kept")
         raise typer.Exit(130)
+    if report.status == COMPLETED_WITH_FAILURES:
+        err.print(
+            f"run {report.run_id} completed with failures: {report.counts.parse_failures} pages not read, "
+            f"{report.counts.job_failures} jobs failed; every capture is kept"
+        )
+        raise typer.Exit(EXIT_COMPLETED_WITH_FAILURES)
 
 
 def parse_command(

@@ -100,6 +100,9 @@ class Capture:
     http_version: str = ""
     response_headers: tuple[Header, ...] = ()
     body: bytes | None = None  # as received: content-encoded, de-chunked
+    # The body with its content-encoding undone, when the fetcher could within its limit (never stored:
+    # it is the body's meaning, re-derivable from the body). None from a browser, or when it could not.
+    content: bytes | None = None
     redirects: tuple[Hop, ...] = ()
     peer: str | None = None
     tls: dict[str, str] | None = None

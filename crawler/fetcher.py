@@ -1,8 +1,11 @@
 """The polite HTTP fetcher: robots.txt, one request in flight per host, retries with backoff and jitter,
-Retry-After, timeouts, a body limit, redirects only within the allowed hosts, conditional GET.
+Retry-After, timeouts, a body limit, redirects only within the allowed hosts, conditional GET, cookies per
+origin.
 
 `fetch()` never raises for what the network or a server does: every attempt ends in one Outcome, with the
 request as sent, the response as received (raw body, de-chunked, still content-encoded) and the redirects.
+The body limit holds twice: on the bytes off the wire, and on the body once its content-encoding is undone
+(a 200 KB gzip bomb that decodes to 200 MB is `too-large`, its raw bytes kept, never parsed).
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from crawler._models import Capture, Header, Hop, Outcome, Target
+from crawler.content import ContentError, ContentTooLarge, decode_content
+from crawler.cookies import DEFAULT_PORTS, OriginCookies, refusing_jar
 from crawler.politeness import Politeness
 from crawler.robots import RobotsRules, rules_from_response, unreachable
 
 log = logging.getLogger("cchc.crawler")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ class HttpFetcher:
         self._robots: dict[str, RobotsRules] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._blocked_until: dict[str, float] = {}
+        self.cookies = OriginCookies()
         timeout = httpx.Timeout(
             connect=policy.connect_timeout_s,
             read=policy.read_timeout_s,
@@ -119,6 +124,7 @@ class HttpFetcher:
             headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=timeout,
             follow_redirects=False,
+            cookies=refusing_jar(),  # the client keeps none: self.cookies keeps them per origin
             transport=transport,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
         )
@@ -238,7 +244,12 @@ class HttpFetcher:
                         )  # rules on a host we may not read: treat as none
                         break
                     continue
-                rules = rules_from_response(exchange.status, exchange.body)
+                rules = rules_from_response(
+                    exchange.status,
+                    exchange.body,
+                    content_encoding=exchange.header("content-encoding"),
+                    max_bytes=self.policy.max_body_bytes,
+                )
                 break
             self._robots[host] = rules or rules_from_response(404, b"")
             return self._robots[host]
@@ -305,8 +316,10 @@ class HttpFetcher:
 
     async def _exchange(self, method: str, url: str, headers: tuple[Header, ...], body: bytes) -> _Exchange:
         request = self.client.build_request(method, url, headers=list(headers), content=body or None)
+        self.cookies.add_to(request)
         async with asyncio.timeout(self.policy.total_timeout_s):
             response = await self.client.send(request, stream=True)
+            self.cookies.keep_from(response)
             try:
                 peer, tls = _network_facts(response)
                 declared = response.headers.get("content-length")
@@ -350,6 +363,21 @@ class HttpFetcher:
         exchange: _Exchange | None,
         request_headers: tuple[Header, ...],
     ) -> Capture:
+        content: bytes | None = None
+        if exchange is not None and exchange.body:
+            try:
+                content = decode_content(
+                    exchange.body, exchange.header("content-encoding"), max_bytes=self.policy.max_body_bytes
+                )
+            except ContentTooLarge as exc:
+                # The raw bytes stay as evidence of what was sent; nothing reads them decoded.
+                explained = f"{exc} (max_body_bytes); the raw bytes are kept, never parsed"
+                if outcome is Outcome.OK:
+                    outcome, detail = Outcome.TOO_LARGE, explained
+                else:
+                    detail = f"{detail}; {explained}" if detail else explained
+            except ContentError as exc:  # kept as sent; whoever reads it records it as unreadable
+                detail = f"{detail}; {exc}" if detail else str(exc)
         if outcome is not Outcome.OK:
             log.info("%s %s: %s %s", target.method, target.url, outcome, detail)
         return Capture(
@@ -365,6 +393,7 @@ class HttpFetcher:
             http_version=exchange.http_version if exchange else "",
             response_headers=exchange.headers if exchange else (),
             body=exchange.body if exchange else None,
+            content=content,
             redirects=tuple(hops),
             peer=exchange.peer if exchange else None,
             tls=exchange.tls if exchange else None,

@@ -1,5 +1,9 @@
 """robots.txt through a real parser (Protego), cached per host, read the way RFC 9309 says:
 a 4xx means no rules; a 5xx or an unreachable host means "assume complete disallow".
+
+Its body is decoded like any other (crawler.content: a gzip'd robots.txt is obeyed, a bomb is not inflated);
+one that cannot be decoded also means "assume complete disallow", and only its first PARSE_LIMIT bytes are
+parsed (RFC 9309 §2.5 asks for at least 500 KiB).
 """
 
 from __future__ import annotations
@@ -9,8 +13,11 @@ from dataclasses import dataclass
 
 from protego import Protego
 
+from crawler.content import DEFAULT_MAX_BYTES, ContentError, decode_content
+
 FOUND_TTL_S = 3600.0
 UNREACHABLE_TTL_S = 60.0
+PARSE_LIMIT = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,19 @@ class RobotsRules:
         return time.monotonic() - self.fetched_at < ttl
 
 
-def rules_from_response(status: int, body: bytes) -> RobotsRules:
+def rules_from_response(
+    status: int, body: bytes, *, content_encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> RobotsRules:
     now = time.monotonic()
     if 200 <= status < 300:
-        return RobotsRules(Protego.parse(body.decode("utf-8", "replace")), status, fetched_at=now)
+        try:
+            text = decode_content(body, content_encoding, max_bytes=max_bytes)
+        except ContentError as exc:
+            reason = f"robots.txt could not be read ({exc}): assume complete disallow"
+            return RobotsRules(None, status, reason, now)
+        if len(text) > PARSE_LIMIT:
+            text = text[: text.rfind(b"\n", 0, PARSE_LIMIT) + 1 or PARSE_LIMIT]
+        return RobotsRules(Protego.parse(text.decode("utf-8", "replace")), status, fetched_at=now)
     if 400 <= status < 500:
         return RobotsRules(None, status, fetched_at=now)
     return RobotsRules(

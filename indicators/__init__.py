@@ -69,9 +69,9 @@ def table(
 ) -> pd.DataFrame:
     """The indicator table of one period (see the module docstring for its columns)."""
     chosen, unit_list = _context(settings, units)
+    wanted = parse_period(period, max_months=chosen.indicators.max_period_months)  # refused before any work
     definitions = load_definitions(chosen.indicators.file)
     data = raw if raw is not None else figures(chosen, engine)
-    wanted = parse_period(period)
     frame = compute(data, unit_list, definitions, wanted)
     if compare:
         frame = with_previous(frame, data, unit_list, definitions, wanted)
@@ -81,7 +81,7 @@ def table(
 def with_previous(frame: pd.DataFrame, data: pd.DataFrame, units: Sequence[Unit], definitions: Definitions,
                   period: Period) -> pd.DataFrame:  # fmt: skip
     """The same period a year earlier beside this one: for re-inspections, the change since the last visit."""
-    earlier = parse_period(_year_before(period.key))
+    earlier = parse_period(_year_before(period.key), max_months=len(period.months))
     before = compute(data, units, definitions, earlier, with_sources=False)[["unit", "indicator", "points"]]
     merged = frame.merge(
         before.rename(columns={"points": "previous_points"}), on=["unit", "indicator"], how="left"
@@ -108,12 +108,10 @@ def trend(
 ) -> pd.DataFrame:
     """One unit's indicators month by month over a range ('2023-01..2023-09'): indicator × month → points."""
     chosen, unit_list = _context(settings, [unit])
+    span = parse_period(months, max_months=chosen.indicators.max_period_months)
     definitions = load_definitions(chosen.indicators.file)
     data = raw if raw is not None else figures(chosen, engine)
-    frames = [
-        compute(data, unit_list, definitions, parse_period(m), with_sources=False)
-        for m in parse_period(months).months
-    ]
+    frames = [compute(data, unit_list, definitions, parse_period(m), with_sources=False) for m in span.months]
     long = pd.concat(frames, ignore_index=True)
     return long.pivot_table(
         index="indicator", columns="period", values="points", aggfunc="first", dropna=False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import gc
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,49 +67,78 @@ class Period:
         return int(self.months[0][:4])
 
 
+MAX_PERIOD_MONTHS = 120  # the default of indicators.max_period_months: ten years of months
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_YEAR = re.compile(r"([0-9]{4})(?:-(Q[1-4]|H[12]|[0-9]{2}))?")
+PERIOD_FORMS = "2023-09, 2023-Q3, 2023-H1, 2023, 2023-01..2023-08 or ytd"
+
+
 def _months(year: int, first: int, last: int) -> tuple[str, ...]:
     return tuple(f"{year:04d}-{m:02d}" for m in range(first, last + 1))
 
 
-def parse_period(text: str, today: date | None = None) -> Period:
-    """'2023-09', '2023-Q3', '2023-H1', '2023', '2023-01..2023-08', or 'ytd' (January to the last complete month)."""
+def _month(text: str, whole: str) -> tuple[int, int]:
+    """YYYY-MM with a month from 01 to 12 (a month 13 once made a range that never ended)."""
+    match = _MONTH.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not a period: {whole!r}; {text!r} is not a month like 2023-09")
+    year, month = int(match.group(1)), int(match.group(2))
+    if year < 1 or not 1 <= month <= 12:
+        raise ValueError(
+            f"not a period: {whole!r}; in {text!r}, years run from 0001 and months from 01 to 12"
+        )
+    return year, month
+
+
+def _within(span: int, text: str, max_months: int) -> None:
+    if span > max_months:
+        raise ValueError(
+            f"period too long: {text!r} spans {span} months, more than the {max_months} allowed "
+            "(indicators.max_period_months)"
+        )
+
+
+def parse_period(text: str, today: date | None = None, *, max_months: int = MAX_PERIOD_MONTHS) -> Period:
+    """'2023-09', '2023-Q3', '2023-H1', '2023', '2023-01..2023-08', or 'ytd' (January to the last complete month).
+
+    Months run from 01 to 12 and a period spans at most `max_months` months (indicators.max_period_months);
+    anything else is a ValueError with a one-line message, raised before any month is listed.
+    """
     value = text.strip()
     today = today or date.today()
-    try:
-        if value == "ytd":
-            last = today.month - 1
-            if last == 0:
-                return Period(f"{today.year - 1}", _months(today.year - 1, 1, 12), str(today.year - 1))
-            return Period(f"{today.year}-01..{today.year}-{last:02d}", _months(today.year, 1, last), None)
-        if ".." in value:
-            first, last_text = value.split("..")
-            y1, m1 = map(int, first.split("-"))
-            y2, m2 = map(int, last_text.split("-"))
-            months: list[str] = []
-            y, m = y1, m1
-            while (y, m) <= (y2, m2):
-                months.append(f"{y:04d}-{m:02d}")
-                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-            if not months:
-                raise ValueError("the range is empty")
-            return Period(value, tuple(months), None)
-        year = int(value[:4])
-        rest = value[4:]
-        if rest == "":
-            return Period(value, _months(year, 1, 12), value)
-        if rest.startswith("-Q") and rest[2:] in ("1", "2", "3", "4"):
-            q = int(rest[2:])
-            return Period(value, _months(year, 3 * q - 2, 3 * q), value)
-        if rest.startswith("-H") and rest[2:] in ("1", "2"):
-            h = int(rest[2:])
-            return Period(value, _months(year, 6 * h - 5, 6 * h), value)
-        if rest.startswith("-") and rest[1:].isdigit() and 1 <= int(rest[1:]) <= 12:
-            return Period(value, (f"{year:04d}-{int(rest[1:]):02d}",), value)
-    except ValueError:
-        pass
-    raise ValueError(
-        f"not a period: {text!r}; expected 2023-09, 2023-Q3, 2023-H1, 2023, 2023-01..2023-08 or ytd"
-    )
+    if value == "ytd":
+        last = today.month - 1
+        if last == 0:
+            _within(12, text, max_months)
+            return Period(f"{today.year - 1}", _months(today.year - 1, 1, 12), str(today.year - 1))
+        _within(last, text, max_months)
+        return Period(f"{today.year}-01..{today.year}-{last:02d}", _months(today.year, 1, last), None)
+    if ".." in value:
+        first, _, last_text = value.partition("..")
+        (y1, m1), (y2, m2) = _month(first, text), _month(last_text, text)
+        start, end = y1 * 12 + m1 - 1, y2 * 12 + m2 - 1  # months since year 0
+        if end < start:
+            raise ValueError(f"not a period: {text!r}; the range ends before it starts")
+        _within(end - start + 1, text, max_months)
+        months = tuple(f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(start, end + 1))
+        return Period(value, months, None)
+    match = _YEAR.fullmatch(value)
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(f"not a period: {text!r}; expected {PERIOD_FORMS}")
+    year, rest = int(match.group(1)), match.group(2)
+    if rest is None:
+        period = Period(value, _months(year, 1, 12), value)
+    elif rest.startswith("Q"):
+        q = int(rest[1:])
+        period = Period(value, _months(year, 3 * q - 2, 3 * q), value)
+    elif rest.startswith("H"):
+        h = int(rest[1:])
+        period = Period(value, _months(year, 6 * h - 5, 6 * h), value)
+    else:
+        _, month = _month(value, text)
+        period = Period(value, (f"{year:04d}-{month:02d}",), value)
+    _within(len(period.months), text, max_months)
+    return period
 
 
 # --- rounding, bands and ranks --------------------------------------------------------------------------------

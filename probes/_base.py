@@ -2,7 +2,12 @@
 
 A parser is a pure, versioned function `parse(view, settings) -> Parsed`: the same snapshot and settings
 always give the same observations, so stored evidence can be parsed again when a parser improves.
-A layout it does not recognise raises LayoutNotRecognised: a recorded parse failure, never a zero.
+A page that cannot be read is a recorded parse failure, never a zero:
+
+    CchcError
+     └── PageUnreadable          a snapshot no parser could read: its body undecodable, its charset unknown,
+          │                      or the parser failed on it (names the parser, the URL and the reason)
+          └── LayoutNotRecognised    a layout its parser does not know
 """
 
 from __future__ import annotations
@@ -21,14 +26,18 @@ from cchc.settings import Settings
 from crawler.content import text_of
 
 
-class LayoutNotRecognised(CchcError):
-    """A page or response whose layout its parser does not know: recorded as a ParseFailure."""
+class PageUnreadable(CchcError):
+    """A snapshot that could not be read: recorded as a ParseFailure."""
 
     def __init__(self, parser: str, url: str, reason: str) -> None:
         self.parser = parser
         self.url = url
         self.reason = reason
         super().__init__(f"{parser}: {url}: {reason}")
+
+
+class LayoutNotRecognised(PageUnreadable):
+    """A page or response whose layout its parser does not know."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,9 @@ class SnapshotView:
     fetched_at: datetime | None = None
     snapshot_id: int | None = None
     tls: Mapping[str, str] | None = None
+    # Why the body could not be decoded (too large once decoded, not the encoding it claims): the parser is
+    # not run on such a view, and `body` is empty.
+    body_error: str = ""
 
     @property
     def where(self) -> str:

@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 
 from cchc.settings import Settings
 from crawler import Outcome
-from crawler.content import DEFAULT_MAX_BYTES, ContentError, decode_content
+from crawler.content import DEFAULT_MAX_BYTES
 from evidence import EvidenceStore
 from evidence.models import Observation, ParseFailure, Snapshot, SnapshotBlob
 from probes._base import SnapshotView, SubView
 from probes._probe import Probe
-from probes._session import parse_and_keep
+from probes._session import content_encoding_of, decoded_body, parse_and_keep
 
 log = logging.getLogger("cchc.probes")
 
@@ -46,14 +46,14 @@ def stored_view(
     blobs = {link.role: link for link in links if link.role != "subresponse"}
     headers = tuple((k, v) for k, v in snapshot.response_headers)
     encoding = next((v for k, v in headers if k.lower() == "content-encoding"), None)
-    body = store.blobs.get(blobs["response_body"].sha256) if "response_body" in blobs else b""
-    if body:
-        try:
-            body = decode_content(
-                body, encoding, max_bytes=max_bytes, already_decoded=snapshot.render == "browser"
-            )
-        except ContentError as exc:  # kept as stored: the parser then says what it cannot read
-            log.warning("snapshot #%s: cannot decode the body: %s", snapshot.id, exc)
+    if snapshot.not_modified_of is not None:  # its body is the one it confirmed, encoded as that one was
+        encoding = content_encoding_of(store, snapshot.not_modified_of)
+    body, body_error = b"", ""
+    if "response_body" in blobs and snapshot.outcome != Outcome.TOO_LARGE:  # a bomb is never inflated
+        raw = store.blobs.get(blobs["response_body"].sha256)
+        body, body_error = decoded_body(
+            raw, encoding, browser=snapshot.render == "browser", max_bytes=max_bytes
+        )
     request_body = store.blobs.get(blobs["request_body"].sha256) if "request_body" in blobs else b""
     dom = store.blobs.get(blobs["dom"].sha256).decode("utf-8") if "dom" in blobs else None
     subs = tuple(
@@ -82,6 +82,7 @@ def stored_view(
         fetched_at=snapshot.fetched_at,
         snapshot_id=snapshot.id,
         tls=snapshot.tls,
+        body_error=body_error,
     )
 
 
@@ -140,10 +141,11 @@ def reparse(
             assert snapshot.id is not None
             max_bytes = settings.politeness.max_body_bytes
             view = stored_view(store, snapshot, links, max_bytes=max_bytes)
-            if snapshot.not_modified_of is not None and not view.body:
+            if snapshot.not_modified_of is not None and not view.body and not view.body_error:
                 earlier = store.body(snapshot.not_modified_of) or b""
-                encoding = view.header("content-encoding")
-                view = replace(view, body=decode_content(earlier, encoding, max_bytes=max_bytes))
+                encoding = content_encoding_of(store, snapshot.not_modified_of)
+                body, problem = decoded_body(earlier, encoding, browser=False, max_bytes=max_bytes)
+                view = replace(view, body=body, body_error=problem)
             parsed, failure = parse_and_keep(store, probe, settings, snapshot.id, snapshot.unit, view)
             if failure is not None:
                 counts.parse_failures += 1

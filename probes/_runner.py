@@ -1,4 +1,9 @@
-"""One pass of probes over units: every job of every probe, concurrently (politeness is per host)."""
+"""One pass of probes over units: every job of every probe, concurrently (politeness is per host).
+
+A run ends "completed" when every job finished and every page was read; "completed with failures" when a job
+failed or a page could not be read (each one recorded: a parse failure, or the job in the log with its run
+id); "interrupted" when stopped.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ if TYPE_CHECKING:
     from crawler.browser import BrowserRenderer
 
 log = logging.getLogger("cchc.probes")
+COMPLETED = "completed"
+COMPLETED_WITH_FAILURES = "completed with failures"
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -55,18 +63,20 @@ async def crawl(
     jobs = [job for probe in probes for job in probe.jobs(settings, units)]
     if on_jobs is not None:
         on_jobs(len(jobs))
-    status = "completed"
+    status = COMPLETED
     log.info("run started", extra={"run_id": run.id, "probes": [p.name for p in probes], "jobs": len(jobs)})
     async with HttpFetcher(policy) as fetcher:
         renderer = await _open_browser(settings, fetcher) if with_browser else None
         session = CrawlSession(settings, store, fetcher, run.id, browser=renderer, on_snapshot=on_snapshot)
         try:
             await asyncio.gather(*(_run_job(job, session, on_job_done) for job in jobs))
+            if session.counts.failures:
+                status = COMPLETED_WITH_FAILURES
         except asyncio.CancelledError:
             # SIGTERM or Ctrl-C: every capture so far is stored whole; the run is closed as interrupted.
-            status = "interrupted"
+            status = INTERRUPTED
         except BaseException:
-            status = "interrupted"
+            status = INTERRUPTED
             raise
         finally:
             if renderer is not None:
@@ -81,10 +91,12 @@ async def crawl(
 async def _run_job(job: Job, session: CrawlSession, on_done: Callable[[Job], None] | None) -> None:
     try:
         await job.walk(session)
-    except Exception:
-        # A bug in one walk must not stop the others; it is logged with its job, and the run goes on.
-        log.exception("job %s/%s failed", job.probe, job.name)
-        session.counts.failures.append(f"{job.probe}/{job.name}: job failed (see the log)")
+    except Exception as exc:
+        # A bug in one walk must not stop the others: it is logged with its job and run, counted, and the run
+        # goes on to end "completed with failures".
+        log.exception("job %s/%s failed", job.probe, job.name, extra={"run_id": session.run_id})
+        session.counts.job_failures += 1
+        session.counts.failures.append(f"{job.probe}/{job.name}: the job failed: {type(exc).__name__}: {exc}")
     finally:
         if on_done is not None:
             on_done(job)

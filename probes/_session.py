@@ -1,6 +1,8 @@
 """One crawl run: fetch or render a target, keep it as evidence, parse it, keep what the parser found.
 
 Probes' walks call `visit()`; the session counts snapshots by outcome, observations and parse failures.
+A snapshot that cannot be read (a body that does not decode, an unknown charset, a parser that fails on it)
+is a recorded parse failure, never an exception that ends the walk unrecorded.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlmodel import Session
+
 from cchc.settings import Settings
 from crawler import Capture, HttpFetcher, Outcome, Target
 from crawler.content import DEFAULT_MAX_BYTES, ContentError, decode_content
 from evidence import EvidenceStore
 from evidence.models import Observation, ParseFailure, Snapshot
-from probes._base import LayoutNotRecognised, Parsed, Parser, SnapshotView, SubView
+from probes._base import PageUnreadable, Parsed, Parser, SnapshotView, SubView
 
 log = logging.getLogger("cchc.probes")
 
@@ -33,23 +37,40 @@ class CrawlCounts:
     snapshots: Counter[str] = field(default_factory=Counter)  # by outcome
     observations: int = 0
     parse_failures: int = 0
-    failures: list[str] = field(default_factory=list)  # "parser: url: reason"
+    job_failures: int = 0
+    failures: list[str] = field(default_factory=list)  # "parser: url: reason", "probe/job: the job failed: …"
+
+
+def decoded_body(
+    raw: bytes, content_encoding: str | None, *, browser: bool, max_bytes: int
+) -> tuple[bytes, str]:
+    """A stored body as a parser reads it, and why not when it cannot be (then the body is empty)."""
+    if not raw:
+        return b"", ""
+    try:
+        return decode_content(raw, content_encoding, max_bytes=max_bytes, already_decoded=browser), ""
+    except ContentError as exc:
+        return b"", str(exc)
+
+
+def content_encoding_of(store: EvidenceStore, snapshot_id: int) -> str | None:
+    """The Content-Encoding of a stored snapshot's body (a 304 reuses the body of the one it confirms)."""
+    with Session(store.engine) as session:
+        stored = session.get(Snapshot, snapshot_id)
+    headers = stored.response_headers if stored is not None else []
+    return next((v for k, v in headers if k.lower() == "content-encoding"), None)
 
 
 def view_of(
     capture: Capture, snapshot: Snapshot | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> SnapshotView:
-    body = capture.body or b""
-    if body:
-        try:
-            body = decode_content(
-                body,
-                capture.header("content-encoding"),
-                max_bytes=max_bytes,
-                already_decoded=capture.target.render == "browser",
-            )
-        except ContentError as exc:
-            log.warning("%s: cannot decode the body: %s", capture.target.url, exc)
+    if capture.outcome is Outcome.TOO_LARGE:
+        body, body_error = b"", ""  # the outcome says it all; a bomb is never inflated to be read
+    elif capture.content is not None:
+        body, body_error = capture.content, ""  # the fetcher decoded it already, within the same bound
+    else:
+        body, body_error = decoded_body(capture.body or b"", capture.header("content-encoding"),
+                                        browser=capture.target.render == "browser", max_bytes=max_bytes)  # fmt: skip
     return SnapshotView(
         url=capture.target.url,
         final_url=capture.final_url,
@@ -70,7 +91,24 @@ def view_of(
         fetched_at=capture.started_at,
         snapshot_id=snapshot.id if snapshot else None,
         tls=capture.tls,
+        body_error=body_error,
     )
+
+
+def read(probe: Parser, view: SnapshotView, settings: Settings) -> Parsed:
+    """A probe's parser on one view; whatever keeps it from reading the page is a PageUnreadable."""
+    if view.body_error and getattr(probe, "reads_body", True):
+        raise PageUnreadable("content", view.where, view.body_error)
+    try:
+        return probe.parse(view, settings)
+    except PageUnreadable:
+        raise
+    except ContentError as exc:  # an unknown charset, say: the page cannot be read as its server meant
+        raise PageUnreadable("content", view.where, str(exc)) from exc
+    except Exception as exc:
+        # A parser's own bug: recorded against the snapshot that showed it, with the traceback in the log.
+        log.exception("%s parser failed on %s", probe.name, view.where)
+        raise PageUnreadable("error", view.where, f"the parser failed: {type(exc).__name__}: {exc}") from exc
 
 
 def parse_and_keep(
@@ -80,12 +118,12 @@ def parse_and_keep(
     snapshot_id: int,
     unit: str | None,
     view: SnapshotView,
-) -> tuple[Parsed | None, LayoutNotRecognised | None]:
+) -> tuple[Parsed | None, PageUnreadable | None]:
     """Run a probe's parser on one snapshot and keep the result: its observations, or a parse failure."""
     now = datetime.now(UTC)
     try:
-        parsed = probe.parse(view, settings)
-    except LayoutNotRecognised as exc:
+        parsed = read(probe, view, settings)
+    except PageUnreadable as exc:
         store.add_parse_failure(
             ParseFailure(
                 snapshot_id=snapshot_id,
@@ -160,10 +198,11 @@ class CrawlSession:
         max_bytes = self.settings.politeness.max_body_bytes
         view = view_of(capture, snapshot, max_bytes=max_bytes)
         if capture.status == 304 and snapshot.not_modified_of is not None:
-            # The server confirmed the earlier content: the parser reads that content.
+            # The server confirmed the earlier content: the parser reads that content, as it was encoded.
             earlier = self.store.body(snapshot.not_modified_of) or b""
-            encoding = capture.header("content-encoding")
-            view = _with_body(view, decode_content(earlier, encoding, max_bytes=max_bytes))
+            encoding = content_encoding_of(self.store, snapshot.not_modified_of)
+            body, problem = decoded_body(earlier, encoding, browser=False, max_bytes=max_bytes)
+            view = replace(view, body=body, body_error=problem)
         return snapshot, view
 
     def observe(self, probe: Parser, snapshot: Snapshot, view: SnapshotView) -> Parsed | None:
@@ -185,7 +224,3 @@ class CrawlSession:
         if snapshot.outcome != Outcome.OK and not getattr(probe, "parses_failures", False):
             return snapshot, None
         return snapshot, self.observe(probe, snapshot, view)
-
-
-def _with_body(view: SnapshotView, body: bytes) -> SnapshotView:
-    return replace(view, body=body)

@@ -49,6 +49,7 @@ class AvailabilityProbe:
     name = NAME
     version = VERSION
     parses_failures = True  # a failed capture is exactly what this probe reports
+    reads_body = False  # status, timing, TLS and redirects: a body that does not decode changes nothing here
 
     def jobs(self, settings: Settings, units: Sequence[Unit]) -> list[Job]:
         wanted = {"dvc_tinh", "motcua", "dvc_quocgia"} | {u.portal for u in units}

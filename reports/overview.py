@@ -64,7 +64,7 @@ def _float(value: object) -> float | None:
 
 
 def build_overview(inputs: SummaryInputs, period: str) -> Overview:
-    wanted = resolve_period(period)
+    wanted = resolve_period(period, inputs.settings)
     table = inputs.table(wanted)
     decimals = inputs.definitions.rule_set.decimals
     bands = inputs.definitions.bands

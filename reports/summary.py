@@ -94,9 +94,11 @@ def common_period(settings: Settings) -> str:
     return default_period(min(visits) if visits else None)
 
 
-def resolve_period(text: str) -> Period:
+def resolve_period(text: str, settings: Settings | None = None) -> Period:
     try:
-        return parse_period(text)
+        if settings is None:
+            return parse_period(text)
+        return parse_period(text, max_months=settings.indicators.max_period_months)
     except ValueError as exc:
         raise CchcError(f"bad period: {exc}") from None
 
@@ -125,7 +127,7 @@ def build_summary(
     """One unit's pre-visit summary; `inputs` shares one reading of the store between summaries."""
     unit = resolve_unit(settings, unit_id)
     chosen_visit = visit if visit is not None else visit_of(settings, unit.id)
-    wanted = resolve_period(period or default_period(chosen_visit))
+    wanted = resolve_period(period or default_period(chosen_visit), settings)
     if inputs is not None:
         return _Builder(inputs, unit, wanted, chosen_visit).summary()
     with SummaryInputs.open(settings, engine=engine, blobs=blobs, extra_units=[unit]) as opened:

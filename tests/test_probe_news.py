@@ -17,9 +17,9 @@ from cli.simlink import world_spec
 from conftest import SimulationFactory
 from crawler import Capture, Outcome, Target
 from crawler.content import ContentError, decode_content
-from probes._base import LayoutNotRecognised, SnapshotView
+from probes._base import LayoutNotRecognised, PageUnreadable, SnapshotView
 from probes._reparse import stored_view
-from probes._session import view_of
+from probes._session import read, view_of
 from probes.news import PROBE as NEWS
 from sim import FaultSpec, Simulation
 
@@ -179,7 +179,11 @@ def test_a_body_that_is_not_what_its_encoding_says_is_a_clear_error(settings: Se
     assert decoded == b"<html>decoded</html>"
     broken = Capture(Target("http://x.invalid/", probe="news"), Outcome.OK, datetime.now(UTC), status=200,
                      response_headers=(("Content-Encoding", "gzip"),), body=b"<html>not gzip</html>")  # fmt: skip
-    assert view_of(broken).body == b"<html>not gzip</html>"  # kept as stored; the parser says what it lacks
+    seen = view_of(broken)
+    # The parser never reads bytes that are not what their encoding says: the snapshot is unreadable, recorded.
+    assert seen.body == b"" and "not valid gzip" in seen.body_error
+    with pytest.raises(PageUnreadable, match=r"^content: http://x\.invalid/: the body is not valid gzip"):
+        read(NEWS, seen, settings)
 
 
 def test_parse_refuses_an_unknown_layout(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from hostile_inputs import IDS, PERIODS
 from probe_helpers import pointed
 from sqlmodel import Session, select
 
@@ -25,12 +26,15 @@ from cchc.settings import Settings
 from cli.wiring import fetch_policy, open_store
 from crawler import Capture, Outcome, Target
 from evidence import Run, Snapshot
+from evidence.db import create_engine
 from probes import PROBES
 from probes._runner import crawl
 from sim import Simulation
 from web.app import create_app
+from web.sql_role import grant_read_only
 
 UNITS = ["phuong-3", "phong-tu-phap", "phuong-1"]
+LOCAL = "http://127.0.0.1"  # test clients name a loopback Host: the app refuses any other (DNS rebinding)
 SCRIPTED_PAGE = """<!DOCTYPE html><html><head><title>Trang có mã</title></head><body><h1>Nội dung đã chụp</h1>
 <script>document.title = "PWNED"; try { parent.document.title = "PWNED"; } catch (e) {}
 localStorage.setItem("marker", "1"); new Image().src = "MARKER/hit-script";</script>
@@ -302,8 +306,11 @@ def test_a_long_query_is_stopped_at_its_timeout(
             update={"storage": settings.storage.model_copy(update={"database_url": database_url})}
         )
         query = "SELECT pg_sleep(10)"
+        engine = create_engine(database_url)  # `cchc db init-readonly`: the console's own SELECT-only role
+        grant_read_only(engine, target.web.sql_role)
+        engine.dispose()
     target = target.model_copy(update={"web": target.web.model_copy(update={"sql_timeout_s": 1.0})})
-    with TestClient(create_app(target)) as client:
+    with TestClient(create_app(target), base_url=LOCAL) as client:
         started = time.monotonic()
         answer = client.get("/api/sql", params={"q": query})
         assert time.monotonic() - started < 5
@@ -322,7 +329,7 @@ def test_off_loopback_the_token_is_required(site: tuple[Settings, int]) -> None:
     with pytest.raises(ConfigError, match=r"web\.token: required to serve on 0\.0\.0\.0"):
         create_app(settings, "0.0.0.0")
     guarded = settings.model_copy(update={"web": settings.web.model_copy(update={"token": "s3cret"})})
-    with TestClient(create_app(guarded, "0.0.0.0")) as client:
+    with TestClient(create_app(guarded, "0.0.0.0"), base_url=LOCAL) as client:
         assert client.get("/api/units").status_code == 401
         assert client.get("/api/units", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         login = client.get("/?token=s3cret", follow_redirects=False)
@@ -346,7 +353,7 @@ def test_a_surprise_crawl_needs_the_token_and_is_marked_surprise(
 
     loaded = load_settings(config, environ={})
     open_store(loaded).close()
-    with TestClient(create_app(loaded)) as client:
+    with TestClient(create_app(loaded), base_url=LOCAL) as client:
         assert (
             client.post("/api/crawl", json={"unit": "phuong-3", "probes": ["availability"]}).status_code
             == 401
@@ -379,7 +386,9 @@ def test_the_api_has_no_server_errors_for_any_input(site: tuple[Settings, int]) 
     from hypothesis import settings as hypothesis_settings
 
     settings, _ = site
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings))
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(settings), headers={"Host": "127.0.0.1"}
+    )
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     assert {op.path for op in operations} >= {
@@ -396,11 +405,30 @@ def test_the_api_has_no_server_errors_for_any_input(site: tuple[Settings, int]) 
         )
         @given(case=operation.as_strategy())
         def check(case: Any) -> None:
-            response = case.call()
+            response = case.call(base_url=LOCAL)
             if response.status_code >= 500:
                 failures.append(
                     f"{case.method} {case.formatted_path} {case.query}: {response.status_code} {response.text[:200]}"
                 )
 
         check()
+
+    # Periods and ids shaped like the hostile ones (months 13 and 00, spans of millennia, ids past 64 bits),
+    # which generation from the schema alone would rarely hit.
+    by_path = {op.path: op for op in operations}
+
+    @hypothesis_settings(
+        max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    @given(period=PERIODS, snapshot_id=IDS)
+    def check_periods_and_ids(period: str, snapshot_id: int) -> None:
+        for case in (by_path["/api/indicators"].Case(query={"period": period}),
+                     by_path["/api/snapshots/{snapshot_id}"].Case(path_parameters={"snapshot_id": snapshot_id})):  # fmt: skip
+            response = case.call(base_url=LOCAL)
+            if response.status_code >= 500:
+                failures.append(
+                    f"{case.formatted_path} {case.query}: {response.status_code} {response.text[:200]}"
+                )
+
+    check_periods_and_ids()
     assert failures == []

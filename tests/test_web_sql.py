@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,11 +15,27 @@ import pytest
 from sqlalchemy.engine import make_url
 
 import evidence.operations  # noqa: F401  (its tables join the schema, so their descriptions are checked too)
+from cchc.settings import Settings
+from cli.simlink import write_pointed_config
 from crawler import Capture, Outcome, Target
 from evidence.db import create_engine, open_database
 from evidence.models import Observation, ParseFailure
 from evidence.store import EvidenceStore
-from web.sql import EXAMPLES, TABLE_DESCRIPTIONS, ExampleQuery, ReadOnlySql, SqlFailed, SqlRefused, SqlTimeout
+from sim import Simulation
+from web.sql import (
+    EXAMPLES,
+    TABLE_DESCRIPTIONS,
+    ExampleQuery,
+    ReadOnlySql,
+    SqlError,
+    SqlFailed,
+    SqlRefused,
+    SqlTimeout,
+    SqlUnsafeRole,
+    _without_final_semicolon,
+    console_url,
+)
+from web.sql_role import grant_read_only
 
 EVIDENCE_TABLES = ("run", "blob", "snapshot", "snapshot_blob", "checkpoint", "observation", "parse_failure")
 TIMEOUT_MARGIN_S = 1.0
@@ -95,8 +114,24 @@ def evidence_url(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def console(evidence_url: str) -> Iterator[ReadOnlySql]:
-    with ReadOnlySql(evidence_url, timeout_s=1) as sql:
+def reader_url(evidence_url: str, settings: Settings) -> str:
+    """The URL the SQL page uses by default: SQLite's own file; on PostgreSQL the evidence database as the
+    SELECT-only role that `cchc db init-readonly` makes (granted here on this test's schema)."""
+    stored = settings.model_copy(
+        update={"storage": settings.storage.model_copy(update={"database_url": evidence_url})}
+    )
+    if is_postgresql(evidence_url):
+        engine = create_engine(evidence_url)
+        try:
+            grant_read_only(engine, stored.web.sql_role)
+        finally:
+            engine.dispose()
+    return console_url(stored, environ={})
+
+
+@pytest.fixture
+def console(reader_url: str) -> Iterator[ReadOnlySql]:
+    with ReadOnlySql(reader_url, timeout_s=1) as sql:
         yield sql
 
 
@@ -152,12 +187,12 @@ def test_a_single_trailing_semicolon_is_fine(console: ReadOnlySql) -> None:
     assert console.run("SELECT COUNT(*) AS runs FROM run;").rows == [(1,)]
 
 
-def test_the_row_limit_truncates_and_says_so(evidence_url: str) -> None:
-    with ReadOnlySql(evidence_url, row_limit=2) as sql:
+def test_the_row_limit_truncates_and_says_so(reader_url: str) -> None:
+    with ReadOnlySql(reader_url, row_limit=2) as sql:
         cut = sql.run("SELECT seq FROM snapshot ORDER BY seq")
-    with ReadOnlySql(evidence_url, row_limit=3) as sql:
+    with ReadOnlySql(reader_url, row_limit=3) as sql:
         whole = sql.run("SELECT seq FROM snapshot ORDER BY seq")
-    with ReadOnlySql(evidence_url, row_limit=1000) as sql:
+    with ReadOnlySql(reader_url, row_limit=1000) as sql:
         many = sql.run(
             "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000) SELECT x FROM n"
         )
@@ -165,6 +200,84 @@ def test_the_row_limit_truncates_and_says_so(evidence_url: str) -> None:
     assert (cut.rows, cut.truncated) == ([(1,), (2,)], True)
     assert (whole.rows, whole.truncated) == ([(1,), (2,), (3,)], False)
     assert (len(many.rows), many.rows[-1], many.truncated) == (1000, (1000,), True)
+
+
+def test_results_are_capped_by_bytes_and_say_so(reader_url: str) -> None:
+    """`SELECT zeroblob(100000000)` once returned 500 MB and stalled the whole app for seconds."""
+    rows_of_1000 = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000) "
+        "SELECT x, {pad} AS pad FROM n"
+    )
+    pad = "repeat('x', 1000)" if is_postgresql(reader_url) else "printf('%.1000c', 'x')"
+    with ReadOnlySql(reader_url, row_limit=1000, max_bytes=100_000) as sql:
+        cut = sql.run(rows_of_1000.format(pad=pad))
+        assert cut.truncated and 90 <= len(cut.rows) < 100 and cut.rows[-1][0] == len(cut.rows)
+        assert sql.run("SELECT 1 AS one;").rows == [(1,)]
+        if is_postgresql(reader_url):
+            # 100 MB made on the server: only a flag crosses the wire, not the value.
+            started = time.monotonic()
+            huge = sql.run("SELECT repeat('x', 100000000) AS huge, 1 AS n")
+            assert (huge.columns, huge.rows, huge.truncated) == (["huge", "n"], [], True)
+            assert time.monotonic() - started < 5
+        else:
+            with pytest.raises(
+                SqlFailed, match=r"^Giá trị quá lớn: a value would be larger than 1000000 bytes"
+            ):
+                sql.run("SELECT zeroblob(100000000)")  # refused inside SQLite, before it is made
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("SELECT 1;", "SELECT 1"), ("SELECT 1 ;  -- done\n", "SELECT 1 "), ("SELECT ';'", "SELECT ';'"),
+     ("SELECT 'it''s;'", "SELECT 'it''s;'"), ('SELECT ";" FROM t', 'SELECT ";" FROM t'),
+     ("SELECT $$;$$", "SELECT $$;$$"), ("SELECT $q$ $$; $q$;", "SELECT $q$ $$; $q$"),
+     ("SELECT E'\\';'", "SELECT E'\\';'"), ("SELECT 1 /* ; /* ; */ */", "SELECT 1 /* ; /* ; */ */"),
+     ("SELECT 1; /* end */", "SELECT 1")],
+)  # fmt: skip
+def test_only_a_final_semicolon_is_taken_off_before_the_query_is_wrapped(query: str, expected: str) -> None:
+    assert _without_final_semicolon(query) == expected
+
+
+def test_the_console_cannot_reach_beyond_the_evidence(reader_url: str, console: ReadOnlySql) -> None:
+    """PostgreSQL, by default: server files, the password table and large-object import are out of reach.
+    SQLite: fts3_tokenizer (a pointer out, and a way in) and load_extension are refused while compiling."""
+    if is_postgresql(reader_url):
+        for query in ("SELECT pg_read_file('/etc/passwd')", "SELECT rolpassword FROM pg_authid",
+                      "SELECT lo_import('/etc/passwd')", "SELECT pg_ls_dir('.')"):  # fmt: skip
+            with pytest.raises(SqlRefused, match="permission denied"):
+                console.run(query)
+    else:
+        for query, refused in (("SELECT fts3_tokenizer('simple')", "fts3_tokenizer()"),
+                               ("SELECT hex(fts3_tokenizer('simple'))", "fts3_tokenizer()"),
+                               ("SELECT load_extension('/tmp/x.so')", "load_extension()")):  # fmt: skip
+            with pytest.raises(SqlRefused) as caught:
+                console.run(query)
+            assert caught.value.refused == refused
+        assert console.run(
+            "SELECT upper('a'), json_extract('{\"a\": 1}', '$.a'), date('2023-09-30')"
+        ).rows == [("A", 1, "2023-09-30")]
+
+
+def test_a_superuser_console_is_refused_unless_allowed(pg_url: str) -> None:
+    """The tests' PostgreSQL login is a superuser: pointed at it, the console runs nothing."""
+    with (
+        ReadOnlySql(pg_url) as sql,
+        pytest.raises(SqlUnsafeRole, match=r"^Trang SQL không chạy với vai trò 'postgres' \(superuser"),
+    ):
+        sql.run("SELECT 1")
+    with ReadOnlySql(pg_url, allow_superuser=True) as sql:
+        assert sql.run("SELECT 1").rows == [(1,)]
+
+
+def test_init_readonly_refuses_to_demote_the_evidence_role(pg_url: str) -> None:
+    engine = create_engine(pg_url)
+    try:
+        with pytest.raises(SqlError, match=r"web\.sql_role 'postgres' is the evidence database's own role"):
+            grant_read_only(engine, "postgres")
+    finally:
+        engine.dispose()
+    with pytest.raises(SqlError, match="for PostgreSQL"):
+        grant_read_only(create_engine("sqlite://"), "cchc_sql_reader")
 
 
 def test_a_malformed_query_fails_in_the_databases_words(console: ReadOnlySql) -> None:
@@ -309,3 +422,34 @@ def test_every_example_query_runs(console: ReadOnlySql, example: ExampleQuery) -
 
     assert result.columns
     assert result.rows, f"{example.title!r} found nothing in a database that has an answer for it"
+
+
+def test_init_readonly_from_the_command_line(
+    database_url: str, settings: Settings, simulation: Simulation, tmp_path: Path
+) -> None:
+    """`cchc db init-readonly`: on PostgreSQL the SQL page's role, which the console then uses by default;
+    on SQLite one line saying it is not needed."""
+    stored = settings.model_copy(update={
+        "storage": settings.storage.model_copy(update={"database_url": database_url, "blob_dir": tmp_path / "b"}),
+        "collector": settings.collector.model_copy(update={"key_file": tmp_path / "k.pem"})})  # fmt: skip
+    config = tmp_path / "config.toml"
+    write_pointed_config(stored, simulation.urls, config)
+    open_database(database_url).dispose()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL", "CCHC_SQL_PASSWORD")
+    }
+    made = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "db", "init-readonly"],
+                          capture_output=True, text=True, timeout=120, env=env, check=False)  # fmt: skip
+    if not is_postgresql(database_url):
+        assert made.returncode == 1 and made.stderr.strip().splitlines() == [
+            "cchc db init-readonly is for PostgreSQL: on SQLite the SQL page opens the file read-only"
+        ]
+        return
+    assert made.returncode == 0, made.stderr
+    assert "role cchc_sql_reader may read schema t_" in made.stdout
+    with ReadOnlySql(console_url(stored, environ={})) as sql:
+        assert sql.run("SELECT COUNT(*) FROM run").rows == [(0,)]
+        with pytest.raises(SqlRefused, match="permission denied"):
+            sql.run("SELECT pg_read_file('/etc/hostname')")

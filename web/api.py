@@ -7,13 +7,13 @@ import sys
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from evidence.models import Observation, Snapshot, SnapshotBlob
 from web.access import require_token
 from web.context import records
-from web.pages import context, default_period, run_sql, verification
+from web.pages import context, default_period, known_id, run_sql, verification
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -96,8 +96,8 @@ class SqlOut(BaseModel):
 
 
 class CrawlRequest(BaseModel):
-    unit: str
-    probes: list[str] = []
+    unit: str = Field(max_length=80)
+    probes: list[str] = Field(default=[], max_length=8)
 
 
 class CrawlStarted(BaseModel):
@@ -149,7 +149,7 @@ def unit_observations(
 @router.get("/snapshots/{snapshot_id}", response_model=SnapshotOut)
 def snapshot(request: Request, snapshot_id: int) -> SnapshotOut:
     ctx = context(request)
-    if not 0 < snapshot_id < 2**31:
+    if not known_id(snapshot_id):
         raise HTTPException(404, f"no snapshot {snapshot_id}")
     with Session(ctx.engine) as session:
         found = session.get(Snapshot, snapshot_id)
@@ -184,6 +184,11 @@ def surprise_crawl(request: Request, body: CrawlRequest) -> CrawlStarted:
     require_token(request, ctx.settings.web.token)
     if ctx.unit(body.unit) is None:
         raise HTTPException(404, f"unknown unit {body.unit!r}")
+    from probes import PROBES  # the crawl's own list: a name it would refuse is refused here, not after 202
+
+    unknown = [p for p in body.probes if p not in PROBES]
+    if unknown:
+        raise HTTPException(400, f"unknown probe {unknown[0]!r}; probes are {', '.join(PROBES)}")
     command = [
         sys.executable,
         "-m",
@@ -207,5 +212,6 @@ def surprise_crawl(request: Request, body: CrawlRequest) -> CrawlStarted:
 
 
 @router.get("/health")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
+    # async: answered on the event loop, never queued behind worker threads busy with heavy requests
     return {"status": "ok"}

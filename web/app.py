@@ -1,6 +1,7 @@
 """`cchc serve`: the web app for analysts and inspectors (FastAPI, server-rendered Jinja2, in Vietnamese).
 
-Binds to 127.0.0.1 by default; bound elsewhere, every request needs the configured token.
+Binds to 127.0.0.1 by default; bound elsewhere, every request needs the configured token. Every request
+passes, in this order: the Host allow-list (web/hosts.py), its deadline (web/deadline.py), the token gate.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cchc.errors import ConfigError
 from cchc.settings import Settings
 from web import api, pages
-from web.access import TokenGate, is_loopback
+from web.access import TokenGate
 from web.context import WebContext
+from web.deadline import Deadline
+from web.hosts import HostAllowList, is_loopback
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -46,11 +49,7 @@ def create_app(settings: Settings, host: str | None = None) -> FastAPI:
     )
     app = FastAPI(title="cchc-watch", version="0.1.0", lifespan=lifespan, description=description)
     app.state.ctx = WebContext.open(settings)
-    app.state.sql = ReadOnlySql(
-        settings.web.sql_database_url or settings.storage.database_url,
-        timeout_s=settings.web.sql_timeout_s,
-        row_limit=settings.web.sql_row_limit,
-    )
+    app.state.sql = ReadOnlySql.for_settings(settings)
     app.include_router(pages.router)
     app.include_router(api.router)
 
@@ -68,6 +67,8 @@ def create_app(settings: Settings, host: str | None = None) -> FastAPI:
 
     if not is_loopback(bound):
         app.add_middleware(TokenGate, token=settings.web.token)
+    app.add_middleware(Deadline, seconds=settings.web.request_timeout_s)
+    app.add_middleware(HostAllowList, allowed=settings.web.allowed_hosts, bound=bound)  # outermost
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

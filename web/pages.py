@@ -3,7 +3,6 @@ and the SQL page. From a score to the page that proves it in two clicks: overvie
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import difflib
 import io
@@ -18,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
-from crawler.content import ContentError, decode_content
+from crawler.content import ContentError, ContentTooLarge, decode_content
 from evidence.errors import EvidenceError
 from evidence.ledger import record_hash
 from evidence.models import Blob, Observation, Snapshot, SnapshotBlob
@@ -36,6 +35,12 @@ COLUMNS = (("name", "Đơn vị"), ("i766", "Chỉ số 766"), ("i766_band", "X�
 STATUS_LABELS = {"ok": "có minh chứng", "na": "không áp dụng", "missing": "thiếu minh chứng",
                  "reported": "điểm trên bảng 766", "provided_by_unit": "do đơn vị cung cấp"}  # fmt: skip
 CAPTURE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL): a larger one names nothing
+
+
+def known_id(value: int) -> bool:
+    """Whether an id from a URL can name a row at all (99999999999999999999 once gave a 500, not a 404)."""
+    return 0 < value <= MAX_ID
 
 
 def context(request: Request) -> WebContext:
@@ -138,7 +143,8 @@ def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTML
     period = period or default_period(ctx)
     table = _table(ctx, period)
     mine = records(table[table["unit"] == unit_id])
-    months = list(indicators.parse_period(period).months)[-12:]
+    span = indicators.parse_period(period, max_months=ctx.settings.indicators.max_period_months)
+    months = list(span.months)[-12:]
     trend = indicators.trend(unit_id, f"{months[0]}..{months[-1]}", settings=ctx.settings, raw=ctx.figures())
 
     def series(name: str) -> list[float | None]:
@@ -210,6 +216,8 @@ def sources_page(request: Request, unit_id: str, indicator: str, period: str | N
 
 
 def _snapshot(ctx: WebContext, snapshot_id: int) -> tuple[Snapshot, list[SnapshotBlob]]:
+    if not known_id(snapshot_id):
+        raise HTTPException(404, f"không có bản chụp #{snapshot_id}")
     with Session(ctx.engine) as session:
         snapshot = session.get(Snapshot, snapshot_id)
         if snapshot is None:
@@ -283,16 +291,26 @@ def _body(
     if link is None:
         raise HTTPException(404, f"bản chụp #{snapshot.id} không có {role}")
     data = ctx.blobs.get(link.sha256)
-    if role == "response_body":
-        encoding = next((v for k, v in snapshot.response_headers if k.lower() == "content-encoding"), None)
-        with contextlib.suppress(ContentError):
-            data = decode_content(
-                data,
-                encoding,
-                max_bytes=ctx.settings.politeness.max_body_bytes,
-                already_decoded=snapshot.render == "browser",
-            )
-    return data
+    if role != "response_body":
+        return data
+    # The body as the server meant it, within the crawl's own bound: a gzip bomb is never inflated here.
+    raw = f"/evidence/{snapshot.id}/raw"
+    if snapshot.outcome == "too-large":
+        raise HTTPException(
+            422, f"bản chụp #{snapshot.id} quá lớn để hiển thị ({snapshot.detail}); tải bản gốc: {raw}"
+        )
+    encoding = next((v for k, v in snapshot.response_headers if k.lower() == "content-encoding"), None)
+    try:
+        return decode_content(data, encoding, max_bytes=ctx.settings.politeness.max_body_bytes,
+                              already_decoded=snapshot.render == "browser")  # fmt: skip
+    except ContentTooLarge as exc:
+        raise HTTPException(
+            422, f"bản chụp #{snapshot.id} quá lớn để hiển thị ({exc}); tải bản gốc: {raw}"
+        ) from None
+    except ContentError as exc:
+        raise HTTPException(
+            422, f"không giải mã được nội dung bản chụp #{snapshot.id} ({exc}); tải bản gốc: {raw}"
+        ) from None
 
 
 @router.get("/evidence/{snapshot_id}/capture", include_in_schema=False)
@@ -395,7 +413,8 @@ def sql_page(request: Request, q: str = "") -> HTMLResponse:
     except SqlError as exc:
         schema, error = [], error or str(exc)
     return render(request, "sql.html", 400 if error else 200, query=q, result=result, error=error, examples=EXAMPLES,
-                  schema=schema, timeout=ctx.settings.web.sql_timeout_s, limit=ctx.settings.web.sql_row_limit)  # fmt: skip
+                  schema=schema, timeout=ctx.settings.web.sql_timeout_s, limit=ctx.settings.web.sql_row_limit,
+                  max_bytes=ctx.settings.web.sql_max_bytes)  # fmt: skip
 
 
 @router.get("/sql.csv", include_in_schema=False)
