@@ -77,6 +77,8 @@ def world_spec(settings: Settings, extra_faults: Iterable[FaultSpec] = ()) -> Wo
         dvc_list_page=sources.dvc_tinh.list_page,
         dashboard_groups=tuple(sources.dvc_quocgia.dashboard_groups),
         national_bot_protection=settings.sim.national_bot_protection,
+        national_pending_counts=settings.sim.national_pending_counts,
+        i766_discrepancies=settings.sim.i766_discrepancies,
         faults=(*faults, *extra_faults),
     )
 
