@@ -135,7 +135,7 @@ def parse_fault(text: str) -> FaultSpec:
 def truth_figures(truth: Mapping[str, Any]) -> pd.DataFrame:
     """The simulation's ground truth as raw figures, in the shape indicators/observed.py gives from a crawl,
     so the indicator table can be computed directly from the simulation's own data."""
-    from indicators.observed import COLUMNS
+    from indicators.observed import COLUMNS, with_unpublished
 
     rows: list[dict[str, Any]] = []
 
@@ -157,4 +157,6 @@ def truth_figures(truth: Mapping[str, Any]) -> pd.DataFrame:
         for period, scores in cell["i766"].items():
             for metric, value in scores.items():
                 add(unit, metric, period, value)
-    return pd.DataFrame(rows, columns=COLUMNS)
+        for period, rank in cell.get("i766_rank", {}).items():
+            add(unit, "i766_rank", period, rank)
+    return with_unpublished(pd.DataFrame(rows, columns=COLUMNS))

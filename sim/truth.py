@@ -128,6 +128,7 @@ def _procedures(world: World, unit: UnitSpec) -> dict[str, Any] | None:
     return {
         "tthc_listed": len(listed),
         **{f"tthc_{level}": by_level.get(level, 0) for level in ONLINE_LEVELS},
+        "tthc_dvctt": len({p.code for p in listed if p.level in ("toan_trinh", "mot_phan")}),
         "tthc_complete_7": sum(p.complete for p in listed),
         "tthc_reference": len(reference),
         "tthc_reference_complete": sum(
