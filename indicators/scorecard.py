@@ -585,7 +585,11 @@ def _table(
     )
     _rank(totals, ["indicator", "tier"], totals["status"].eq("ok") & totals["indicator"].ne("CHECK_766")
           & ~(totals["coverage"] < rule.min_coverage_for_rank))  # fmt: skip
-    return pd.concat([table, totals], ignore_index=True)[COLUMNS]
+    result = pd.concat([table, totals], ignore_index=True)[COLUMNS]
+    result["band"] = (
+        result["band"].astype(object).where(result["band"].notna(), None)
+    )  # no band is None, not NaN
+    return result
 
 
 def _source_columns(scored: Scored, units: Sequence[Unit], cells: Cells, with_sources: bool,

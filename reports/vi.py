@@ -19,6 +19,18 @@ STATUS_VI = {
     "reported": "Theo Cổng DVCQG",
     "provided_by_unit": PROVIDED_TEXT,
 }
+# The rule set's tags (indicators.md), beside each score and in the legend: short label, what it means.
+CONFIDENCE_VI = {
+    "official": (
+        "Chính thức",
+        "Chính thức: công thức và điểm theo văn bản, tài liệu kỹ thuật được trích dẫn.",
+    ),
+    "partial": (
+        "Một phần",
+        "Một phần: công thức theo tài liệu chính thức; điểm tối đa hoặc cách tính điểm chưa có văn bản.",
+    ),
+    "proposed": ("Đề xuất", "Đề xuất: cách tính do công cụ đề xuất, điều chỉnh được trong cấu hình."),
+}
 KIND_VI = {"phong": "Phòng chuyên môn", "phuong": "UBND phường", "xa": "UBND xã"}
 TIER_VI = {"phong": "phòng chuyên môn", "phuong_xa": "phường, xã"}
 ROMAN_QUARTER = {1: "I", 2: "II", 3: "III", 4: "IV"}
