@@ -650,26 +650,33 @@ def _published_total(units: Sequence[Unit], definitions: Definitions, published:
     rule = definitions.rule_set
     key = period.dvcqg_key or period.months[-1]
     count = len(units)
-    values = np.full(count, np.nan)
-    ranks = np.full(count, np.nan)
-    status = np.full(count, "missing", dtype=object)
+
+    def column(frame: pd.DataFrame, metric: str, fill: Any, kind: Any) -> np.ndarray:
+        return (
+            frame[metric].to_numpy(dtype=kind)
+            if metric in frame.columns
+            else np.full(count, fill, dtype=kind)
+        )
+
+    state = column(published.status, PUBLISHED, "", object)
+    phong = np.array([u.kind == "phong" for u in units], dtype=bool)
+    ok = (state == "ok") & ~phong
+    values = np.where(ok, column(published.value, PUBLISHED, np.nan, float), np.nan)
+    ranked = ok & (column(published.status, "i766_rank", "", object) == "ok")
+    ranks = np.where(ranked, column(published.value, "i766_rank", np.nan, float), np.nan)
+    status = np.where(ok, "ok", np.where(phong, "na", "missing")).astype(object)
     reasons = np.full(count, "", dtype=object)
     observations: list[list[int]] = []
     snapshots: list[list[int]] = []
     for n, unit in enumerate(units):
-        state = published.status.at[unit.id, PUBLISHED] if PUBLISHED in published.status.columns else ""
         found = published.sources_of((unit.id, PUBLISHED)) if with_sources else None
         observations.append(list(found[0]) if found else [])
         snapshots.append(sorted(set(found[1])) if found else [])
-        if unit.kind == "phong":
-            status[n], reasons[n] = "na", _applies(unit, PUBLISHED)
-        elif state == "ok":
-            status[n], values[n] = "ok", float(published.value.at[unit.id, PUBLISHED])
-            if "i766_rank" in published.status.columns and published.status.at[unit.id, "i766_rank"] == "ok":
-                ranks[n] = float(published.value.at[unit.id, "i766_rank"])
-            if period.dvcqg_key is None:
-                reasons[n] = f"the period has no published index of its own: that of {key} is shown"
-        else:
+        if phong[n]:
+            reasons[n] = _applies(unit, PUBLISHED)
+        elif ok[n] and period.dvcqg_key is None:
+            reasons[n] = f"the period has no published index of its own: that of {key} is shown"
+        elif not ok[n]:
             cause = published.reasons.get((unit.id, PUBLISHED), "")
             reasons[n] = f"no published index for {key}" + (f": {cause}" if cause else "")
     ok = status == "ok"
