@@ -270,3 +270,72 @@ def test_without_open_dossier_counts_2_1_and_5_2_are_na_with_the_reason(
     checks = reconcile(figures, [target.unit_by_id("phuong-1")], definitions, [MONTH])
     tdgq = next(c for c in checks if c.group == "TDGQ")
     assert tdgq.status == "unchecked" and tdgq.published is not None
+
+
+# --- what the dashboard's own scores need of a rule set ------------------------------------------------------
+
+
+PAYMENT_RULES = """
+group = [{ id = "TTTT", name_vi = "Thanh toán trực tuyến", family = "766", max_points = 10 },
+         { id = "PAR", name_vi = "PAR", family = "PAR" }]
+[rule_set]
+id = "payment-shape"
+valid_from = 2026-01-01
+[bands]
+i766 = [{ name = "Tốt", min = 90, confidence = "official" }, { name = "Yếu", min = 0, confidence = "official" }]
+par_tayninh = [{ name = "Tốt", min = 80, confidence = "proposed" }, { name = "Kém", min = 0, confidence = "proposed" }]
+[[indicator]]
+id = "PAY_PAID"
+group = "TTTT"
+name_vi = "Hồ sơ thanh toán trực tuyến"
+numerator = ["hs_paid_online_dvcqg"]
+denominator = ["hs_received"]
+when_no_denominator = "zero"
+scoring = "linear"
+max_points = 6
+confidence = "partial"
+source = "dvcqg-v1 formality-online-payment-tree, first part"
+[[indicator]]
+id = "PAY_FORMALITY"
+group = "TTTT"
+name_vi = "TTHC có hồ sơ thanh toán thành công"
+numerator = ["hs_received_online"]
+denominator = ["tthc_listed"]
+when_no_denominator = "zero"
+scoring = "threshold"
+threshold = 0.8
+max_points = 2
+confidence = "partial"
+source = "dvcqg-v1 formality-online-payment-tree, second part"
+[[indicator]]
+id = "PAY_FEE_DATA"
+group = "TTTT"
+name_vi = "TTHC có dữ liệu phí"
+numerator = ["hs_synced"]
+denominator = ["tthc_reference"]
+when_no_denominator = "zero"
+scoring = "threshold"
+threshold = 0.8
+max_points = 2
+confidence = "partial"
+source = "dvcqg-v1 formality-online-payment-tree, third part"
+"""
+
+
+def test_the_rule_set_expresses_the_dashboards_three_part_payment_score(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """shared/real/dvcqg-v1 README: the payment tree is 6 × linear + 2 × capped at 80 % + 2 × capped at 80 %, a
+    zero denominator counting 0; the province's row, 82913/98459, 93/310 and 56/310, publishes 6.25. Stand-in
+    observation names carry the three parts' counts (issue 19 reads the real ones)."""
+    path = tmp_path / "indicators.toml"
+    path.write_text(PAYMENT_RULES, encoding="utf-8")
+    rules = load_definitions(path)
+    frame = scored(settings, rules, hs_paid_online_dvcqg=82913, hs_received=98459, hs_received_online=93,
+                   tthc_listed=310, hs_synced=56, tthc_reference=310)  # fmt: skip
+    parts = frame[frame["group"] == "TTTT"].set_index("indicator")["points"]
+    assert round(sum(round(p, 2) for p in parts), 2) == 6.25
+    empty = scored(settings, rules, hs_paid_online_dvcqg=0, hs_received=0, hs_received_online=0, tthc_listed=0,
+                   hs_synced=0, tthc_reference=0)  # fmt: skip
+    nothing = empty[empty["group"] == "TTTT"]
+    assert set(nothing["status"]) == {"ok"} and (nothing["points"] == 0).all()
