@@ -413,6 +413,8 @@ class SimSettings(_Section):
     host: str = "127.0.0.1"
     port_base: int = Field(default=0, ge=0, le=65000)
     national_bot_protection: bool = True
+    national_pending_counts: bool = True
+    i766_discrepancies: int = Field(default=3, ge=0, le=50)
     faults: list[SimFault] = []
 
 

@@ -109,19 +109,40 @@ def _note(value: Any) -> str:
     return "" if _cell(value) == "—" else str(value)
 
 
+def _checked(row: dict[str, Any]) -> str:
+    """Our check of the 766 index: points of the points computable, and their share of the 100; never a score."""
+    if _cell(row.get("points")) == "—":
+        return "—"
+    return f"{row['points']:.2f} / {row['max_points']:g} ({100 * row['coverage']:.0f}% của 100)"
+
+
 def terminal_table(frame: pd.DataFrame, detailed: bool) -> Table:
     period = frame["period"].iloc[0]
-    totals = frame[frame["indicator"].str.startswith("TOTAL_")]
+    totals = frame[frame["scoring"] == "total"]
     if not detailed:
-        table = Table(title=f"Chỉ số {period}: điểm (% của tối đa áp dụng), xếp loại, hạng trong cùng cấp")
-        for column in ("đơn vị", "766", "xếp loại", "hạng", "CCHC", "xếp loại ", "hạng ", "ghi chú"):
+        table = Table(
+            title=f"Chỉ số {period}: 766 do Cổng DVCQG công bố (/100), CCHC (% của tối đa áp dụng); xếp loại, "
+            "hạng trong cùng cấp; 766 kiểm chứng: điểm tính lại được / điểm tính được (không xếp loại, xếp hạng)"
+        )
+        for column in (
+            "đơn vị",
+            "766",
+            "xếp loại",
+            "hạng",
+            "CCHC",
+            "xếp loại ",
+            "hạng ",
+            "766 kiểm chứng",
+            "ghi chú",
+        ):
             table.add_column(column, justify="left" if column in ("đơn vị", "ghi chú") else "right")
         for _unit_id, group in totals.groupby("unit", sort=False):
-            rows = {r["family"]: r for r in group.to_dict(orient="records")}
-            a, b = rows.get("766", {}), rows.get("PAR", {})
+            rows = {r["indicator"]: r for r in group.to_dict(orient="records")}
+            a, b, c = rows.get("TOTAL_766", {}), rows.get("TOTAL_PAR", {}), rows.get("CHECK_766", {})
             note = "; ".join(filter(None, (_note(a.get("reason")), _note(b.get("reason")))))
             table.add_row(str(group["unit_name"].iloc[0]).removeprefix("UBND "), _cell(a.get("points")), _cell(a.get("band")),
-                          _cell(a.get("rank"), 0), _cell(b.get("points")), _cell(b.get("band")), _cell(b.get("rank"), 0), note)  # fmt: skip
+                          _cell(a.get("rank"), 0), _cell(b.get("points")), _cell(b.get("band")), _cell(b.get("rank"), 0),
+                          _checked(c), note)  # fmt: skip
         return table
     table = Table(title=f"Chỉ số {period}")
     for column in (

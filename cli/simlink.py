@@ -77,6 +77,8 @@ def world_spec(settings: Settings, extra_faults: Iterable[FaultSpec] = ()) -> Wo
         dvc_list_page=sources.dvc_tinh.list_page,
         dashboard_groups=tuple(sources.dvc_quocgia.dashboard_groups),
         national_bot_protection=settings.sim.national_bot_protection,
+        national_pending_counts=settings.sim.national_pending_counts,
+        i766_discrepancies=settings.sim.i766_discrepancies,
         faults=(*faults, *extra_faults),
     )
 
@@ -133,7 +135,7 @@ def parse_fault(text: str) -> FaultSpec:
 def truth_figures(truth: Mapping[str, Any]) -> pd.DataFrame:
     """The simulation's ground truth as raw figures, in the shape indicators/observed.py gives from a crawl,
     so the indicator table can be computed directly from the simulation's own data."""
-    from indicators.observed import COLUMNS
+    from indicators.observed import COLUMNS, with_unpublished
 
     rows: list[dict[str, Any]] = []
 
@@ -155,4 +157,6 @@ def truth_figures(truth: Mapping[str, Any]) -> pd.DataFrame:
         for period, scores in cell["i766"].items():
             for metric, value in scores.items():
                 add(unit, metric, period, value)
-    return pd.DataFrame(rows, columns=COLUMNS)
+        for period, rank in cell.get("i766_rank", {}).items():
+            add(unit, "i766_rank", period, rank)
+    return with_unpublished(pd.DataFrame(rows, columns=COLUMNS))

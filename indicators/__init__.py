@@ -8,9 +8,14 @@ behind it. Reads observations only, never pages.
 
 Columns of `table()`: period, unit, unit_name, kind, tier (phong | phuong_xa), family (766 | PAR), group,
 indicator, name_vi, numerator, denominator, rate, points, max_points, status (ok | na | missing | reported |
-provided_by_unit), reason, band and coverage (on TOTAL_* rows), rank (within the tier), flag, confidence,
-scoring, threshold, reported_value (the dashboard's own score), rule_set, observation_ids, snapshot_ids;
-with compare=True also previous_period, previous_points and change (the same period a year earlier).
+provided_by_unit), reason, band, rank (within the tier), published_rank (the unit's place in the dashboard's
+own report), coverage, flag, confidence, scoring, threshold, reported_value (the dashboard's own score),
+rule_set, observation_ids, snapshot_ids; with compare=True also previous_period, previous_points and change
+(the same period a year earlier). The totals: TOTAL_766, the index the dashboard publishes (banded and ranked
+as published); CHECK_766, the points our evidence earns of those it can compute (never banded or ranked);
+TOTAL_PAR, the web-evidence PAR index.
+
+    >>> checks = indicators.reconcile("2023-01..2023-08")   # published group scores against the public counts
 """
 
 from __future__ import annotations
@@ -23,15 +28,20 @@ from sqlalchemy.engine import Engine
 from cchc.settings import Settings, Unit, load_settings
 from indicators.definitions import Definitions, load_definitions
 from indicators.observed import raw_figures
+from indicators.reconcile import GroupCheck
+from indicators.reconcile import reconcile as reconcile_months
 from indicators.scorecard import Period, compute, parse_period
 
 __all__ = [
     "Definitions",
+    "GroupCheck",
     "Period",
     "compute",
     "figures",
     "load_definitions",
     "parse_period",
+    "reconcile",
+    "reconcile_months",
     "table",
     "trend",
 ]
@@ -76,6 +86,22 @@ def table(
     if compare:
         frame = with_previous(frame, data, unit_list, definitions, wanted)
     return frame
+
+
+def reconcile(
+    period: str = "ytd",
+    *,
+    settings: Settings | None = None,
+    units: Sequence[str] | None = None,
+    engine: Engine | None = None,
+    raw: pd.DataFrame | None = None,
+) -> list[GroupCheck]:
+    """Each month of the period: every 766 group's published score against what the public counts allow;
+    `[c for c in checks if c.finding]` are "Điểm công bố lệch so với số liệu công khai"."""
+    chosen, unit_list = _context(settings, units)
+    definitions = load_definitions(chosen.indicators.file)
+    data = raw if raw is not None else figures(chosen, engine)
+    return reconcile_months(data, unit_list, definitions, parse_period(period).months)
 
 
 def with_previous(frame: pd.DataFrame, data: pd.DataFrame, units: Sequence[Unit], definitions: Definitions,

@@ -18,6 +18,16 @@ from cchc.settings import Text, read_toml, validation_problems
 Confidence = Literal["official", "partial", "proposed"]
 Scoring = Literal["threshold", "linear", "count_target", "none"]
 Family = Literal["766", "PAR"]
+# What a denominator of 0 gives. The formula description allows "0 hoặc N/A"; today's dashboard gives 0 for 2.1
+# and 5.4, full points for 5.2 and 5.3, no value for most others (shared/real/dvcqg-v1, README).
+NoDenominator = Literal["na", "zero", "full", "prior_year"]
+NO_DENOMINATOR_TEXT = {
+    "na": "N/A, left out of the points computable",
+    "zero": "0 points",
+    "full": "full points",
+    "prior_year": "last year's total ÷ 12 a month as the denominator",
+}
+Level = Literal["unit", "province"]
 
 
 def _metric_name(value: str) -> str:
@@ -55,7 +65,7 @@ class Indicator(_Model):
     denominator: list[MetricName] = []
     same_as: str | None = None
     multiply_by: str | None = None
-    when_no_denominator: Literal["na", "prior_year"] = "na"
+    when_no_denominator: NoDenominator = "na"
     scoring: Scoring
     threshold: float | None = Field(default=None, gt=0, le=1)
     target: float | None = Field(default=None, gt=0)
@@ -63,7 +73,9 @@ class Indicator(_Model):
     flag_below: float | None = Field(default=None, ge=0, le=1)
     max_points: float = Field(ge=0)
     confidence: Confidence
-    source: str = ""
+    source: str = Field(
+        min_length=1
+    )  # the formula's and the points' sources: every rule says where it is from
     section: str = "2.3"  # the plan's Đề cương section this indicator informs
 
     @model_validator(mode="after")
@@ -80,15 +92,18 @@ class Indicator(_Model):
 
 
 class ReportedOnly(_Model):
-    """An indicator with no public counts: shown as the dashboard's score, or to be provided by the unit."""
+    """An indicator we do not score: one with no public counts (shown as the dashboard's group score, or to be
+    provided by the unit), or one measured for the whole province (N/A for a unit). Either way it counts
+    against the coverage of the 766 figure we compute."""
 
     id: str
     group: str
     name_vi: Text
     max_points: float = Field(ge=0)
     threshold: float | None = Field(default=None, gt=0, le=1)
+    level: Level = "unit"
     confidence: Confidence
-    source: str = ""
+    source: str = Field(min_length=1)
     section: str = "2.3"
 
 
@@ -124,11 +139,19 @@ class Bands(_Model):
     par_tayninh: BandList
 
 
+class Reconciliation(_Model):
+    """How far a published group score may lie from what the public counts give before it is a finding: the
+    dashboard rounds each indicator to 2 decimals before adding them."""
+
+    tolerance: float = Field(default=0.05, ge=0, le=5)
+
+
 class Definitions(_Model):
     group: list[Group]
     reported_only: list[ReportedOnly] = []
     rule_set: RuleSet
     bands: Bands
+    reconciliation: Reconciliation = Reconciliation()
     indicator: list[Indicator] = Field(min_length=1)
 
     def problems(self) -> list[str]:
@@ -146,6 +169,19 @@ class Definitions(_Model):
                 problems.append(
                     f"indicator[{item_id}].group: expected one of {sorted(groups)}, got {group!r}"
                 )
+        for grp in self.group:
+            if grp.family != "766":
+                continue
+            members = self.member_max(grp.id)
+            if grp.max_points is None:
+                problems.append(
+                    f"group[{grp.id}].max_points: a 766 group needs its maximum (the dashboard's)"
+                )
+            elif members > grp.max_points + 1e-9:
+                problems.append(
+                    f"group[{grp.id}].max_points: its indicators give {members:g} points, more than the "
+                    f"group's {grp.max_points:g}"
+                )
         for ind in self.indicator:
             for field_name in ("same_as", "multiply_by"):
                 ref = getattr(ind, field_name)
@@ -158,6 +194,20 @@ class Definitions(_Model):
                         f"indicator[{ind.id}].{field_name}: {ref!r} itself uses same_as; chain one level only"
                     )
         return problems
+
+    def member_max(self, group_id: str) -> float:
+        """The points of the group's indicators, scored or not."""
+        scored = sum(i.max_points for i in self.indicator if i.group == group_id)
+        return scored + sum(r.max_points for r in self.reported_only if r.group == group_id)
+
+    def family_max(self, family: str) -> float:
+        """The family's points in all: for 766 the dashboard's group maxima (100), whatever share of them the
+        rule set has indicators for; for a group without a maximum, its indicators' points."""
+        return sum(
+            g.max_points if g.max_points is not None else self.member_max(g.id)
+            for g in self.group
+            if g.family == family
+        )
 
     def family_of(self, group_id: str) -> str:
         return next(g.family for g in self.group if g.id == group_id)

@@ -19,16 +19,22 @@ from sqlalchemy.engine import Engine
 
 from cchc.settings import Settings, Unit
 from cchc.timeutil import VN_TZ, months_between
+from probes.service_stats import OPTIONAL_DOSSIER_FIELDS
 
+# Dossiers and feedback still open at the month's end: optional in the monthly summary (no public source shows
+# them), so a month whose summary lacks them has them N/A with the reason, and 2.1 and 5.2 with them.
+PENDING_METRICS = tuple(OPTIONAL_DOSSIER_FIELDS.values())
 DOSSIER_METRICS = (
     "hs_received", "hs_received_direct", "hs_received_post", "hs_received_online", "hs_synced",
     "hs_processed_on_time", "hs_processed_late", "hs_returned_on_time", "hs_returned_late",
-    "hs_paid_online_dvcqg", "hs_paid_online_local", "pakn_on_time", "pakn_late",
+    "hs_paid_online_dvcqg", "hs_paid_online_local", "pakn_on_time", "pakn_late", *PENDING_METRICS,
 )  # fmt: skip
 SCORE_METRICS = ("i766_score_tong", "i766_score_ckmb", "i766_score_tdgq", "i766_score_tttt", "i766_score_clgq",
                  "i766_score_mdhl", "i766_score_mdsh")  # fmt: skip
-PROCEDURE_METRICS = ("tthc_listed", "tthc_toan_trinh", "tthc_mot_phan", "tthc_cung_cap_thong_tin", "tthc_complete_7",
-                     "tthc_reference", "tthc_reference_complete", "tthc_reference_missing")  # fmt: skip
+RANK_METRICS = ("i766_rank",)  # the unit's place (ROW_STT) in the province's 766 report, as published
+PROCEDURE_METRICS = ("tthc_listed", "tthc_toan_trinh", "tthc_mot_phan", "tthc_cung_cap_thong_tin", "tthc_dvctt",
+                     "tthc_complete_7", "tthc_reference", "tthc_reference_complete", "tthc_reference_missing")  # fmt: skip
+ONLINE_LEVELS = ("toan_trinh", "mot_phan")  # the highest first: a procedure offered at both counts once
 NEWS_METRICS = ("news_posts", "news_posts_cchc")
 COLUMNS = [
     "unit",
@@ -124,9 +130,10 @@ def raw_figures(engine: Engine, settings: Settings, units: Sequence[Unit] | None
     figures: list[Figure] = []
     if not obs.empty:
         figures += latest_values(obs, DOSSIER_METRICS + SCORE_METRICS, chosen)
+        figures += published_ranks(obs, chosen)
         figures += news_figures(obs, settings, chosen, failures)
         figures += procedure_figures(obs, settings, chosen, failures)
-    return figures_frame(figures)
+    return with_unpublished(figures_frame(figures))
 
 
 def _why(failures: pd.DataFrame, unit: str | None, probe: str) -> str:
@@ -155,6 +162,45 @@ def latest_values(obs: pd.DataFrame, metrics: Sequence[str], units: Sequence[Uni
         )
         for r in latest.itertuples()
     ]
+
+
+def published_ranks(obs: pd.DataFrame, units: Sequence[Unit]) -> list[Figure]:
+    """The unit's place in the province's 766 report (its ROW_STT), per period, from the latest capture."""
+    wanted = obs[(obs["metric"] == "i766_score_tong") & obs["unit"].isin([u.id for u in units])]
+    if wanted.empty:
+        return []
+    latest = wanted.sort_values("seq").groupby(["unit", "period"], as_index=False).last()
+    return [
+        Figure(r.unit, "i766_rank", r.period, float(r.attributes["rank"]), observed_at=r.fetched_at.to_pydatetime(),
+               observation_ids=[int(r.id)], snapshot_ids=[int(r.snapshot_id)])
+        for r in latest.itertuples()
+        if isinstance(r.attributes, dict) and isinstance(r.attributes.get("rank"), int | float)
+    ]  # fmt: skip
+
+
+def with_unpublished(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each month a unit's summary gave counts but not the optional open-dossier ones: those are N/A with the
+    reason (the source does not publish them), so the indicators that need them say why instead of a gap."""
+    received = frame[(frame["metric"] == "hs_received") & (frame["status"] == "ok")]
+    if received.empty:
+        return frame
+    have = set(zip(frame["unit"], frame["metric"], frame["period"], strict=True))
+    fields = {metric: field for field, metric in OPTIONAL_DOSSIER_FIELDS.items()}
+    added = [
+        Figure(unit, metric, period, None, "na",
+               f"not published: the monthly summary has no {fields[metric]} (dossiers or feedback still open at "
+               "the month's end)")
+        for unit, period in zip(received["unit"], received["period"], strict=True)
+        for metric in PENDING_METRICS
+        if (unit, metric, period) not in have
+    ]  # fmt: skip
+    return pd.concat([frame, figures_frame(added)], ignore_index=True) if added else frame
+
+
+def online_distinct(rows: Iterable[tuple[str, str]]) -> int:
+    """3.1's numerator: procedures (by code) offered online, toàn trình or một phần, each counted once at its
+    highest level ("tính cho mức DVCTT cao nhất", formula description 3.1)."""
+    return len({code for code, level in rows if level in ONLINE_LEVELS})
 
 
 # --- news: distinct posts per month, where a complete walk covers the month ---------------------------------
@@ -303,6 +349,9 @@ def procedure_figures(
         for name in ("toan_trinh", "mot_phan", "cung_cap_thong_tin"):
             figures.append(Figure(unit.id, f"tthc_{name}", "instant", float(levels.count(name)), observation_ids=ids,
                                   snapshot_ids=snaps, observed_at=at))  # fmt: skip
+        offered = online_distinct((str(a["code"]), str(a["level"])) for a in mine["attributes"])
+        figures.append(Figure(unit.id, "tthc_dvctt", "instant", float(offered), observation_ids=ids,
+                              snapshot_ids=snaps, observed_at=at))  # fmt: skip
         known = [latest_detail.get(pid) for pid in codes.values()]
         complete_codes = {c for c, pid in codes.items() if (d := latest_detail.get(pid)) and d[0] == 1.0}
         detail_ids = [d[1] for d in known if d]

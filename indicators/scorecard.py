@@ -1,11 +1,18 @@
-"""The indicator table: per unit and period, each indicator's numerator, denominator, rate, points, status,
-rank and sources, and per family (766, PAR) the index, band and rank.
+"""The indicator table: per unit and period, each indicator's numerator, denominator, rate, points, status and
+sources, then three totals per unit:
+
+- TOTAL_766, "Chỉ số 766 (Cổng DVCQG công bố)": the index the national dashboard publishes, with its snapshot,
+  banded and ranked within the tier on the published value (and the dashboard's own place, `published_rank`);
+- CHECK_766, "Điểm 766 kiểm chứng được": the points our evidence earns of the points it can compute, with its
+  coverage of the 100; never banded or ranked, never a score out of 100;
+- TOTAL_PAR: the web-evidence PAR index, 100 × points ÷ applicable maximum (Tây Ninh's practice), banded and
+  ranked when its coverage reaches the floor.
 
 `compute()` is a pure function of the raw figures (indicators/observed.py), the unit list and the
 definitions, so the table from a crawl and the table from the simulation's own truth come from the same
 code. A cell is never silently zero: `na` (no denominator, or the indicator does not apply), `missing` (no
 complete evidence, with the reason), `reported` (the dashboard's score, shown beside ours), or
-`provided_by_unit` ("Do đơn vị cung cấp").
+`provided_by_unit` ("Do đơn vị cung cấp"). Ranks of single indicators are given for the PAR family only.
 """
 
 from __future__ import annotations
@@ -25,20 +32,24 @@ import numpy as np
 import pandas as pd
 
 from cchc.settings import Unit
-from indicators.definitions import Band, Definitions, Indicator
-from indicators.observed import DOSSIER_METRICS, NEWS_METRICS, PROCEDURE_METRICS, SCORE_METRICS
+from indicators.definitions import NO_DENOMINATOR_TEXT, Band, Definitions, Indicator
+from indicators.observed import DOSSIER_METRICS, NEWS_METRICS, PROCEDURE_METRICS, RANK_METRICS, SCORE_METRICS
 
 MONTHLY = frozenset(DOSSIER_METRICS) | frozenset(NEWS_METRICS)
 INSTANT = frozenset(PROCEDURE_METRICS)
-PERIODIC = frozenset(SCORE_METRICS)
+PERIODIC = frozenset(SCORE_METRICS) | frozenset(RANK_METRICS)
+NO_DENOMINATOR = "no denominator in the period (0)"
+PROVINCE_LEVEL = "measured for the whole province, not for a unit (province-level indicator)"
+PUBLISHED = "i766_score_tong"
 PRODUCED = MONTHLY | INSTANT | PERIODIC  # what some probe observes; other inputs come from the unit
 PER_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 PROVIDED = "provided_by_unit"
 
 COLUMNS = [
     "period", "unit", "unit_name", "kind", "tier", "family", "group", "indicator", "name_vi", "numerator",
-    "denominator", "rate", "points", "max_points", "status", "reason", "band", "rank", "coverage", "flag",
-    "confidence", "scoring", "threshold", "reported_value", "rule_set", "observation_ids", "snapshot_ids",
+    "denominator", "rate", "points", "max_points", "status", "reason", "band", "rank", "published_rank",
+    "coverage", "flag", "confidence", "scoring", "threshold", "reported_value", "rule_set", "observation_ids",
+    "snapshot_ids",
 ]  # fmt: skip
 
 
@@ -312,6 +323,7 @@ class Scored:
     status: np.ndarray  # object: ok | na | missing | provided_by_unit
     reason: np.ndarray  # object
     inputs: list[str]
+    fixed: np.ndarray | None = None  # share of the maximum a rule gives with no denominator (NaN: none)
 
 
 def _signed(metrics: Iterable[str]) -> list[tuple[str, float]]:
@@ -380,9 +392,12 @@ def evaluate(
         else:
             denominator = total
     rate = np.full(count, np.nan)
+    fixed = np.full(count, np.nan)
     if source.denominator:
         zero = pending & (denominator == 0)
-        if source.when_no_denominator == "prior_year" and zero.any():
+        # prior_year is about the inputs (1.4's denominator); na, zero and full are the indicator's own rule.
+        rule = "prior_year" if source.when_no_denominator == "prior_year" else ind.when_no_denominator
+        if rule == "prior_year" and zero.any():
             metric = source.denominator[0].removeprefix("-")
             yearly = (
                 np.nan_to_num(prior.value[metric].to_numpy(dtype=float))
@@ -400,8 +415,12 @@ def evaluate(
             denominator = np.where(zero, substitute, denominator)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rate = np.where(zero, np.where(substitute > 0, numerator / substitute, 0.0), rate)
+        elif rule in ("zero", "full") and zero.any():
+            fixed[zero] = 1.0 if rule == "full" else 0.0
+            reason[zero] = f"{NO_DENOMINATOR}: {NO_DENOMINATOR_TEXT[rule]} (when_no_denominator = {rule})"
+            pending &= ~zero  # scored (ok), without a rate
         elif zero.any():
-            status[zero], reason[zero] = "na", "no denominator in the period (0)"
+            status[zero], reason[zero] = "na", NO_DENOMINATOR
             pending &= ~zero
         regular = pending & (denominator != 0)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -419,7 +438,13 @@ def evaluate(
     rate = np.where(pending & ~np.isnan(rate), np.clip(rate, 0.0, 1.0), np.nan)
     numerator = np.where(status == PROVIDED, np.nan, numerator)
     scored = Scored(
-        numerator, denominator if source.denominator else np.full(count, np.nan), rate, status, reason, inputs
+        numerator,
+        denominator if source.denominator else np.full(count, np.nan),
+        rate,
+        status,
+        reason,
+        inputs,
+        fixed,
     )
     cache[ind.id] = scored
     return scored
@@ -438,6 +463,8 @@ def points(ind: Indicator, scored: Scored, months: int) -> np.ndarray:
         values = ind.max_points * np.minimum(1.0, np.nan_to_num(scored.rate) / ind.threshold)
     else:
         values = ind.max_points * np.minimum(1.0, np.nan_to_num(scored.rate))
+    if scored.fixed is not None:
+        values = np.where(np.isnan(scored.fixed), values, ind.max_points * np.nan_to_num(scored.fixed))
     return np.where(ok, values, np.nan)
 
 
@@ -466,6 +493,35 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass
+class _Tally:
+    """Per unit, what one family's indicators came to: points earned, maxima by status, the first gap's reason."""
+
+    earned: np.ndarray
+    scored_max: np.ndarray  # of the indicators scored from our evidence (ok)
+    na_max: np.ndarray  # of the indicators that do not apply (no denominator, or not to this unit)
+    missing_max: np.ndarray
+    missing_n: np.ndarray
+    others_n: np.ndarray  # reported, provided by the unit, N/A: scored by someone else, or by no one
+    first_missing: np.ndarray
+
+    @classmethod
+    def empty(cls, count: int) -> _Tally:
+        zeros = np.zeros(count)
+        return cls(zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(count, dtype=int),
+                   np.zeros(count, dtype=int), np.full(count, "", dtype=object))  # fmt: skip
+
+    def add(self, status: np.ndarray, reason: np.ndarray, score: np.ndarray, max_points: float) -> None:
+        ok, missing, na = status == "ok", status == "missing", status == "na"
+        self.earned += np.where(ok, np.nan_to_num(score), 0.0)
+        self.scored_max += np.where(ok, max_points, 0.0)
+        self.na_max += np.where(na, max_points, 0.0)
+        self.missing_max += np.where(missing, max_points, 0.0)
+        self.missing_n += missing.astype(int)
+        self.others_n += (~ok & ~missing).astype(int)
+        self.first_missing = np.where(missing & (self.first_missing == ""), reason, self.first_missing)
+
+
 def _table(
     figures: pd.DataFrame, units: list[Unit], definitions: Definitions, period: Period, with_sources: bool
 ) -> pd.DataFrame:
@@ -485,11 +541,7 @@ def _table(
     base: dict[str, list[str]] = {"period": [period.key] * count, "unit": [u.id for u in units], "unit_name": [u.name for u in units],
             "kind": [u.kind for u in units], "tier": [tier_of(u) for u in units]}  # fmt: skip
     frames: list[pd.DataFrame] = []
-    earned = {f: np.zeros(count) for f in ("766", "PAR")}
-    applicable = {f: np.zeros(count) for f in ("766", "PAR")}
-    missing_max = {f: np.zeros(count) for f in ("766", "PAR")}
-    missing_n = {f: np.zeros(count, dtype=int) for f in ("766", "PAR")}
-    first_missing = {f: np.full(count, "", dtype=object) for f in ("766", "PAR")}
+    tally = {f: _Tally.empty(count) for f in ("766", "PAR")}
     cache: dict[str, Scored] = {}
     for ind in definitions.indicator:
         scored = evaluate(ind, units, cells, definitions, prior, period, cache)
@@ -503,13 +555,7 @@ def _table(
             below = np.nan_to_num(scored.rate, nan=1.0) < limit
         else:
             below = np.zeros(count, dtype=bool)
-        earned[family] += np.where(ok, score, 0.0)
-        applicable[family] += np.where(ok, ind.max_points, 0.0)
-        missing_max[family] += np.where(missing, ind.max_points, 0.0)
-        missing_n[family] += missing.astype(int)
-        first_missing[family] = np.where(
-            missing & (first_missing[family] == ""), scored.reason, first_missing[family]
-        )
+        tally[family].add(scored.status, scored.reason, score, ind.max_points)
         frame = pd.DataFrame({**base, "family": family, "group": ind.group, "indicator": ind.id, "name_vi": ind.name_vi,
                               "numerator": np.where(ok | (scored.status == "na"), scored.numerator, np.nan),
                               "denominator": np.where(ok | (scored.status == "na"), scored.denominator, np.nan),
@@ -532,12 +578,16 @@ def _table(
                 else np.zeros(count, bool)
             )
             available &= ok
+        if reported.level == "province":
+            available[:] = False  # the dashboard's group score is shown on the unit's own indicators
+            status[:], reason[:] = "na", PROVINCE_LEVEL
         if group.reported and available.any():
             total = sum(np.nan_to_num(cells.value[m].to_numpy(dtype=float)) for m in group.reported)
             shown = np.where(available, total, np.nan)
             status = np.where(available, "reported", status)
             reason = np.where(available, [f"{group.name_vi}: the dashboard's group score {half_up(float(v), rule.decimals)}"
                                           if ok_ else "" for v, ok_ in zip(np.nan_to_num(total), available, strict=True)], reason)  # fmt: skip
+        tally[families[reported.group]].add(status, reason, np.full(count, np.nan), reported.max_points)
         fake = Scored(shown, shown, shown, status, reason, list(group.reported))
         frame = pd.DataFrame({**base, "family": families[reported.group], "group": reported.group, "indicator": reported.id,
                               "name_vi": reported.name_vi, "numerator": np.nan, "denominator": np.nan, "rate": np.nan,
@@ -547,12 +597,29 @@ def _table(
         sourced = _source_columns(fake, units, cells, with_sources, statuses=("reported",))
         frames.append(frame.assign(**sourced))
     table = pd.concat(frames, ignore_index=True)
-    table["band"], table["rank"], table["coverage"] = None, np.nan, np.nan
-    _rank(table, ["indicator", "tier"], table["status"] == "ok")
-    totals = _totals(
-        units, definitions, cells, period, earned, applicable, missing_max, missing_n, first_missing, base
+    table["band"], table["rank"], table["published_rank"], table["coverage"] = None, np.nan, np.nan, np.nan
+    # A single 766 indicator is never ranked: the published index is what units are ranked by.
+    _rank(table, ["indicator", "tier"], (table["status"] == "ok") & (table["family"] == "PAR"))
+    published = (
+        cells
+        if period.dvcqg_key is not None
+        else period_cells(figures, parse_period(period.months[-1]), units, with_sources, (PUBLISHED, *RANK_METRICS))
+    )  # fmt: skip
+    totals = pd.concat(
+        [
+            _published_total(units, definitions, published, period, base, with_sources),
+            _check_total(units, definitions, tally["766"], base),
+            _par_total(units, definitions, tally["PAR"], base),
+        ],
+        ignore_index=True,
     )
-    return pd.concat([table, totals], ignore_index=True)[COLUMNS]
+    _rank(totals, ["indicator", "tier"], totals["status"].eq("ok") & totals["indicator"].ne("CHECK_766")
+          & ~(totals["coverage"] < rule.min_coverage_for_rank))  # fmt: skip
+    result = pd.concat([table, totals], ignore_index=True)[COLUMNS]
+    result["band"] = (
+        result["band"].astype(object).where(result["band"].notna(), None)
+    )  # no band is None, not NaN
+    return result
 
 
 def _source_columns(scored: Scored, units: Sequence[Unit], cells: Cells, with_sources: bool,
@@ -598,58 +665,123 @@ def _rank(table: pd.DataFrame, by: list[str], eligible: pd.Series) -> None:
         table.loc[eligible, "rank"] = ranks
 
 
-def _totals(units: Sequence[Unit], definitions: Definitions, cells: Cells, period: Period, earned: dict[str, np.ndarray],
-            applicable: dict[str, np.ndarray], missing_max: dict[str, np.ndarray], missing_n: dict[str, np.ndarray],
-            first_missing: dict[str, np.ndarray], base: dict[str, list[str]]) -> pd.DataFrame:  # fmt: skip
-    """Per unit and family: the index (100 × points ÷ applicable maximum), its coverage, band and rank."""
+def _total_frame(base: dict[str, list[str]], count: int, **columns: Any) -> pd.DataFrame:
+    empty: list[list[int]] = [[] for _ in range(count)]
+    defaults: dict[str, Any] = {"numerator": np.nan, "denominator": np.nan, "rate": np.nan, "band": None,
+                                "rank": np.nan, "published_rank": np.nan, "coverage": np.nan, "threshold": None,
+                                "reported_value": np.nan, "observation_ids": empty, "snapshot_ids": empty}  # fmt: skip
+    return pd.DataFrame({**base, **defaults, **columns})
+
+
+def _published_total(units: Sequence[Unit], definitions: Definitions, published: Cells, period: Period,
+                     base: dict[str, list[str]], with_sources: bool) -> pd.DataFrame:  # fmt: skip
+    """TOTAL_766: the index the dashboard publishes for the unit and period, banded as published; a period with
+    no index of its own (a range of months) shows its last month's, and says so."""
     rule = definitions.rule_set
-    bands = {"766": definitions.bands.i766, "PAR": definitions.bands.par_tayninh}
-    names = {"766": "Tổng (Chỉ số 766)", "PAR": "Tổng (Chỉ số CCHC, minh chứng công khai)"}
+    key = period.dvcqg_key or period.months[-1]
     count = len(units)
-    reported = (
-        cells.value["i766_score_tong"].where(cells.status["i766_score_tong"] == "ok").to_numpy(dtype=float)
-        if "i766_score_tong" in cells.value.columns
-        else np.full(count, np.nan)
-    )
-    frames = []
-    for family in ("766", "PAR"):
-        scored = applicable[family] > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            index = np.where(scored, 100 * earned[family] / applicable[family], np.nan)
-            covered = applicable[family] + missing_max[family]
-            coverage = np.where(covered > 0, applicable[family] / covered, 0.0)
-        status = np.where(scored, "ok", np.where(missing_n[family] > 0, "missing", "na"))
-        reasons = []
-        for n in range(count):
-            if not scored[n]:
-                text = "no indicator of this family could be scored" + (
-                    f": {first_missing[family][n]}" if missing_n[family][n] else ""
-                )
-            else:
-                text = (
-                    ""
-                    if coverage[n] == 1
-                    else f"incomplete: {missing_n[family][n]} indicators without evidence (coverage {coverage[n]:.0%})"
-                )
-                if coverage[n] < rule.min_coverage_for_rank:
-                    text += f"; not ranked: coverage below {rule.min_coverage_for_rank:.0%}"
-            reasons.append(text)
-        band = [
-            band_of(half_up(float(v), rule.decimals), bands[family]) if ok else None
-            for v, ok in zip(index, scored, strict=True)
-        ]
-        frames.append(pd.DataFrame({**base, "family": family, "group": family, "indicator": f"TOTAL_{family}",
-                                    "name_vi": names[family], "numerator": np.where(scored, earned[family], np.nan),
-                                    "denominator": np.where(scored, applicable[family], np.nan), "rate": index / 100,
-                                    "points": index, "max_points": 100.0, "status": status, "reason": reasons,
-                                    "band": band, "rank": np.nan, "coverage": coverage, "flag": (status != "ok") | (coverage < 1),
-                                    "confidence": "proposed", "scoring": "total", "threshold": None,
-                                    "reported_value": reported if family == "766" else np.nan, "rule_set": rule.id,
-                                    "observation_ids": [[] for _ in range(count)], "snapshot_ids": [[] for _ in range(count)]}))  # fmt: skip
-    totals = pd.concat(frames, ignore_index=True)
-    _rank(
-        totals,
-        ["family", "tier"],
-        (totals["status"] == "ok") & (totals["coverage"] >= rule.min_coverage_for_rank),
-    )
-    return totals
+
+    def column(frame: pd.DataFrame, metric: str, fill: Any, kind: Any) -> np.ndarray:
+        return (
+            frame[metric].to_numpy(dtype=kind)
+            if metric in frame.columns
+            else np.full(count, fill, dtype=kind)
+        )
+
+    state = column(published.status, PUBLISHED, "", object)
+    phong = np.array([u.kind == "phong" for u in units], dtype=bool)
+    ok = (state == "ok") & ~phong
+    values = np.where(ok, column(published.value, PUBLISHED, np.nan, float), np.nan)
+    ranked = ok & (column(published.status, "i766_rank", "", object) == "ok")
+    ranks = np.where(ranked, column(published.value, "i766_rank", np.nan, float), np.nan)
+    status = np.where(ok, "ok", np.where(phong, "na", "missing")).astype(object)
+    reasons = np.full(count, "", dtype=object)
+    observations: list[list[int]] = []
+    snapshots: list[list[int]] = []
+    for n, unit in enumerate(units):
+        found = published.sources_of((unit.id, PUBLISHED)) if with_sources else None
+        observations.append(list(found[0]) if found else [])
+        snapshots.append(sorted(set(found[1])) if found else [])
+        if phong[n]:
+            reasons[n] = _applies(unit, PUBLISHED)
+        elif ok[n] and period.dvcqg_key is None:
+            reasons[n] = f"the period has no published index of its own: that of {key} is shown"
+        elif not ok[n]:
+            cause = published.reasons.get((unit.id, PUBLISHED), "")
+            reasons[n] = f"no published index for {key}" + (f": {cause}" if cause else "")
+    ok = status == "ok"
+    band = [band_of(half_up(float(v), rule.decimals), definitions.bands.i766) if good else None
+            for v, good in zip(values, ok, strict=True)]  # fmt: skip
+    return _total_frame(base, count, family="766", group="766", indicator="TOTAL_766",
+                        name_vi="Chỉ số 766 (Cổng DVCQG công bố)", points=values, max_points=100.0,
+                        status=status, reason=reasons, band=band, published_rank=ranks, flag=~ok & (status != "na"),
+                        confidence="official", scoring="total", reported_value=values, rule_set=rule.id,
+                        observation_ids=observations, snapshot_ids=snapshots)  # fmt: skip
+
+
+def _check_total(
+    units: Sequence[Unit], definitions: Definitions, tally: _Tally, base: dict[str, list[str]]
+) -> pd.DataFrame:
+    """CHECK_766: the points our evidence earns of the points it can compute, and what share of the 100 that
+    is. It checks the published index; it is not one, so it is never banded, ranked or put out of 100."""
+    count = len(units)
+    whole = definitions.family_max("766")
+    scored = tally.scored_max > 0
+    coverage = tally.scored_max / whole if whole else np.zeros(count)
+    reasons = []
+    for n in range(count):
+        if not scored[n]:
+            text = "no indicator of this family could be scored" + (
+                f": {tally.first_missing[n]}" if tally.missing_n[n] else ""
+            )
+        else:
+            text = f"points earned of the points computable: {coverage[n]:.0%} of the {whole:g} points; never banded or ranked"
+            if tally.missing_n[n]:
+                text += f"; {tally.missing_n[n]} indicators without evidence"
+        reasons.append(text)
+    status = np.where(scored, "ok", np.where(tally.missing_n > 0, "missing", "na"))
+    return _total_frame(base, count, family="766", group="766", indicator="CHECK_766",
+                        name_vi="Điểm 766 kiểm chứng được", numerator=np.where(scored, tally.earned, np.nan),
+                        denominator=np.where(scored, tally.scored_max, np.nan),
+                        points=np.where(scored, tally.earned, np.nan), max_points=tally.scored_max, status=status,
+                        reason=reasons, coverage=coverage, flag=(status != "ok") | (tally.missing_n > 0),
+                        confidence="partial", scoring="total", rule_set=definitions.rule_set.id)  # fmt: skip
+
+
+def _par_total(
+    units: Sequence[Unit], definitions: Definitions, tally: _Tally, base: dict[str, list[str]]
+) -> pd.DataFrame:
+    """TOTAL_PAR: 100 × points ÷ applicable maximum (Tây Ninh's practice: what does not apply is left out), its
+    coverage (what is scored from our evidence, of what applies: provided by the unit counts against), band."""
+    rule = definitions.rule_set
+    count = len(units)
+    applicable = definitions.family_max("PAR") - tally.na_max
+    scored = tally.scored_max > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        index = np.where(scored, 100 * tally.earned / tally.scored_max, np.nan)
+        coverage = np.where(applicable > 0, tally.scored_max / applicable, 0.0)
+    status = np.where(scored, "ok", np.where(tally.missing_n > 0, "missing", "na"))
+    reasons = []
+    for n in range(count):
+        if not scored[n]:
+            text = "no indicator of this family could be scored" + (
+                f": {tally.first_missing[n]}" if tally.missing_n[n] else ""
+            )
+        else:
+            text = ""
+            if tally.missing_n[n]:
+                text = f"incomplete: {tally.missing_n[n]} indicators without evidence (coverage {coverage[n]:.0%})"
+            elif coverage[n] < 1:
+                text = f"coverage {coverage[n]:.0%}: the rest is provided by the unit or not public"
+            if coverage[n] < rule.min_coverage_for_rank:
+                text += f"; not ranked: coverage below {rule.min_coverage_for_rank:.0%}"
+        reasons.append(text)
+    band = [band_of(half_up(float(v), rule.decimals), definitions.bands.par_tayninh) if ok else None
+            for v, ok in zip(index, scored, strict=True)]  # fmt: skip
+    return _total_frame(base, count, family="PAR", group="PAR", indicator="TOTAL_PAR",
+                        name_vi="Tổng (Chỉ số CCHC, minh chứng công khai)",
+                        numerator=np.where(scored, tally.earned, np.nan),
+                        denominator=np.where(scored, tally.scored_max, np.nan), rate=index / 100, points=index,
+                        max_points=100.0, status=status, reason=reasons, band=band, coverage=coverage,
+                        flag=(status != "ok") | (coverage < 1), confidence="proposed", scoring="total",
+                        rule_set=rule.id)  # fmt: skip

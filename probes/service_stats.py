@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -31,7 +32,7 @@ from probes._session import CrawlSession
 from probes._text import clean, parse_count, parse_decimal
 
 NAME = "service_stats"
-VERSION = "1"
+VERSION = "2"  # 2: the optional counts of dossiers and feedback still open at the month's end
 log = logging.getLogger("cchc.probes")
 
 MONTHLY_SERVICE = "report_by_month_sum_service"
@@ -57,6 +58,15 @@ DOSSIER_FIELDS: dict[str, str] = {
     "NTTDXLTH_TOTAL": "pakn_on_time",
     "NTTDXLQH_TOTAL": "pakn_late",
 }
+# Dossiers and feedback still open at the month's end, within or past their deadline (766 §2.1, §5.2 count
+# them). No public source shows such fields (portals.md §3.3): the names are a guess, so they are optional and
+# a report without them leaves 2.1 and 5.2 N/A, never computed the old way.
+OPTIONAL_DOSSIER_FIELDS: dict[str, str] = {
+    "DGXLTH_TOTAL": "hs_pending_in_time",
+    "DGXLQH_TOTAL": "hs_pending_overdue",
+    "NTTDGXLTH_TOTAL": "pakn_pending_in_time",
+    "NTTDGXLQH_TOTAL": "pakn_pending_overdue",
+}
 # 766 group field → observation name; consumers disagree on TTTT and CLGQ, so they stay opaque.
 SCORE_FIELDS: dict[str, str] = {
     "TONG_SCORE": "i766_score_tong",
@@ -68,6 +78,7 @@ SCORE_FIELDS: dict[str, str] = {
     "MDSH": "i766_score_mdsh",
 }
 DOSSIER_METRICS = frozenset(DOSSIER_FIELDS.values())
+OPTIONAL_DOSSIER_METRICS = frozenset(OPTIONAL_DOSSIER_FIELDS.values())
 SCORE_METRICS = frozenset(SCORE_FIELDS.values())
 _IDENTITY = frozenset({"ID", "TEN", "MA_COQUAN", "CAPDONVIID", "ROW_STT", "LINHVUC_ID", "TEN_LINHVUC"})
 _PROVINCE_LOCK = f"{NAME}-province-lock"
@@ -481,8 +492,16 @@ def _decimal(view: SnapshotView, parser: str, row: Mapping[str, Any], field: str
 
 
 def _counts(view: SnapshotView, parser: str, service: str, row: Mapping[str, Any]) -> dict[str, int]:
+    """The required counts, and those optional ones the row has."""
     _require(view, parser, service, row, list(DOSSIER_FIELDS))
-    return {field: _count(view, parser, row, field) for field in DOSSIER_FIELDS}
+    present = [f for f in OPTIONAL_DOSSIER_FIELDS if f in row]
+    return {field: _count(view, parser, row, field) for field in [*DOSSIER_FIELDS, *present]}
+
+
+def _metrics(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Observation name and value of each count a row had."""
+    names = DOSSIER_FIELDS | OPTIONAL_DOSSIER_FIELDS
+    return [(names[field], value) for field, value in counts.items()]
 
 
 def _monthly_summary(view: SnapshotView, settings: Settings) -> list[Found]:
@@ -509,12 +528,14 @@ def _monthly_summary(view: SnapshotView, settings: Settings) -> list[Found]:
             "service": service,
             "rates": {k: v for k, v in row.items() if k not in _IDENTITY and not k.endswith("_TOTAL")},
             "other_counts": {
-                k: v for k, v in row.items() if k.endswith("_TOTAL") and k not in DOSSIER_FIELDS
+                k: v
+                for k, v in row.items()
+                if k.endswith("_TOTAL") and k not in DOSSIER_FIELDS and k not in OPTIONAL_DOSSIER_FIELDS
             },
         }
         found += [
-            Found(metric, period.key, unit, value=float(counts[field]), attributes=attributes)
-            for field, metric in DOSSIER_FIELDS.items()
+            Found(metric, period.key, unit, value=float(value), attributes=attributes)
+            for metric, value in _metrics(counts)
         ]
     found.append(_report_rows(period, service, rows, matched=matched))
     return found
@@ -560,13 +581,20 @@ def _field_summary(view: SnapshotView, settings: Settings) -> list[Found]:
                 )
             )
             continue
-        totals = dict.fromkeys(DOSSIER_FIELDS, 0)
+        totals: dict[str, int] = {}
         summed: list[str] = []
+        rows_summed = 0
         for key in present:
             for row in by_field[key]:
                 summed.append(_text(row["TEN_LINHVUC"]))
+                rows_summed += 1
                 for field, value in _counts(view, parser, service, row).items():
-                    totals[field] += value
+                    totals[field] = totals.get(field, 0) + value
+        # An optional count only when every summed row had it: a sum of some rows would be too small.
+        seen = Counter(
+            f for key in present for row in by_field[key] for f in OPTIONAL_DOSSIER_FIELDS if f in row
+        )
+        totals = {f: v for f, v in totals.items() if f in DOSSIER_FIELDS or seen[f] == rows_summed}
         attributes = {
             "fields": summed,
             "fields_absent": absent,
@@ -575,8 +603,8 @@ def _field_summary(view: SnapshotView, settings: Settings) -> list[Found]:
             "donvi_id": _text(rest_params(view).get("p_donvi_id")),
         }
         found += [
-            Found(metric, period.key, unit.id, value=float(totals[field]), attributes=attributes)
-            for field, metric in DOSSIER_FIELDS.items()
+            Found(metric, period.key, unit.id, value=float(value), attributes=attributes)
+            for metric, value in _metrics(totals)
         ]
     unattributed = sorted(
         _text(r["TEN_LINHVUC"]) for key, rs in by_field.items() if key not in claimed for r in rs

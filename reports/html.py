@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from reports import vi
 from reports.model import NOT_AVAILABLE, PROVIDED_TEXT, Summary
+from reports.outline import RECONCILE_TITLE
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_LINKS_SHOWN = 40  # posts listed per fact on paper; the XLSX lists them all
@@ -45,7 +46,8 @@ def environment() -> Environment:
         month=vi.month_label,
         short_hash=lambda h: f"{h[:12]}…{h[-8:]}" if h else "—",
     )
-    env.globals.update(PROVIDED_TEXT=PROVIDED_TEXT, NOT_AVAILABLE=NOT_AVAILABLE, MAX_LINKS=MAX_LINKS_SHOWN)
+    env.globals.update(PROVIDED_TEXT=PROVIDED_TEXT, NOT_AVAILABLE=NOT_AVAILABLE, MAX_LINKS=MAX_LINKS_SHOWN,
+                       TAGS=vi.CONFIDENCE_VI, RECONCILE_TITLE=RECONCILE_TITLE)  # fmt: skip
     return env
 
 

@@ -20,6 +20,7 @@ from evidence.blobs import BlobStore, LocalBlobStore
 from indicators import Period
 from indicators.definitions import Definitions, load_definitions
 from indicators.observed import load_observations, raw_figures
+from indicators.reconcile import GroupCheck, reconcile
 from reports import sources
 from reports.model import LedgerState
 
@@ -108,6 +109,10 @@ class SummaryInputs:
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def checks(self, unit: Unit, period: Period) -> list[GroupCheck]:
+        """Each month of the period: the unit's published 766 group scores against the public counts."""
+        return reconcile(self.raw, [unit], self.definitions, period.months, tables=self.table)
 
     def table(self, period: Period) -> pd.DataFrame:
         """The indicator table of a period for every unit (ranks are within the tier), computed once."""

@@ -44,7 +44,9 @@ class LedgerState:
 
 @dataclass(frozen=True)
 class TotalLine:
-    """A family total (TOTAL_766, TOTAL_PAR) of the unit: index, band, rank within the tier, coverage."""
+    """A total of the unit: TOTAL_766, the index the dashboard publishes (banded and ranked as published);
+    CHECK_766, the points our evidence earns of those it can compute (never banded, ranked or out of 100);
+    TOTAL_PAR, the web-evidence PAR index. `display_index` is how each must read."""
 
     indicator: str
     name_vi: str
@@ -59,6 +61,7 @@ class TotalLine:
     reason_vi: str
     reported_value: float | None
     display_index: str
+    published_rank: int | None = None  # the unit's place in the province's report on the dashboard
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,8 @@ SUGGESTIONS = {
     "PAR_NEWS": "Tăng cường đăng tin, bài trên cổng/trang thông tin điện tử (mục tiêu {target}).",
     "PAR_CCHC_POSTS": "Đẩy mạnh tuyên truyền cải cách hành chính, chuyển đổi số trên cổng/trang thông tin điện tử "
     "(mục tiêu {target}) theo Kế hoạch số 31/KH-UBND của UBND thành phố.",
-    "I766_1_3": "Rà soát, bổ sung đầy đủ 7 bộ phận tạo thành của các TTHC công khai trên Cổng Dịch vụ công tỉnh.",
+    "PAR_TTHC_COMPLETE": "Rà soát, bổ sung đầy đủ 7 bộ phận tạo thành của các TTHC công khai trên Cổng Dịch vụ "
+    "công tỉnh.",
     "PAR_TTHC_PUBLIC": PUBLISH_PROCEDURES,
     "I766_1_4": "Bảo đảm đồng bộ đầy đủ hồ sơ TTHC lên Cổng Dịch vụ công quốc gia.",
     "I766_2_1": ON_TIME,
@@ -192,6 +193,11 @@ SUGGESTIONS = {
     "PAR_ONLINE": ONLINE,
     "I766_5_2": "Xử lý phản ánh, kiến nghị của người dân, doanh nghiệp đúng hạn.",
 }
+RECONCILE_SUGGESTION = (
+    "Đề nghị đơn vị giải trình điểm Bộ chỉ số 766 do Cổng Dịch vụ công quốc gia công bố lệch so với số liệu công "
+    "khai ({groups}); phối hợp kiểm tra việc đồng bộ, cập nhật dữ liệu hồ sơ, phản ánh kiến nghị lên Cổng."
+)
+RECONCILE_TITLE = "Điểm công bố lệch so với số liệu công khai"
 LATE_SUGGESTION = (
     "Thực hiện xin lỗi bằng văn bản (Phiếu xin lỗi và hẹn lại ngày trả kết quả, Mẫu 04) với từng hồ sơ trễ hạn; "
     "không xin lỗi chung nhiều hồ sơ trong một văn bản."

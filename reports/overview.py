@@ -18,7 +18,7 @@ from reports.pdf import PrintJob
 from reports.summary import resolve_period
 
 FAMILIES = (
-    ("TOTAL_766", "Chỉ số 766 (QĐ 766/QĐ-TTg)", "i766"),
+    ("TOTAL_766", "Chỉ số 766 (Cổng DVCQG công bố)", "i766"),
     ("TOTAL_PAR", "Chỉ số CCHC (minh chứng công khai)", "par_tayninh"),
 )
 TIERS = (("phong", "Phòng chuyên môn"), ("phuong_xa", "UBND phường, xã"))

@@ -22,6 +22,7 @@ from evidence.blobs import BlobStore
 from indicators import Period, parse_period
 from indicators.definitions import Indicator
 from indicators.observed import SCORE_METRICS
+from indicators.reconcile import GroupCheck
 from reports import charts, outline, sources
 from reports import vi as fmt
 from reports.figures import PER_MONTHS, Cell, UnitFigures, tier_of
@@ -58,6 +59,7 @@ __all__ = [
 SCREENSHOT_PROBES = {"2.1": ("news",), "2.3": ("procedures", "service_stats"), "2.7": ("availability",)}
 PER_VI = {"month": "tháng", "quarter": "quý", "year": "năm"}
 PLAN_WORD = "kế hoạch"
+RECONCILE = "i766_reconciliation"  # the indicator a reconciliation finding names in II and III
 DIGITAL_WORDS = ("chuyển đổi số", "công nghệ số")
 
 
@@ -176,6 +178,7 @@ class _Builder:
         self.section_of.update({r.id: r.section for r in inputs.definitions.reported_only})
         self.portal = self.settings.portal_by_id(unit.portal)
         self.lines = self._indicator_lines()
+        self.checks = inputs.checks(unit, period) if unit.kind != "phong" else []
 
     def summary(self) -> Summary:
         sections = {key: Section(key, title, heading) for key, heading, title in SECTIONS}
@@ -244,6 +247,7 @@ class _Builder:
         for row in self.rows[self.rows["scoring"] == "total"].itertuples():
             index = _float(row.points)
             in_tier = self.tier_rows[self.tier_rows["indicator"] == row.indicator]
+            published_rank = _float(row.published_rank)
             lines.append(
                 TotalLine(
                     indicator=str(row.indicator),
@@ -258,12 +262,26 @@ class _Builder:
                     reason=_text(row.reason),
                     reason_vi=fmt.reason(_text(row.reason)),
                     reported_value=_float(row.reported_value),
-                    display_index=fmt.points(index, self.decimals)
-                    if index is not None
-                    else fmt.not_available(str(row.status)),
+                    display_index=self._display_total(row, index),
+                    published_rank=None if published_rank is None else int(published_rank),
                 )
             )
         return lines
+
+    def _display_total(self, row: Any, index: float | None) -> str:
+        """How a total reads: the published index out of 100; our check as points of the points computable,
+        never out of 100; the PAR index as a % of its applicable maximum."""
+        if index is None:
+            return fmt.not_available(str(row.status))
+        if row.indicator == "CHECK_766":
+            share = _float(row.coverage) or 0.0
+            return (
+                f"{fmt.points(index, self.decimals)} / {fmt.number(float(row.max_points))} điểm tính được "
+                f"({fmt.percent(share, 0)} của 100)"
+            )
+        if row.indicator == "TOTAL_766":
+            return f"{fmt.points(index, self.decimals)} / 100"
+        return fmt.points(index, self.decimals)
 
     # --- indicators ----------------------------------------------------------------------------------------
 
@@ -596,6 +614,8 @@ class _Builder:
         if scores is not None:
             section.tables.append(scores[0])
             section.facts.append(scores[1])
+            section.tables.append(self._reconciliation_table())
+            section.facts += [self._discrepancy_fact(c) for c in self.checks if c.finding]
         late = self.figures.total("hs_processed_late")
         if late.status == "ok" and late.value is not None:
             count = f"Số hồ sơ trễ hạn trong kỳ (điền sẵn): {fmt.number(late.value)}"
@@ -669,6 +689,78 @@ class _Builder:
             )
         return FactTable(label, columns, rows), fact
 
+    def _reconciliation_table(self) -> FactTable:
+        """Per month and group: the published score beside what the public counts allow."""
+        status_vi = {"equal": "Khớp", "within": "Phù hợp", "differs": outline.RECONCILE_TITLE,
+                     "unchecked": "Chưa đối chiếu được (không chỉ tiêu nào tính được)",
+                     "no_published": "Chưa có điểm công bố"}  # fmt: skip
+        rows = []
+        for check in self.checks:
+            allowed = (
+                fmt.points(check.computed, self.decimals)
+                if check.unscored_max == 0
+                else f"{fmt.points(check.low, self.decimals)} – {fmt.points(check.high, self.decimals)}"
+            )
+            if check.status == "unchecked":
+                allowed = "—"
+            published = (
+                NOT_AVAILABLE if check.published is None else fmt.points(check.published, self.decimals)
+            )
+            rows.append(
+                (fmt.month_label(check.month), check.group_name, published, allowed, status_vi[check.status])
+            )
+        columns = ("Tháng", "Nhóm chỉ số", "Điểm công bố", "Số liệu công khai cho phép", "Đối chiếu")
+        title = (
+            "Đối chiếu điểm Bộ chỉ số 766 công bố với số liệu công khai "
+            f"(sai số cho phép {fmt.number(self.inputs.definitions.reconciliation.tolerance)} điểm)"
+        )
+        return FactTable(title, columns, tuple(rows))
+
+    def _discrepancy_fact(self, check: GroupCheck) -> Fact:
+        """A finding among the section's figures, citing the published score's capture and the counts'."""
+        allowed = (
+            fmt.points(check.computed, self.decimals)
+            if check.unscored_max == 0
+            else f"{fmt.points(check.low, self.decimals)} – {fmt.points(check.high, self.decimals)}"
+        )
+        return Fact(
+            label=f"{outline.RECONCILE_TITLE}: {check.group_name}, tháng {fmt.month_label(check.month)}",
+            value=check.published,
+            display=f"công bố {fmt.points(check.published or 0.0, self.decimals)}; số liệu công khai: {allowed}",
+            status="ok",
+            details=[
+                f"{p.indicator} ({fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} điểm): "
+                + ", ".join(f"{m} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs)
+                for p in check.parts
+                if p.status == "ok"
+            ],
+            observation_ids=sorted({*check.observation_ids, *check.published_observation_ids}),
+            snapshot_ids=sorted({*check.snapshot_ids, *check.published_snapshot_ids}),
+        )
+
+    def _discrepancy_text(self, check: GroupCheck) -> str:
+        """A finding as an inspector reads it: the group and month, both values, the indicators and their inputs."""
+        published = fmt.points(check.published or 0.0, self.decimals)
+        if check.unscored_max == 0:
+            allowed = f"tính lại được {fmt.points(check.computed, self.decimals)} điểm"
+        else:
+            allowed = (
+                f"chỉ cho phép từ {fmt.points(check.low, self.decimals)} đến {fmt.points(check.high, self.decimals)}"
+                f" điểm ({fmt.points(check.computed, self.decimals)} điểm tính được, tối đa "
+                f"{fmt.number(check.unscored_max)} điểm của các chỉ tiêu không có số liệu công khai)"
+            )
+        parts = "; ".join(
+            f"{p.name_vi} ({p.indicator}) {fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} "
+            "điểm từ "
+            + ", ".join(f"{m} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs)
+            for p in check.parts
+            if p.status == "ok"
+        )
+        return (
+            f"{outline.RECONCILE_TITLE}: nhóm “{check.group_name}” tháng {fmt.month_label(check.month)}, Cổng DVCQG "
+            f"công bố {published} điểm; số liệu công khai {allowed}. Căn cứ: {parts}"
+        )
+
     def _digital(self, section: Section, sites: list[SiteState], posts: list[PostLink]) -> None:
         for state in sites:
             if state.own:
@@ -734,8 +826,14 @@ class _Builder:
             if total.band == "Tốt":
                 text = f"{total.name_vi}: {total.display_index} — xếp loại {total.band}"
                 section.findings.append(Finding("strength", text, ""))
-            if total.status == "ok" and total.coverage is not None and total.coverage < 1:
+            if total.status == "ok" and total.reason.startswith("incomplete"):
                 section.findings.append(Finding("red_flag", f"{total.name_vi}: {total.reason_vi}", ""))
+        for check in self.checks:
+            if check.finding:
+                cited_obs = sorted({*check.observation_ids, *check.published_observation_ids})
+                cited_snaps = sorted({*check.snapshot_ids, *check.published_snapshot_ids})
+                text = self._discrepancy_text(check)
+                section.findings.append(Finding("red_flag", text, "2.3", RECONCILE, cited_obs, cited_snaps))
         for state in sites:
             if state.own and state.problem:
                 text = f"{state.name}: {state.problem}"
@@ -782,6 +880,11 @@ class _Builder:
             return outline.LATE_SUGGESTION
         if flag.indicator == "tthc_reference_missing":
             return outline.PUBLISH_PROCEDURES
+        if flag.indicator == RECONCILE:
+            groups = sorted(
+                {f"{c.group_name} tháng {fmt.month_label(c.month)}" for c in self.checks if c.finding}
+            )
+            return outline.RECONCILE_SUGGESTION.format(groups="; ".join(groups))
         if flag.indicator == "missing":
             names = "; ".join(x.name_vi for x in self.lines if x.status == "missing")
             return outline.MISSING_SUGGESTION.format(names=names)

@@ -19,6 +19,18 @@ STATUS_VI = {
     "reported": "Theo Cổng DVCQG",
     "provided_by_unit": PROVIDED_TEXT,
 }
+# The rule set's tags (indicators.md), beside each score and in the legend: short label, what it means.
+CONFIDENCE_VI = {
+    "official": (
+        "Chính thức",
+        "Chính thức: công thức và điểm theo văn bản, tài liệu kỹ thuật được trích dẫn.",
+    ),
+    "partial": (
+        "Một phần",
+        "Một phần: công thức theo tài liệu chính thức; điểm tối đa hoặc cách tính điểm chưa có văn bản.",
+    ),
+    "proposed": ("Đề xuất", "Đề xuất: cách tính do công cụ đề xuất, điều chỉnh được trong cấu hình."),
+}
 KIND_VI = {"phong": "Phòng chuyên môn", "phuong": "UBND phường", "xa": "UBND xã"}
 TIER_VI = {"phong": "phòng chuyên môn", "phuong_xa": "phường, xã"}
 ROMAN_QUARTER = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -117,6 +129,49 @@ _PATTERNS: list[tuple[re.Pattern[str], _Gloss]] = [
     (
         re.compile(r"^no denominator in the period \(0\)$"),
         lambda m: "Không phát sinh trong kỳ (mẫu số bằng 0)",
+    ),
+    (
+        re.compile(r"^no denominator in the period \(0\): .+ \(when_no_denominator = (zero|full)\)$"),
+        lambda m: (
+            "Không phát sinh trong kỳ (mẫu số bằng 0): "
+            + ("đạt điểm tối đa" if m[1] == "full" else "0 điểm")
+            + f", như Cổng DVCQG tính (quy tắc {m[1]})"
+        ),
+    ),
+    (
+        re.compile(r"^measured for the whole province, not for a unit \(province-level indicator\)$"),
+        lambda m: "Chỉ tiêu tính cho cả tỉnh, không tính riêng cho từng đơn vị",
+    ),
+    (
+        re.compile(r"^not published: the monthly summary has no (\w+) \(.+\)$"),
+        lambda m: (
+            f"Không có số liệu công khai: báo cáo tháng của Cổng DVCQG không có trường {m[1]} "
+            "(hồ sơ, phản ánh kiến nghị còn đang xử lý cuối tháng)"
+        ),
+    ),
+    (
+        re.compile(r"^the period has no published index of its own: that of (\d{4}-\d{2}) is shown$"),
+        lambda m: f"Kỳ này không có chỉ số công bố riêng: ghi chỉ số tháng {month_label(m[1])}",
+    ),
+    (
+        re.compile(r"^no published index for ([\w-]+)(?:: (.+))?$", re.S),
+        lambda m: f"Chưa có chỉ số Cổng DVCQG công bố cho kỳ {m[1]}" + (f": {reason(m[2])}" if m[2] else ""),
+    ),
+    (
+        re.compile(
+            r"^points earned of the points computable: (\d+)% of the (\d+) points; never banded or ranked"
+            r"(?:; (\d+) indicators without evidence)?$"
+        ),
+        lambda m: (
+            f"Điểm đạt trên số điểm tính được từ minh chứng công khai, bằng {m[1]}% của {m[2]} điểm; "
+            "không xếp loại, không xếp hạng" + (f"; {m[3]} chỉ tiêu thiếu minh chứng" if m[3] else "")
+        ),
+    ),
+    (
+        re.compile(r"^coverage (\d+)%: the rest is provided by the unit or not public$"),
+        lambda m: (
+            f"Độ phủ minh chứng {m[1]}%: phần còn lại do đơn vị cung cấp hoặc không có số liệu công khai"
+        ),
     ),
     (re.compile(r"^no evidence of (\w+)$"), lambda m: f"Chưa có minh chứng cho số liệu {m[1]}"),
     (re.compile(r"^no figures for (\d{4}-\d{2})$"), lambda m: f"Không có số liệu tháng {month_label(m[1])}"),

@@ -135,11 +135,12 @@ def _cover(summary: Summary, out: _Sheet) -> None:
         else f"phát hiện {ledger.problems} vấn đề: " + "; ".join(ledger.first_problems),
     )
     out.blank()
-    out.header("Chỉ số", "Điểm (% tối đa áp dụng)", "Xếp loại", "Xếp hạng", "Độ phủ", "Ghi chú")
+    out.header("Chỉ số", "Điểm", "Xếp loại", "Xếp hạng", "Độ phủ", "Ghi chú")
     for total in cover.totals:
         out.row(
             total.name_vi,
-            _value(total.status, total.index),
+            # Our check reads as points of the points computable, never as a number out of 100.
+            total.display_index if total.indicator == "CHECK_766" else _value(total.status, total.index),
             total.band or "—",
             f"{total.rank}/{total.ranked_units}" if total.rank else "—",
             total.coverage if total.coverage is not None else NOT_AVAILABLE,

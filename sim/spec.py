@@ -122,6 +122,12 @@ class WorldSpec:
     )
     first_month: date = date(2022, 1, 1)
     national_bot_protection: bool = True
+    # Whether the monthly summary carries dossiers and feedback still open at the month's end. No public
+    # source shows such fields (portals.md §3.3), so both ways are simulated and tested.
+    national_pending_counts: bool = True
+    i766_discrepancies: int = (
+        3  # group scores the dashboard publishes against its own counts (truth lists them)
+    )
     faults: tuple[FaultSpec, ...] = ()
 
     def unit(self, unit_id: str) -> UnitSpec:

@@ -28,7 +28,14 @@ DOSSIER_METRICS = {
     "pakn_on_time": "pakn_on_time",
     "pakn_late": "pakn_late",
 }
-assert set(DOSSIER_METRICS.values()) == set(COUNT_FIELDS)
+# Served only when WorldSpec.national_pending_counts says the monthly summary carries them.
+PENDING_METRICS = {
+    "hs_pending_in_time": "pending_in_time",
+    "hs_pending_overdue": "pending_overdue",
+    "pakn_pending_in_time": "pakn_pending_in_time",
+    "pakn_pending_overdue": "pakn_pending_overdue",
+}
+assert set(DOSSIER_METRICS.values()) | set(PENDING_METRICS.values()) == set(COUNT_FIELDS)
 SCORE_METRICS = {"TONG": "i766_score_tong", "CKMB": "i766_score_ckmb", "TDGQ": "i766_score_tdgq",
                  "TTTT": "i766_score_tttt", "CLGQ": "i766_score_clgq", "MDHL": "i766_score_mdhl",
                  "MDSH": "i766_score_mdsh"}  # fmt: skip
@@ -72,6 +79,8 @@ def ground_truth(world: World) -> dict[str, Any]:
             "procedures": _procedures(world, unit),
             "months": _months(world, unit),
             "i766": _scores(world, unit),
+            "i766_rank": _ranks(world, unit),
+            "i766_parts": _parts(world, unit),
         }
     return {
         "generator": {
@@ -85,8 +94,21 @@ def ground_truth(world: World) -> dict[str, Any]:
             "news_month": "publication time (Asia/Ho_Chi_Minh) of the post",
             "phong_procedures": "the city's procedures in the phòng's dvc_linh_vuc",
             "phong_dossiers": "the city one-stop desk's dossiers in the phòng's dvc_linh_vuc",
+            "i766": "a ward's group scores follow its own dossiers and procedures (sim/scores.py), except the "
+            "planted discrepancies; other agencies' scores are drawn",
         },
         "units": units,
+        "i766_discrepancies": [
+            {
+                "unit": d.unit,
+                "period": d.period,
+                "group": d.group,
+                "published": d.published,
+                "computed": d.computed,
+                "kind": d.kind,
+            }
+            for d in world.discrepancies
+        ],
     }
 
 
@@ -106,6 +128,7 @@ def _procedures(world: World, unit: UnitSpec) -> dict[str, Any] | None:
     return {
         "tthc_listed": len(listed),
         **{f"tthc_{level}": by_level.get(level, 0) for level in ONLINE_LEVELS},
+        "tthc_dvctt": len({p.code for p in listed if p.level in ("toan_trinh", "mot_phan")}),
         "tthc_complete_7": sum(p.complete for p in listed),
         "tthc_reference": len(reference),
         "tthc_reference_complete": sum(
@@ -131,12 +154,13 @@ def _months(world: World, unit: UnitSpec) -> dict[str, dict[str, int]]:
         agency, fields = CITY, set(unit.linh_vuc)
     elif unit.dvc_donvi_id is not None:
         agency = unit.id
+    published = DOSSIER_METRICS | (PENDING_METRICS if spec.national_pending_counts else {})
     if agency is not None and (fields is None or fields):
         for row in world.dossiers:
             if row.agency != agency or (fields is not None and row.field_name not in fields):
                 continue
             cell = months[row.month]
-            for metric, attr in DOSSIER_METRICS.items():
+            for metric, attr in published.items():
                 cell[metric] = cell.get(metric, 0) + getattr(row, attr)
             cell["hs_received"] = cell.get("hs_received", 0) + row.received
     return months
@@ -150,6 +174,24 @@ def _scores(world: World, unit: UnitSpec) -> dict[str, dict[str, float]]:
         scores = world.score(unit.national_id, period)
         out[period] = {SCORE_METRICS[g]: value for g, value in scores.items()}
     return out
+
+
+def _ranks(world: World, unit: UnitSpec) -> dict[str, int]:
+    """The unit's place (ROW_STT) in the province's 766 report, per period."""
+    if not unit.national_id or unit.kind == "phong":
+        return {}
+    ranks: dict[str, int] = {}
+    for period in periods(world.months):
+        order = [a.id for a, _ in world.ranked(world.province_agencies, period)]
+        ranks[period] = order.index(unit.national_id) + 1
+    return ranks
+
+
+def _parts(world: World, unit: UnitSpec) -> dict[str, dict[str, float]]:
+    """A scored ward's points per indicator per month, as the dashboard computed them before any discrepancy."""
+    if unit.national_id not in world.scored_wards():
+        return {}
+    return {month: world.parts(unit.national_id, month) for month in world.months}
 
 
 def as_of_date(truth: dict[str, Any]) -> date:

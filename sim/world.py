@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sim import vocab
+from sim import scores, vocab
 from sim.spec import ONLINE_LEVELS, PortalSpec, UnitSpec, WorldSpec
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -23,7 +23,6 @@ CITY = "city"  # the agency key of the city one-stop desk in dossier statistics
 
 # The seven parts of a published procedure (NĐ 63/2010 Điều 8 khoản 2), in the DVCQG spec's order.
 ELEMENTS = ("ten", "trinh_tu", "cach_thuc", "thanh_phan_ho_so", "thoi_han", "doi_tuong", "co_quan_thuc_hien")
-SCORE_GROUPS = {"CKMB": 18.0, "TDGQ": 20.0, "TTTT": 10.0, "CLGQ": 12.0, "MDHL": 18.0, "MDSH": 22.0}
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,11 @@ class DossierMonth:
     paid_online_local: int
     pakn_on_time: int
     pakn_late: int
+    # Still open at the month's end, within or past their deadline (766 §2.1 and §5.2 count them).
+    pending_in_time: int
+    pending_overdue: int
+    pakn_pending_in_time: int
+    pakn_pending_overdue: int
 
     @property
     def received(self) -> int:
@@ -102,6 +106,10 @@ COUNT_FIELDS = (
     "paid_online_local",
     "pakn_on_time",
     "pakn_late",
+    "pending_in_time",
+    "pending_overdue",
+    "pakn_pending_in_time",
+    "pakn_pending_overdue",
 )
 
 
@@ -114,6 +122,20 @@ class NationalAgency:
     ma_coquan: str
     capdonvi: str  # "0" province, "1" sở/ngành, "2" xã/phường
     quality: float
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """A group score the simulated dashboard publishes that its own public counts do not support: planted on
+    purpose, so that the reconciliation can be shown to find it. `computed` is what the counts give."""
+
+    unit: str
+    agency_id: str
+    period: str  # a month
+    group: str  # the dashboard's group field (CKMB, TDGQ, …)
+    published: float
+    computed: float
+    kind: str  # shifted | above_possible | below_computed
 
 
 @dataclass(frozen=True)
@@ -148,23 +170,115 @@ class World:
     province_agencies: list[NationalAgency]  # units of the simulated province on the 766 report
     posts: dict[str, list[NewsPost]]  # by portal id, newest first
     months: list[str]
+    discrepancies: list[Discrepancy] = field(default_factory=list)
     _scores: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    _parts: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    _monthly: dict[tuple[str, str], DossierMonth] = field(default_factory=dict)
 
     def score(self, agency_id: str, period: str) -> dict[str, float]:
-        """766 group scores of one agency for one period ('2023', '2023-H1', '2023-Q3', '2023-09')."""
+        """766 group scores of one agency for one period ('2023', '2023-H1', '2023-Q3', '2023-09').
+
+        A ward of the simulated city is scored from its own dossiers and procedures (sim/scores.py), with
+        the discrepancies planted for it; agencies outside the city have no dossiers here, so theirs are drawn.
+        """
         key = (agency_id, period)
         if key not in self._scores:
-            quality = next(
-                (a.quality for a in [*self.provinces, *self.province_agencies] if a.id == agency_id), 0.7
-            )
-            rng = _rng(self.spec.seed, "score", agency_id, period)
-            groups = {
-                g: round(mx * min(1.0, max(0.0, quality + rng.uniform(-0.12, 0.08))), 2)
-                for g, mx in SCORE_GROUPS.items()
-            }
-            groups["TONG"] = round(sum(groups.values()), 2)
+            if agency_id in self.scored_wards():
+                groups = scores.group_scores(self.parts(agency_id, period))
+                planted = [d for d in self.discrepancies if (d.agency_id, d.period) == key]
+                for d in planted:
+                    groups[d.group] = d.published
+                if planted:
+                    groups["TONG"] = scores.half_up(sum(groups[g] for g in scores.GROUPS))
+            else:
+                groups = self._drawn_score(agency_id, period)
             self._scores[key] = groups
         return self._scores[key]
+
+    def _drawn_score(self, agency_id: str, period: str) -> dict[str, float]:
+        quality = next(
+            (a.quality for a in [*self.provinces, *self.province_agencies] if a.id == agency_id), 0.7
+        )
+        rng = _rng(self.spec.seed, "score", agency_id, period)
+        groups = {
+            g: round(mx * min(1.0, max(0.0, quality + rng.uniform(-0.12, 0.08))), 2)
+            for g, mx in scores.GROUP_MAX.items()
+        }
+        groups["TONG"] = round(sum(groups.values()), 2)
+        return groups
+
+    def scored_wards(self) -> dict[str, UnitSpec]:
+        """The city's wards and communes the dashboard scores from their simulated data, by national id."""
+        return {
+            u.national_id: u
+            for u in self.spec.units
+            if u.kind in ("phuong", "xa") and u.national_id and u.ma_coquan and u.dvc_donvi_id is not None
+        }
+
+    def parts(self, agency_id: str, period: str) -> dict[str, float]:
+        """A ward's points per indicator for a period, as the dashboard rounds them (before any discrepancy)."""
+        key = (agency_id, period)
+        if key not in self._parts:
+            unit = self.scored_wards()[agency_id]
+            rates = scores.public_rates(self.period_counts(unit.id, period), self.catalogue(unit))
+            for part in scores.PARTS:
+                if not part.public:
+                    rates[part.id] = self._drawn_rate(agency_id, part, period)
+            self._parts[key] = scores.part_points(rates)
+        return self._parts[key]
+
+    def _drawn_rate(self, agency_id: str, part: scores.Part, period: str) -> float:
+        """A rate no public count shows: the province's own for a province-level indicator, else the ward's."""
+        if part.level == "province":
+            return _rng(self.spec.seed, "province-rate", part.id, period).uniform(0.7, 1.0)
+        quality = _rng(self.spec.seed, "quality", self.scored_wards()[agency_id].id).uniform(0.5, 0.96)
+        rng = _rng(self.spec.seed, "hidden-rate", agency_id, part.id, period)
+        return min(1.0, max(0.0, quality + rng.uniform(-0.25, 0.1)))
+
+    def period_counts(self, agency: str, period: str) -> scores.PeriodCounts:
+        """One agency's dossier and feedback counts summed over a period's months."""
+        if not self._monthly:
+            for row in self.dossiers:
+                summed = self._monthly.get((row.agency, row.month))
+                self._monthly[(row.agency, row.month)] = row if summed is None else _added(summed, row)
+        months = period_months(period, self.months)
+        rows = [self._monthly[(agency, m)] for m in months if (agency, m) in self._monthly]
+        year_before = [f"{int(period[:4]) - 1}-{m:02d}" for m in range(1, 13)]
+        prior = (
+            sum(self._monthly[(agency, m)].received for m in year_before if (agency, m) in self._monthly)
+            if all(m in self.months for m in year_before)
+            else None
+        )
+        total = {name: sum(getattr(r, name) for r in rows) for name in COUNT_FIELDS}
+        return scores.PeriodCounts(
+            months=len(months),
+            received=sum(r.received for r in rows),
+            synced=total["synced"],
+            online=total["received_online"],
+            on_time=total["processed_on_time"],
+            late=total["processed_late"],
+            pending_in_time=total["pending_in_time"],
+            pending_overdue=total["pending_overdue"],
+            pakn_on_time=total["pakn_on_time"],
+            pakn_late=total["pakn_late"],
+            pakn_pending_in_time=total["pakn_pending_in_time"],
+            pakn_pending_overdue=total["pakn_pending_overdue"],
+            prior_year_received=prior,
+        )
+
+    def catalogue(self, unit: UnitSpec) -> scores.Catalogue:
+        """3.1's counts of a ward: its procedures offered online, each once, and every xã-level procedure."""
+        listed = self.procedures.get(unit.dvc_donvi_id or -1, [])
+        online = {p.code for p in listed if p.level in ("toan_trinh", "mot_phan")}
+        return scores.Catalogue(len(online), len(self.reference["xa"]))
+
+    def ranked(
+        self, agencies: list[NationalAgency], period: str
+    ) -> list[tuple[NationalAgency, dict[str, float]]]:
+        """The 766 report's order: by total, best first (ROW_STT is the position in it)."""
+        scored = [(a, self.score(a.id, period)) for a in agencies]
+        scored.sort(key=lambda item: (-item[1]["TONG"], item[0].name))
+        return scored
 
     def city_donvi_id(self) -> int:
         return self.spec.city.dvc_donvi_id
@@ -182,7 +296,7 @@ def generate_world(spec: WorldSpec) -> World:
     provinces, province_id = _provinces(spec)
     agencies = _province_agencies(spec)
     posts = {p.id: _posts(spec, p) for p in spec.portals}
-    return World(
+    world = World(
         spec=spec,
         fields=fields,
         reference=reference,
@@ -194,6 +308,8 @@ def generate_world(spec: WorldSpec) -> World:
         posts=posts,
         months=months,
     )
+    world.discrepancies = _plant_discrepancies(world, spec.i766_discrepancies)
+    return world
 
 
 def _rng(seed: int, *purpose: object) -> random.Random:
@@ -376,6 +492,10 @@ def _dossiers(spec: WorldSpec, months: list[str]) -> list[DossierMonth]:
                 paid_local = sum(rng.random() < 0.08 for _ in range(online)) if fee else 0
                 pakn = _poisson(rng, 0.15)
                 pakn_late = sum(rng.random() < 0.2 for _ in range(pakn))
+                # Drawn last, so that every figure drawn before keeps its value.
+                pending_overdue = sum(rng.random() < 0.3 for _ in range(received - processed))
+                pakn_pending = _poisson(rng, 0.05)
+                pakn_pending_overdue = sum(rng.random() < 0.3 for _ in range(pakn_pending))
                 rows.append(
                     DossierMonth(
                         agency=agency,
@@ -393,9 +513,71 @@ def _dossiers(spec: WorldSpec, months: list[str]) -> list[DossierMonth]:
                         paid_online_local=paid_local,
                         pakn_on_time=pakn - pakn_late,
                         pakn_late=pakn_late,
+                        pending_in_time=received - processed - pending_overdue,
+                        pending_overdue=pending_overdue,
+                        pakn_pending_in_time=pakn_pending - pakn_pending_overdue,
+                        pakn_pending_overdue=pakn_pending_overdue,
                     )
                 )
     return rows
+
+
+def period_months(period: str, months: list[str]) -> list[str]:
+    """The months of a 766 period ('2023', '2023-H1', '2023-Q3', '2023-09') inside the data window."""
+    year, rest = period[:4], period[4:]
+    if rest.startswith("-Q"):
+        wanted = range(3 * int(rest[2:]) - 2, 3 * int(rest[2:]) + 1)
+    elif rest.startswith("-H"):
+        wanted = range(6 * int(rest[2:]) - 5, 6 * int(rest[2:]) + 1)
+    elif rest.startswith("-"):
+        wanted = range(int(rest[1:]), int(rest[1:]) + 1)
+    else:
+        wanted = range(1, 13)
+    return [m for m in (f"{year}-{n:02d}" for n in wanted) if m in months]
+
+
+def _added(a: DossierMonth, b: DossierMonth) -> DossierMonth:
+    return DossierMonth(a.agency, "*", a.month, *(getattr(a, n) + getattr(b, n) for n in COUNT_FIELDS))
+
+
+_PLANTS = ("shifted", "above_possible", "below_computed")
+
+
+def _plant_discrepancies(world: World, count: int) -> list[Discrepancy]:
+    """Deliberate errors of the simulated dashboard, each one the reconciliation can prove from public counts:
+    TDGQ moved by 2.5 points (2.1 is its only indicator); MDHL above what 5.2 leaves possible; CKMB below
+    what 1.4 alone gives."""
+    rng = _rng(world.spec.seed, "discrepancies")
+    candidates = [(agency, month) for agency in sorted(world.scored_wards()) for month in world.months]
+    rng.shuffle(candidates)
+    planted: list[Discrepancy] = []
+    used: set[tuple[str, str]] = set()
+    for n in range(count):
+        kind = _PLANTS[n % len(_PLANTS)]
+        for agency, month in candidates:
+            if (agency, month) in used:
+                continue
+            parts = world.parts(agency, month)
+            groups = scores.group_scores(parts)
+            if kind == "shifted":
+                group = "TDGQ"
+                computed = groups[group]
+                published = computed - 2.5 if computed >= 2.5 else computed + 2.5
+            elif kind == "above_possible" and parts["I766_5_2"] <= 4.5:
+                group = "MDHL"
+                computed = groups[group]
+                published = scores.half_up(parts["I766_5_2"] + 12 + 1.5)  # 5.3 and 5.4 give at most 12
+            elif kind == "below_computed" and parts["I766_1_4"] >= 3.0:
+                group = "CKMB"
+                computed = groups[group]
+                published = scores.half_up(parts["I766_1_4"] - 2.5)  # 1.4 alone is more
+            else:
+                continue
+            unit = world.scored_wards()[agency].id
+            planted.append(Discrepancy(unit, agency, month, group, scores.half_up(published), computed, kind))
+            used.add((agency, month))
+            break
+    return planted
 
 
 # --- national agencies --------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -108,3 +109,22 @@ def test_demo_crawls_compares_with_the_truth_and_writes_the_outputs(tmp_path: Pa
     out = tmp_path / "out"
     assert (out / "tong-hop-thanh-pho.html").exists() and len(list(out.glob("*.html"))) == 23
     assert list(out.glob("chi-so-*.xlsx")) and (tmp_path / "data" / "cchc.sqlite3").exists()
+    # No 766 figure we compute is shown out of 100, banded or ranked: the published index carries those,
+    # and our check reads as points of the points computable with its true coverage of the 100.
+    table = json.loads(next(out.glob("chi-so-*.json")).read_text(encoding="utf-8"))
+    checked = [r for r in table if r["indicator"] == "CHECK_766" and r["status"] == "ok"]
+    assert checked and all(r["band"] is None and r["rank"] is None for r in checked)
+    assert all(r["max_points"] == r["denominator"] < 100 and r["coverage"] < 0.5 for r in checked)
+    assert all(r["rank"] is None for r in table if r["family"] == "766" and r["scoring"] != "total")
+    published = [r for r in table if r["indicator"] == "TOTAL_766" and r["kind"] != "phong"]
+    assert published and all(r["band"] and r["rank"] and r["points"] <= 100 for r in published)
+    assert "(40% của 100)" in result.stdout
+    for page in out.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if page.name == "tong-hop-thanh-pho.html":
+            assert "kiểm chứng" not in text, "the overview ranks the published index only"
+            continue
+        row = text.split('id="total-CHECK_766"')[1].split("</tr>")[0]
+        cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        assert cells[2:4] == ["—", "—"] and "/ 100" not in cells[1], page.name
+        assert ("điểm tính được" in cells[1]) == (page.stem in {r["unit"] for r in checked}), page.name

@@ -40,3 +40,27 @@ def test_readme_holds_the_two_setup_commands() -> None:
 def test_ci_runs_make_test_with_postgres_required() -> None:
     text = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert "CCHC_REQUIRE_PG=1" in text and "make test" in text
+
+
+def test_every_indicator_of_the_rule_set_has_its_row_with_its_tag() -> None:
+    """docs/indicators.md: per indicator a row with its formula, shape, source and tag (and, for 766, what we
+    compute and what we read from the dashboard)."""
+    import re
+
+    from indicators.definitions import load_definitions
+
+    definitions = load_definitions(REPO / "indicators.toml")
+    rows: dict[str, list[str]] = {}
+    for line in (REPO / "docs" / "indicators.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) >= 5:
+            for key in re.findall(r"`(PAR_\w+)`|\b(\d\.\d)\b", cells[0]):
+                rows.setdefault(key[0] or "I766_" + key[1].replace(".", "_"), cells)
+    tags = [(i.id, i.confidence) for i in definitions.indicator]
+    tags += [(r.id, r.confidence) for r in definitions.reported_only]
+    for indicator, tag in tags:
+        assert indicator in rows, indicator
+        formula, source, documented = rows[indicator][1], rows[indicator][3], rows[indicator][4]
+        assert formula and source and documented == tag, (indicator, documented, tag)
+        if indicator.startswith("I766_"):
+            assert rows[indicator][5], indicator  # what we compute, or read from the dashboard

@@ -27,6 +27,8 @@ def expected_value(truth: dict[str, Any], unit: str, metric: str, period: str) -
         if metric == "tthc_reference_missing":
             return float(len(procedures["reference_missing"])) if procedures else None
         value = procedures.get(metric)
+    elif metric == "i766_rank":
+        value = cell["i766_rank"].get(period)
     elif metric.startswith("i766"):
         value = cell["i766"].get(period, {}).get(metric)
     else:

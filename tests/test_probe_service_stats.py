@@ -36,6 +36,7 @@ from probes.service_stats import (
     DOSSIER_METRICS,
     I766_SERVICE,
     MONTHLY_SERVICE,
+    OPTIONAL_DOSSIER_METRICS,
     PROBE,
     SCORE_METRICS,
     ReportPeriod,
@@ -106,9 +107,8 @@ def assert_matches_truth(store: EvidenceStore, settings: Settings, truth: dict[s
     for obs in found:
         assert obs.snapshot_id in kept, obs
         assert kept[obs.snapshot_id].outcome == str(Outcome.OK)
-    cells = Counter(
-        (o.unit, o.metric, o.period) for o in found if o.metric in DOSSIER_METRICS | SCORE_METRICS
-    )
+    counted = DOSSIER_METRICS | OPTIONAL_DOSSIER_METRICS
+    cells = Counter((o.unit, o.metric, o.period) for o in found if o.metric in counted | SCORE_METRICS)
     assert max(cells.values()) == 1, "one observation per unit, metric and period"
 
     dossiers: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
@@ -116,7 +116,7 @@ def assert_matches_truth(store: EvidenceStore, settings: Settings, truth: dict[s
     for obs in found:
         if obs.unit is None or obs.value is None:
             continue
-        if obs.metric in DOSSIER_METRICS:
+        if obs.metric in counted:
             dossiers[obs.unit][obs.period][obs.metric] = obs.value
         elif obs.metric in SCORE_METRICS:
             scores[obs.unit][obs.period][obs.metric] = obs.value
@@ -124,7 +124,7 @@ def assert_matches_truth(store: EvidenceStore, settings: Settings, truth: dict[s
     for unit in settings.units_in_inspection():
         expected_units = truth["units"][unit.id]
         for month, cell in expected_units["months"].items():
-            expected = {m: float(v) for m, v in cell.items() if m in DOSSIER_METRICS}
+            expected = {m: float(v) for m, v in cell.items() if m in counted}
             assert dossiers[unit.id].get(month, {}) == expected, (unit.id, month)
         if unit.kind == "phong" and not unit.dvc_linh_vuc:
             mine = [o for o in found if o.unit == unit.id and o.metric in DOSSIER_METRICS]
@@ -382,6 +382,33 @@ def test_monthly_summary_gives_each_wards_counts_for_the_requested_month(setting
     )
     rows = next(f for f in found if f.metric == "report_rows")
     assert rows.value == 3 and rows.attributes["matched"] == 2
+
+
+def test_open_dossier_and_feedback_counts_are_read_when_the_summary_has_them(settings: Settings) -> None:
+    """Fields no public source shows (portals.md §3.3): read when present, and their absence is no failure."""
+    rows = json.loads(MONTHLY_BODY)
+    rows[1].update({"DGXLTH_TOTAL": "7", "DGXLQH_TOTAL": "2", "NTTDGXLTH_TOTAL": "1", "NTTDGXLQH_TOTAL": "0"})
+    view = rest_view(settings, monthly_params(settings, ReportPeriod(2023, month=6)), json.dumps(rows))
+    found = PROBE.parse(view, settings).found
+    ward = {f.metric: f.value for f in found if f.unit == "phuong-1"}
+    assert set(ward) == DOSSIER_METRICS | OPTIONAL_DOSSIER_METRICS
+    assert (ward["hs_pending_in_time"], ward["hs_pending_overdue"]) == (7, 2)
+    assert (ward["pakn_pending_in_time"], ward["pakn_pending_overdue"]) == (1, 0)
+    city = {f.metric for f in found if f.unit is None and f.attributes.get("agency") == "city"}
+    assert not city & OPTIONAL_DOSSIER_METRICS, "the city's row has no such fields: nothing is made up"
+
+
+def test_field_summary_sums_open_counts_only_when_every_field_has_them(settings: Settings) -> None:
+    rows = json.loads(BY_FIELD_BODY)
+    for row in rows:
+        row.update({"DGXLTH_TOTAL": "2", "DGXLQH_TOTAL": "1"})
+    del rows[1]["DGXLQH_TOTAL"]  # Chứng thực lacks one: Phòng Tư pháp's sum of it would be too small
+    view = rest_view(settings, by_field_params(settings, ReportPeriod(2023, month=3)), json.dumps(rows))
+    found = PROBE.parse(view, settings).found
+    tu_phap = {f.metric: f.value for f in found if f.unit == "phong-tu-phap"}
+    assert tu_phap["hs_pending_in_time"] == 4 and "hs_pending_overdue" not in tu_phap
+    land = {f.metric: f.value for f in found if f.unit == "phong-tai-nguyen-moi-truong"}
+    assert (land["hs_pending_in_time"], land["hs_pending_overdue"]) == (2, 1)
 
 
 def test_a_ward_row_matches_by_ma_coquan_when_its_id_is_absent(settings: Settings) -> None:

@@ -163,6 +163,34 @@ def test_the_figures_of_a_summary_equal_the_indicator_table(
 
 
 @pytest.mark.browser
+def test_the_summary_keeps_the_two_766_figures_apart_and_names_each_contradicted_published_score(
+    summaries: dict[str, Summary], truth: dict[str, Any]
+) -> None:
+    summary = summaries[WARD]
+    totals = {t.indicator: t for t in summary.cover.totals}
+    published, check = totals["TOTAL_766"], totals["CHECK_766"]
+    assert published.name_vi == "Chỉ số 766 (Cổng DVCQG công bố)" and published.band and published.rank
+    assert published.display_index.endswith("/ 100") and published.published_rank
+    assert check.name_vi == "Điểm 766 kiểm chứng được" and check.band is None and check.rank is None
+    assert "điểm tính được" in check.display_index and "/ 100 " not in check.display_index + " "
+    assert all(line.rank is None for line in summary.indicator_lines() if line.family == "766")
+    months = set(indicators.parse_period(PERIOD).months)
+    planted = [d for d in truth["i766_discrepancies"] if d["unit"] == WARD and d["period"] in months]
+    assert planted, "the simulation's seed plants a discrepancy for this ward in the period"
+    flags = [f for f in summary.section("II").red_flags() if f.indicator == "i766_reconciliation"]
+    assert len(flags) == len(planted)
+    for flag, wanted in zip(flags, planted, strict=True):
+        assert flag.text.startswith("Điểm công bố lệch so với số liệu công khai")
+        assert vi.month_label(wanted["period"]) in flag.text and vi.points(wanted["published"]) in flag.text
+        assert flag.snapshot_ids and set(flag.snapshot_ids) <= summary.section("2.3").snapshot_ids()
+    assert any("giải trình" in s.text for s in summary.section("III").suggestions())
+    html = render_summary(summary)
+    assert "Điểm công bố lệch so với số liệu công khai" in html and "Chính thức" in html and "Đề xuất" in html
+    phong = {t.indicator: t for t in summaries[PHONG].cover.totals}["TOTAL_766"]
+    assert phong.status == "na" and phong.band is None and "không chấm phòng" in phong.reason_vi
+
+
+@pytest.mark.browser
 def test_indicators_sit_in_the_section_their_definition_names(
     crawled: Crawled, summaries: dict[str, Summary]
 ) -> None:
@@ -194,7 +222,12 @@ def test_what_no_public_page_shows_reads_do_don_vi_cung_cap(summaries: dict[str,
     assert apology.status == "provided_by_unit" and apology.points is None
     on_time = next(line for line in summary.indicator_lines() if line.indicator == "I766_2_1")
     assert on_time.status == "ok" and on_time.numerator is not None and on_time.denominator is not None
-    late = round(on_time.denominator - on_time.numerator)
+    # 2.1's denominator also holds dossiers still open; the slips are counted on those completed late.
+    completed_late = next(f for f in summary.section("2.3").facts if f.label == "Hồ sơ giải quyết trễ hạn")
+    assert (
+        completed_late.value is not None and completed_late.value <= on_time.denominator - on_time.numerator
+    )
+    late = round(completed_late.value)
     slips = next(item for item in summary.section("2.3").provided if "Mẫu 04" in item.text)
     assert slips.prefilled == f"Số hồ sơ trễ hạn trong kỳ (điền sẵn): {late:,}".replace(",", ".")
     community_team = [i for i in summary.section("3").provided if "Tổ công nghệ số cộng đồng" in i.text]
@@ -457,7 +490,7 @@ def test_cchc_report_all_writes_every_unit_and_the_city_overview(crawled: Crawle
     assert written == {f"{u.id}.html" for u in units} | {"tong-hop-thanh-pho.html"}
     overview = (tmp_path / "tong-hop-thanh-pho.html").read_text(encoding="utf-8")
     for heading in (
-        "Chỉ số 766 (QĐ 766/QĐ-TTg) – Phòng chuyên môn",
+        "Chỉ số 766 (Cổng DVCQG công bố) – UBND phường, xã",
         "Chỉ số CCHC (minh chứng công khai) – UBND phường, xã",
     ):
         assert heading in overview

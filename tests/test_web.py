@@ -148,6 +148,23 @@ def test_from_the_overview_to_the_evidence_in_two_clicks(server: str, browser: A
 
 
 @pytest.mark.browser
+def test_a_units_page_keeps_the_two_766_figures_apart_and_shows_a_contradicted_published_score(
+    server: str, truth: dict[str, Any]
+) -> None:
+    html = httpx.get(server + "/units/phuong-3", timeout=120).text
+    published = html.split('id="total-TOTAL_766"')[1].split("</p>")[0]
+    assert "Chỉ số 766 (Cổng DVCQG công bố)" in published and "/ 100" in published and "hạng" in published
+    check = html.split('id="total-CHECK_766"')[1].split("</p>")[0]
+    assert "Điểm 766 kiểm chứng được" in check and "điểm tính được" in check
+    assert "/ 100" not in check and "hạng" not in check and "Tốt" not in check
+    planted = [d for d in truth["i766_discrepancies"] if d["unit"] == "phuong-3" and d["period"] < "2023-09"]
+    assert planted, "the simulation's seed plants a discrepancy for this ward in the default period"
+    section = html.split('id="reconciliation"')[1]
+    assert section.count("Điểm công bố lệch so với số liệu công khai") == len(planted)
+    assert all(d["period"] in section for d in planted)
+
+
+@pytest.mark.browser
 def test_a_screenshot_of_a_browser_capture_is_shown(
     server: str, site: tuple[Settings, int], browser: Any
 ) -> None:

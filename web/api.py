@@ -42,6 +42,7 @@ class IndicatorRow(BaseModel):
     reason: str
     band: str | None
     rank: float | None
+    published_rank: float | None = None
     coverage: float | None
     flag: bool
     reported_value: float | None

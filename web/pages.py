@@ -21,6 +21,7 @@ from crawler.content import ContentError, ContentTooLarge, decode_content
 from evidence.errors import EvidenceError
 from evidence.ledger import record_hash
 from evidence.models import Blob, Observation, Snapshot, SnapshotBlob
+from indicators.reconcile import reconcile
 from web.charts import line_chart
 from web.context import WebContext, records
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TIERS = (("phuong_xa", "UBND phường, xã"), ("phong", "Cơ quan chuyên môn thành phố"))
-COLUMNS = (("name", "Đơn vị"), ("i766", "Chỉ số 766"), ("i766_band", "Xếp loại"), ("i766_rank", "Hạng"),
+COLUMNS = (("name", "Đơn vị"), ("i766", "Chỉ số 766 công bố"), ("i766_band", "Xếp loại"), ("i766_rank", "Hạng"),
            ("par", "Chỉ số CCHC"), ("par_band", "Xếp loại"), ("par_rank", "Hạng"), ("coverage", "Bao phủ"))  # fmt: skip
 STATUS_LABELS = {"ok": "có minh chứng", "na": "không áp dụng", "missing": "thiếu minh chứng",
                  "reported": "điểm trên bảng 766", "provided_by_unit": "do đơn vị cung cấp"}  # fmt: skip
@@ -154,9 +155,9 @@ def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTML
 
     charts = [
         line_chart(
-            "Chỉ số tổng hợp theo tháng (%)",
+            "Chỉ số tổng hợp theo tháng: 766 do Cổng DVCQG công bố, CCHC (%)",
             months,
-            {"766": series("TOTAL_766"), "CCHC": series("TOTAL_PAR")},
+            {"766 công bố": series("TOTAL_766"), "CCHC": series("TOTAL_PAR")},
             100,
         ),
         line_chart("Hồ sơ đúng hạn (điểm / 20)", months, {"2.1": series("I766_2_1")}, 20),
@@ -177,9 +178,16 @@ def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTML
         snapshots = session.exec(
             select(Snapshot).where(Snapshot.unit == unit_id).order_by(col(Snapshot.seq).desc()).limit(20)
         ).all()
+    checks = (
+        []
+        if unit.kind == "phong"
+        else reconcile(ctx.figures(), [unit], ctx.definitions, list(indicators.parse_period(period).months),
+                       tables=lambda p: ctx.table(p.key))
+    )  # fmt: skip
     return render(request, "unit.html", unit=unit, period=period, kind_label={"phong": "Cơ quan chuyên môn", "phuong": "Phường", "xa": "Xã"}[unit.kind],
-                  indicators=[r for r in mine if not r["indicator"].startswith("TOTAL_")],
-                  totals=[r for r in mine if r["indicator"].startswith("TOTAL_")], charts=charts,
+                  indicators=[r for r in mine if r["scoring"] != "total"],
+                  totals=[r for r in mine if r["scoring"] == "total"], charts=charts,
+                  findings=[c for c in checks if c.finding], checked=len(checks), tolerance=ctx.definitions.reconciliation.tolerance,
                   observations=observations, snapshots=snapshots)  # fmt: skip
 
 
