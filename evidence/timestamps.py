@@ -142,7 +142,10 @@ def _verify(
     try:
         builder.build().verify_message(reply, message)
     except VerificationError as exc:
-        raise TimestampError(f"{who}: the token does not verify: {exc}") from None
+        text = str(exc)
+        if "unable to get local issuer certificate" in text or "certificate verify error" in text:
+            text = "its signer does not chain to the pinned certificates (an authority you do not trust)"
+        raise TimestampError(f"{who}: the token does not verify: {text}") from None
 
 
 def _gen_time(reply: TimeStampResponse) -> datetime:
@@ -173,7 +176,7 @@ def stamp_checkpoints(engine: Engine, authorities: Sequence[Authority], *, limit
     report = StampReport()
     down: dict[str, str] = {}  # an authority that failed is not asked again in this pass
     with httpx.Client(headers={"User-Agent": USER_AGENT}) as client:
-        for item in pending_timestamps(engine, authorities)[:limit]:
+        for item in pending_timestamps(engine, [a.name for a in authorities])[:limit]:
             authority = next(a for a in authorities if a.name == item.authority)
             if authority.name in down:
                 report.failed.append(f"checkpoint {item.checkpoint_id}: {down[authority.name]}")
@@ -209,8 +212,8 @@ def stamp_checkpoints(engine: Engine, authorities: Sequence[Authority], *, limit
     return report
 
 
-def pending_timestamps(engine: Engine, authorities: Sequence[Authority]) -> list[Pending]:
-    """Every (checkpoint, authority) without a token yet, oldest first, with its failed attempts."""
+def pending_timestamps(engine: Engine, authorities: Sequence[str]) -> list[Pending]:
+    """Every (checkpoint, authority name) without a token yet, oldest first, with its failed attempts."""
     if not authorities:
         return []
     with Session(engine) as session:
@@ -242,10 +245,10 @@ def pending_timestamps(engine: Engine, authorities: Sequence[Authority]) -> list
         for checkpoint in checkpoints:
             assert checkpoint.id is not None
             for authority in authorities:
-                if (checkpoint.id, authority.name) in have:
+                if (checkpoint.id, authority) in have:
                     continue
-                attempts, error = tried.get((checkpoint.id, authority.name), (0, ""))
-                pending.append(Pending(checkpoint.id, checkpoint.created_at, authority.name, attempts, error))
+                attempts, error = tried.get((checkpoint.id, authority), (0, ""))
+                pending.append(Pending(checkpoint.id, checkpoint.created_at, authority, attempts, error))
     return pending
 
 

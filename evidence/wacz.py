@@ -52,6 +52,13 @@ WARC_NAME = "data.warc.gz"
 ATTESTATION = "cchcAttestation"
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # entries carry no time of their own: the same bundle zips the same
 SEGMENT_BATCH = 500
+LEDGER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ledger/segment.jsonl": {"fields": [{"name": "id", "type": "integer"}, {"name": "in_bundle", "type": "boolean"},
+                                        {"name": "payload", "type": "object"}, {"name": "record_hash", "type": "string"}]},
+    "ledger/checkpoints.jsonl": {"fields": [{"name": n, "type": t} for n, t in (
+        ("id", "integer"), ("run_id", "any"), ("seq", "integer"), ("head_hash", "string"), ("created_at", "string"),
+        ("reason", "string"), ("public_key", "string"), ("signature", "string"))]},
+}  # fmt: skip
 
 
 class BundleError(ValueError):
@@ -64,6 +71,8 @@ class BundleFile:
 
     path: str
     data: bytes
+    # A Frictionless table schema for a .jsonl file: validators infer column types otherwise, and guess wrong.
+    schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,7 @@ def write_bundle(
         for authority in sorted(authorities, key=lambda a: a.name):
             listed.append((f"timestamps/{authority.name}.pem", authority.certificates_pem))
         listed += [(f.path, f.data) for f in files]
+        schemas = {f.path: f.schema for f in files if f.schema} | LEDGER_SCHEMAS
         _check_paths([path for path, _ in listed])
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         main = pages[0] if pages else None
@@ -136,7 +146,7 @@ def write_bundle(
             "created": created,
             "software": f"cchc-watch {cchc.__version__}",
             **({"mainPageUrl": main["url"], "mainPageDate": main["ts"]} if main else {}),
-            "resources": [_resource(path, content) for path, content in listed],
+            "resources": [_resource(path, content, schemas.get(path)) for path, content in listed],
             "cchc": {
                 "collector_public_key": key.public_hex,
                 "ledger": {
@@ -373,14 +383,15 @@ def _check_paths(paths: list[str]) -> None:
         raise BundleError(f"bundle files named twice: {sorted(duplicated)}")
 
 
-def _resource(path: str, content: Path | bytes) -> dict[str, Any]:
+def _resource(path: str, content: Path | bytes, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     digest = hashlib.sha256()
     size = 0
     for chunk in _chunks_of(content):
         digest.update(chunk)
         size += len(chunk)
     name = path.rsplit("/", 1)[-1].lower()
-    return {"name": name, "path": path, "hash": "sha256:" + digest.hexdigest(), "bytes": size}
+    resource = {"name": name, "path": path, "hash": "sha256:" + digest.hexdigest(), "bytes": size}
+    return resource | ({"schema": schema} if schema else {})
 
 
 def _chunks_of(content: Path | bytes) -> Iterator[bytes]:

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Literal
 
 from cchc.settings import Settings
+from reports.bundle import attach_bundles
 from reports.html import write_html
 from reports.inputs import SummaryInputs
 from reports.model import Summary
 from reports.overview import build_overview, overview_job, write_overview_html
+from reports.paths import default_out_dir
 from reports.pdf import print_pdfs, summary_job, write_pdf
 from reports.summary import build_summary, common_period
 from reports.xlsx import write_xlsx
@@ -20,11 +22,6 @@ from reports.xlsx import write_xlsx
 Format = Literal["html", "pdf", "xlsx"]
 FORMATS: tuple[Format, ...] = ("html", "pdf", "xlsx")
 OVERVIEW_STEM = "tong-hop-thanh-pho"
-
-
-def default_out_dir(settings: Settings) -> Path:
-    """out/ next to the config file (the folder of settings.source_file)."""
-    return Path(settings.source_file).resolve().parent / "out"
 
 
 def write_summary(summary: Summary, kind: Format, path: Path, executable: str = "") -> Path:
@@ -66,6 +63,7 @@ def write_all(settings: Settings, kind: Format, out_dir: Path, period: str | Non
             for unit in settings.units_in_inspection()
         ]
         overview = build_overview(inputs, chosen)
+    attach_bundles(summaries, out_dir)  # the bundles made beside these summaries, in <out>/bundles/
     if kind == "pdf":
         jobs = [summary_job(s, out_dir / f"{s.cover.unit_id}.pdf") for s in summaries]
         jobs.append(overview_job(overview, out_dir / f"{OVERVIEW_STEM}.pdf"))

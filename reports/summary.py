@@ -24,6 +24,7 @@ from indicators.definitions import Indicator
 from indicators.observed import SCORE_METRICS
 from reports import charts, outline, sources
 from reports import vi as fmt
+from reports.bundle import attach_bundles
 from reports.figures import PER_MONTHS, Cell, UnitFigures, tier_of
 from reports.inputs import SummaryInputs
 from reports.model import (
@@ -41,6 +42,7 @@ from reports.model import (
     TotalLine,
 )
 from reports.outline import SECTION_KEYS, SECTIONS
+from reports.paths import default_out_dir
 from reports.sites import SiteState, screenshots, site_states
 
 __all__ = [
@@ -127,9 +129,12 @@ def build_summary(
     chosen_visit = visit if visit is not None else visit_of(settings, unit.id)
     wanted = resolve_period(period or default_period(chosen_visit))
     if inputs is not None:
-        return _Builder(inputs, unit, wanted, chosen_visit).summary()
-    with SummaryInputs.open(settings, engine=engine, blobs=blobs, extra_units=[unit]) as opened:
-        return _Builder(opened, unit, wanted, chosen_visit).summary()
+        summary = _Builder(inputs, unit, wanted, chosen_visit).summary()
+    else:
+        with SummaryInputs.open(settings, engine=engine, blobs=blobs, extra_units=[unit]) as opened:
+            summary = _Builder(opened, unit, wanted, chosen_visit).summary()
+    attach_bundles([summary], default_out_dir(settings))
+    return summary
 
 
 def _ids(values: Any) -> list[int]:

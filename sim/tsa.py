@@ -29,7 +29,8 @@ POLICY = "1.3.6.1.4.1.99999.1.1"  # a private OID: this authority vouches for no
 
 
 class TimestampAuthority:
-    """`with TimestampAuthority(name) as tsa:` serves tsa.url; tsa.root_pem is the CA to trust."""
+    """`with TimestampAuthority(name) as tsa:` serves tsa.url; tsa.root_pem is the CA to trust. Given a folder,
+    it keeps its certificates there and reuses them on the next start."""
 
     def __init__(self, name: str = "cchc-watch test TSA", port: int = 0, folder: Path | None = None) -> None:
         if shutil.which("openssl") is None:
@@ -42,7 +43,10 @@ class TimestampAuthority:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # openssl rewrites its serial file on every reply
         self.replies = 0
-        self._make_certificates()
+        self.pinned_file: Path = self.folder / "ca.pem"  # where a config pins this authority's root
+        if not all((self.folder / f).exists() for f in ("ca.pem", "tsa.pem", "tsa.key", "serial")):
+            self._make_certificates()  # a folder that holds an authority keeps it: its old tokens still verify
+        self._write_config()
 
     @property
     def url(self) -> str:
@@ -178,6 +182,9 @@ class TimestampAuthority:
         )
         key_file.chmod(0o600)
         (self.folder / "serial").write_text("01\n")
+
+    def _write_config(self) -> None:
+        key_file = self.folder / "tsa.key"
         # No `certs =` line: openssl would add the CA in an order strict DER parsers refuse; the reply carries the
         # TSA's own certificate (the request asks for it) and verifiers are given the root.
         (self.folder / "ts.cnf").write_text(
