@@ -159,6 +159,9 @@ class StorageSettings(_Section):
 
     database_url: str = "sqlite:///data/cchc.sqlite3"
     blob_dir: Path = Path("data/blobs")
+    bundle_dir: Path = Path(
+        "out/bundles"
+    )  # evidence bundles (WACZ), made by the collector, offered by the web app
 
 
 class BrowserSettings(_Section):
@@ -562,7 +565,11 @@ def _resolve(settings: Settings, base: Path, env: Mapping[str, str], source: Pat
         if relative and relative != ":memory:":
             database_url = prefix + str((base / relative).resolve())
     storage = settings.storage.model_copy(
-        update={"database_url": database_url, "blob_dir": (base / settings.storage.blob_dir).resolve()}
+        update={
+            "database_url": database_url,
+            "blob_dir": (base / settings.storage.blob_dir).resolve(),
+            "bundle_dir": (base / settings.storage.bundle_dir).resolve(),
+        }
     )
     collector = settings.collector.model_copy(
         update={"key_file": (base / settings.collector.key_file).resolve()}

@@ -216,7 +216,7 @@ def evidence_bundle(
     from evidence.wacz import BundleError
     from indicators import parse_period
     from reports.bundle import make_bundle
-    from reports.paths import bundle_dir, bundle_name, default_out_dir
+    from reports.paths import bundle_path
 
     settings = current_settings()
     if not unit and not all_units:
@@ -228,9 +228,7 @@ def evidence_bundle(
             f"unknown unit {exc.args[0]!r}: see the [[unit]] ids in {settings.source_file}"
         ) from None
     chosen = parse_period(period or str(settings.inspection.year))
-    target = out_file or bundle_dir(default_out_dir(settings)) / bundle_name(
-        None if all_units else units[0].id, chosen
-    )
+    target = out_file or bundle_path(settings, None if all_units else units[0].id, chosen)
     target.parent.mkdir(parents=True, exist_ok=True)
     authorities = timestamp_authorities(settings)
     store = open_store(settings)

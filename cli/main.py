@@ -82,6 +82,13 @@ def config_check() -> None:
         f"{kinds['phong']} phòng, {kinds['phuong']} phường, {kinds['xa']} xã, {len(settings.portal)} portals, "
         f"{len(settings.schedule)} schedules, {len(settings.visit)} visits"
     )
+    asked, wanted = len(settings.timestamp.authority), settings.timestamp.min_authorities
+    if asked < wanted:
+        err.print(
+            f"warning: timestamp.authority names {asked} time-stamping authorities; production should ask at least "
+            f"{wanted} (timestamp.min_authorities), or a bundle's time rests on fewer independent witnesses",
+            markup=False,
+        )
 
 
 @config_app.command("show")
@@ -312,23 +319,25 @@ def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> Non
     table = indicators.table(period, settings=settings, raw=figures)
     write(table, "xlsx", folder / f"chi-so-{period.replace('..', '_')}.xlsx")
     write(table, "json", folder / f"chi-so-{period.replace('..', '_')}.json")
-    bundles = _demo_bundles(settings, table, folder, period)
+    bundles = _demo_bundles(settings, table, period)
     written = write_all(settings, "html", folder, period)
     out.print(terminal_table(table, detailed=False), width=None if out.is_terminal else 200)
     out.print(f"indicator table and {len(written)} summaries (period {period}) written to {folder}")
     if bundles:
         key = bundles[0][1]
-        out.print(f"{len(bundles)} evidence bundles in {folder / 'bundles'}; check one anywhere, offline:")
+        out.print(
+            f"{len(bundles)} evidence bundles in {settings.storage.bundle_dir}; check one anywhere, offline:"
+        )
         pins = " ".join(f"--tsa {a.name}={a.certificates}" for a in settings.timestamp.authority)
         out.print(f"  cchc evidence check-bundle {bundles[0][0]} --trust-key {key} {pins}", markup=False)
 
 
-def _demo_bundles(settings: Settings, table: Any, folder: Path, period: str) -> list[tuple[Path, str]]:
+def _demo_bundles(settings: Settings, table: Any, period: str) -> list[tuple[Path, str]]:
     """Each unit's signed, timestamped evidence bundle (WACZ) of the demo's period."""
     from cli.wiring import timestamp_authorities
     from indicators import parse_period
     from reports.bundle import make_bundle
-    from reports.paths import bundle_dir, bundle_name
+    from reports.paths import bundle_path
 
     chosen = parse_period(period)
     authorities = timestamp_authorities(settings)
@@ -338,7 +347,7 @@ def _demo_bundles(settings: Settings, table: Any, folder: Path, period: str) -> 
         if store.checkpoint_needed():
             store.checkpoint(run_id=None, reason="bundle")
         for unit in settings.units_in_inspection():
-            target = bundle_dir(folder) / bundle_name(unit.id, chosen)
+            target = bundle_path(settings, unit.id, chosen)
             target.parent.mkdir(parents=True, exist_ok=True)
             summary = make_bundle(settings, store.engine, store.blobs, store.key, [unit], chosen, target,
                                   authorities, frame=table)  # fmt: skip

@@ -114,7 +114,8 @@ def write_bundle(
     last = checkpoints[-1]
     assert last.id is not None
     out = Path(out)
-    work = Path(tempfile.mkdtemp(prefix=".cchc-bundle-", dir=out.parent if out.parent.exists() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".cchc-bundle-", dir=out.parent))
     try:
         warc = work / WARC_NAME
         summary = export_warc(engine, blobs, warc, snapshot_ids=selected)

@@ -29,7 +29,7 @@ from evidence.timestamps import Authority
 from evidence.wacz import ATTESTATION, BundleFile, BundleSummary, write_bundle
 from indicators import Period, parse_period, table
 from reports.model import BundleFacts, Summary
-from reports.paths import bundle_dir, bundle_name
+from reports.paths import bundle_path
 
 FIGURE_FIELDS = (
     "unit",
@@ -150,8 +150,8 @@ def bundle_facts(path: Path) -> BundleFacts | None:
     )
 
 
-def attach_bundles(summaries: Sequence[Summary], out_dir: Path) -> None:
+def attach_bundles(settings: Settings, summaries: Sequence[Summary]) -> None:
     """Give each summary the facts of its unit's bundle for its period, when `cchc evidence bundle` made one."""
     for summary in summaries:
         period = parse_period(summary.cover.period_key)
-        summary.bundle = bundle_facts(bundle_dir(out_dir) / bundle_name(summary.cover.unit_id, period))
+        summary.bundle = bundle_facts(bundle_path(settings, summary.cover.unit_id, period))

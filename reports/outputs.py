@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Literal
 
 from cchc.settings import Settings
-from reports.bundle import attach_bundles
 from reports.html import write_html
 from reports.inputs import SummaryInputs
 from reports.model import Summary
@@ -63,7 +62,6 @@ def write_all(settings: Settings, kind: Format, out_dir: Path, period: str | Non
             for unit in settings.units_in_inspection()
         ]
         overview = build_overview(inputs, chosen)
-    attach_bundles(summaries, out_dir)  # the bundles made beside these summaries, in <out>/bundles/
     if kind == "pdf":
         jobs = [summary_job(s, out_dir / f"{s.cover.unit_id}.pdf") for s in summaries]
         jobs.append(overview_job(overview, out_dir / f"{OVERVIEW_STEM}.pdf"))

@@ -1,4 +1,4 @@
-"""Where the reports and bundles go: out/ beside the config file, bundles in out/bundles/."""
+"""Where the reports and bundles go: out/ beside the config file; bundles in `storage.bundle_dir`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ def default_out_dir(settings: Settings) -> Path:
     return Path(settings.source_file).resolve().parent / "out"
 
 
-def bundle_dir(out_dir: Path) -> Path:
-    return out_dir / "bundles"
+def bundle_path(settings: Settings, unit: str | None, period: Period) -> Path:
+    return settings.storage.bundle_dir / bundle_name(unit, period)
 
 
 def bundle_name(unit: str | None, period: Period) -> str:

@@ -42,7 +42,6 @@ from reports.model import (
     TotalLine,
 )
 from reports.outline import SECTION_KEYS, SECTIONS
-from reports.paths import default_out_dir
 from reports.sites import SiteState, screenshots, site_states
 
 __all__ = [
@@ -133,7 +132,7 @@ def build_summary(
     else:
         with SummaryInputs.open(settings, engine=engine, blobs=blobs, extra_units=[unit]) as opened:
             summary = _Builder(opened, unit, wanted, chosen_visit).summary()
-    attach_bundles([summary], default_out_dir(settings))
+    attach_bundles(settings, [summary])
     return summary
 
 

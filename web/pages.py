@@ -23,7 +23,7 @@ from evidence.errors import EvidenceError
 from evidence.ledger import record_hash
 from evidence.models import Blob, Observation, Snapshot, SnapshotBlob
 from reports.bundle import bundle_facts
-from reports.paths import bundle_dir, bundle_name, default_out_dir
+from reports.paths import bundle_path
 from web.charts import line_chart
 from web.context import WebContext, records
 
@@ -183,7 +183,7 @@ def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTML
 def _bundle_path(ctx: WebContext, unit_id: str, period: str) -> Path:
     import indicators
 
-    return bundle_dir(default_out_dir(ctx.settings)) / bundle_name(unit_id, indicators.parse_period(period))
+    return bundle_path(ctx.settings, unit_id, indicators.parse_period(period))
 
 
 @router.get("/units/{unit_id}/bundle.wacz", include_in_schema=False)
