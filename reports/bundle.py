@@ -12,7 +12,7 @@ import json
 import math
 import zipfile
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from cchc.settings import Settings, Unit
+from cchc.timeutil import VN_TZ
 from evidence.blobs import BlobStore
 from evidence.models import Snapshot
 from evidence.signing import CollectorKey
@@ -139,11 +140,18 @@ def bundle_facts(path: Path) -> BundleFacts | None:
         except (KeyError, ValueError, TypeError):
             continue
         moment = reply.tst_info.gen_time
-        stamps.append((str(stamp.get("authority")), moment if moment.tzinfo else moment.replace(tzinfo=UTC)))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        stamps.append((str(stamp.get("authority")), moment.astimezone(VN_TZ)))
+    try:
+        created: datetime | None = datetime.fromisoformat(
+            str(package.get("created", "")).replace("Z", "+00:00")
+        )
+    except ValueError:
+        created = None
     return BundleFacts(
         file_name=path.name,
         digest=str(digest.get("hash")),
-        created=str(package.get("created", "")),
+        created=created.astimezone(VN_TZ) if created else None,
         collector_key=str((attestation.get("ed25519") or {}).get("publicKey", "")),
         timestamps=tuple(stamps),
         snapshots=len((package.get("cchc") or {}).get("snapshots") or []),

@@ -263,9 +263,9 @@ class BundleFacts:
 
     file_name: str
     digest: str  # sha256:… of its datapackage.json
-    created: str
+    created: datetime | None  # in the inspection's time zone, as the bundle says
     collector_key: str  # hex Ed25519
-    timestamps: tuple[tuple[str, datetime], ...]  # (authority, the time its token attests)
+    timestamps: tuple[tuple[str, datetime], ...]  # (authority, the time its token attests), local time
     snapshots: int
 
 

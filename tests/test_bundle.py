@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from probe_helpers import open_test_store, pointed, run_probes
+from probe_helpers import open_test_store, pointed, run_probes, stored_in
 from warcio.archiveiterator import ArchiveIterator
 
 from cchc.settings import Settings
@@ -31,7 +31,9 @@ from evidence.signing import CollectorKey
 from evidence.timestamps import Authority, request_timestamp, stamp_checkpoints
 from evidence.wacz import ATTESTATION, BundleFile, write_bundle
 from indicators import parse_period
+from reports import build_summary, render_summary
 from reports.bundle import make_bundle
+from reports.paths import bundle_path
 from sim import Simulation
 from sim.tsa import TimestampAuthority
 
@@ -45,6 +47,8 @@ class Made:
     key: str
     roots: dict[str, bytes]
     folder: Path
+    settings: Settings
+    digest: str
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +70,16 @@ def made(
     run_probes(crawling, store, ["news", "availability"], [UNIT], with_browser=True)
     authorities = [Authority(authority.name, authority.url, authority.root_pem)]
     assert stamp_checkpoints(store.engine, authorities).obtained == 1
-    summary = make_bundle(crawling, store.engine, store.blobs, store.key, [crawling.unit_by_id(UNIT)],
-                          parse_period(PERIOD), folder / "bundle.wacz", authorities)  # fmt: skip
+    local = stored_in(crawling, folder)
+    local = local.model_copy(
+        update={"storage": local.storage.model_copy(update={"bundle_dir": folder / "bundles"})}
+    )
+    summary = make_bundle(local, store.engine, store.blobs, store.key, [local.unit_by_id(UNIT)],
+                          parse_period(PERIOD), bundle_path(local, UNIT, parse_period(PERIOD)), authorities)  # fmt: skip
     assert summary.timestamped_by == [authority.name] and not summary.timestamp_failures
     key = store.key.public_hex
     store.close()
-    return Made(summary.path, key, {authority.name: authority.root_pem}, folder)
+    return Made(summary.path, key, {authority.name: authority.root_pem}, folder, local, summary.digest)
 
 
 def checked(made: Made, path: Path | None = None, **options: Any) -> Any:
@@ -95,6 +103,15 @@ def test_a_bundle_passes_wacz_validate_and_every_layer_of_our_check(made: Made) 
     cited = {s for f in figures for s in f["snapshots"]}
     assert cited and cited <= set(package["cchc"]["snapshots"])  # every figure's snapshots are in the bundle
     assert {f["unit"] for f in figures} == {UNIT}
+
+
+def test_the_summarys_appendix_cites_the_bundle_and_how_to_check_it(made: Made) -> None:
+    summary = build_summary(made.settings, UNIT, period=PERIOD)
+    assert summary.bundle is not None and summary.bundle.digest == made.digest
+    assert [name for name, _ in summary.bundle.timestamps] == ["tsa-a"]
+    html = render_summary(summary)
+    assert made.digest in html and made.path.name in html
+    assert f"cchc evidence check-bundle {made.path.name} --trust-key {made.key}" in html
 
 
 def test_check_bundle_runs_anywhere_with_only_the_file(made: Made, tmp_path: Path) -> None:
