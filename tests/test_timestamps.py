@@ -94,3 +94,25 @@ def test_an_authority_that_is_down_delays_the_token_and_never_the_crawl(
     assert moment == token.gen_time and moment >= checkpoint.created_at.replace(microsecond=0)
     with pytest.raises(TimestampError, match="Mismatch between messages"):
         verify_timestamp(token.reply, b"another checkpoint", authority.root_pem)
+
+    # The whole inspection's bundle from the command line: its checkpoint and token come along, and it checks.
+    bundled = cchc(
+        config_file, "evidence", "bundle", "--all", "--period", "2023", "-o", str(tmp_path / "all.wacz")
+    )
+    assert bundled.returncode == 0, bundled.stdout + bundled.stderr
+    assert (
+        "no timestamp: tsa-a" in bundled.stderr
+    )  # the authority is gone again: the bundle is made without it
+    checked = cchc(
+        config_file,
+        "evidence",
+        "check-bundle",
+        str(tmp_path / "all.wacz"),
+        "--trust-key",
+        checkpoint.public_key,
+    )
+    assert checked.returncode == 0, checked.stdout
+    assert (
+        "Checkpoint timestamps: đạt / ok" in checked.stdout
+        and "Bundle timestamps: không có / absent" in checked.stdout
+    )
