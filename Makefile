@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := chromium fonts-noto-core fonts-liberation2 poppler-utils
+# pywb replays bundles in the tests; it pins an older cryptography, so it lives in a venv of its own.
+PYWB_VENV := .venv-pywb
+PYWB_STAMP := $(PYWB_VENV)/.installed
+DEBIAN_PACKAGES := chromium fonts-noto-core fonts-liberation2 poppler-utils openssl
 
 .PHONY: demo test lint typecheck pytest system-deps clean
 
@@ -20,7 +23,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-pytest: $(STAMP) system-deps
+pytest: $(STAMP) $(PYWB_STAMP) system-deps
 	$(BIN)/pytest
 
 $(STAMP): pyproject.toml
@@ -28,6 +31,11 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(PYWB_STAMP):
+	$(PYTHON) -m venv $(PYWB_VENV)
+	$(PYWB_VENV)/bin/pip install --quiet 'pywb==2.10.0'
 	touch $@
 
 # Debian's Chromium and fonts; never `playwright install` (it downloads a browser from a CDN).
@@ -43,4 +51,4 @@ system-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(PYWB_VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -41,6 +41,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -208,6 +209,15 @@ class Daemon:
             command = self._cchc("crawl", "--probe", schedule.probe, "--trigger", "schedule",
                                  *([] if schedule.browser else ["--no-browser"]))  # fmt: skip
             jobs[f"probe:{schedule.probe}"] = (trigger, [command], schedule.timeout_s)
+        if self.settings.timestamp.authority:
+            # Tokens an authority could not give at the end of a crawl are asked for again, until they come.
+            # A fixed start keeps the trigger (and its stored fire times) the same from one daemon start to the next.
+            every = IntervalTrigger(
+                seconds=self.settings.timestamp.retry_every_s,
+                start_date=datetime(2020, 1, 1, tzinfo=UTC),
+                timezone=VN_TZ,
+            )
+            jobs["timestamps"] = (every, [self._cchc("evidence", "timestamp")], 600.0)
         days = timedelta(days=self.settings.inspection.report_days_before)
         for visit in self.settings.visit:
             due = datetime(visit.date.year, visit.date.month, visit.date.day, self.settings.scheduler.calendar_hour,

@@ -180,6 +180,9 @@ class StorageSettings(_Section):
 
     database_url: str = "sqlite:///data/cchc.sqlite3"
     blob_dir: Path = Path("data/blobs")
+    bundle_dir: Path = Path(
+        "out/bundles"
+    )  # evidence bundles (WACZ), made by the collector, offered by the web app
 
 
 class BrowserSettings(_Section):
@@ -393,6 +396,25 @@ class WebSettings(_Section):
     )
 
 
+class TimestampAuthority(_Section):
+    """An RFC 3161 time-stamping authority: where to ask, and the certificates its tokens must chain to."""
+
+    name: Slug
+    url: BaseUrl
+    # PEM file with the authority's root certificate (and any intermediates): pinned, never taken from a token.
+    certificates: Path
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class TimestampSettings(_Section):
+    """Trusted timestamps (RFC 3161) for each signed checkpoint and each evidence bundle."""
+
+    authority: list[TimestampAuthority] = []
+    # Production asks at least two independent authorities; `config check` warns below this.
+    min_authorities: int = Field(default=2, ge=0, le=10)
+    retry_every_s: int = Field(default=600, ge=10)  # the daemon's retry of pending timestamps
+
+
 class SimFault(_Section):
     """A fault the simulated portals inject on one site."""
 
@@ -435,6 +457,7 @@ class Settings(_Section):
     schedule: list[Schedule] = []
     visit: list[Visit] = []
     sim: SimSettings = SimSettings()
+    timestamp: TimestampSettings = TimestampSettings()
     _source_file: str = PrivateAttr(default="config.toml")
 
     @property
@@ -480,6 +503,10 @@ class Settings(_Section):
         for i, v in enumerate(self.visit):
             if v.unit not in units:
                 problems.append(f"visit[{i}].unit: expected a unit id from [[unit]], got {v.unit!r}")
+        names = Counter(a.name for a in self.timestamp.authority)
+        problems += [
+            f"timestamp.authority[{n}].name: duplicate name {n!r}" for n, k in names.items() if k > 1
+        ]
         sim_sites = {"dvc_tinh", "motcua", "dvc_quocgia", *portals}
         for i, f in enumerate(self.sim.faults):
             if f.site not in sim_sites:
@@ -574,14 +601,23 @@ def _resolve(settings: Settings, base: Path, env: Mapping[str, str], source: Pat
         if relative and relative != ":memory:":
             database_url = prefix + str((base / relative).resolve())
     storage = settings.storage.model_copy(
-        update={"database_url": database_url, "blob_dir": (base / settings.storage.blob_dir).resolve()}
+        update={
+            "database_url": database_url,
+            "blob_dir": (base / settings.storage.blob_dir).resolve(),
+            "bundle_dir": (base / settings.storage.bundle_dir).resolve(),
+        }
     )
     collector = settings.collector.model_copy(
         update={"key_file": (base / settings.collector.key_file).resolve()}
     )
     indicators = settings.indicators.model_copy(update={"file": (base / settings.indicators.file).resolve()})
+    authorities = [
+        a.model_copy(update={"certificates": (base / a.certificates).resolve()})
+        for a in settings.timestamp.authority
+    ]
+    timestamp = settings.timestamp.model_copy(update={"authority": authorities})
     resolved = settings.model_copy(
-        update={"storage": storage, "collector": collector, "indicators": indicators}
+        update={"storage": storage, "collector": collector, "indicators": indicators, "timestamp": timestamp}
     )
     resolved._source_file = str(source)
     return resolved

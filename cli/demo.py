@@ -6,6 +6,7 @@ host) instead of the configured one; everything else (storage, probes, parsers) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,16 +14,41 @@ import pandas as pd
 from rich.table import Table
 
 from cchc.settings import Settings
+from cchc.settings import TimestampAuthority as TimestampAuthoritySettings
 from cli.simlink import point_at
+from sim.tsa import TimestampAuthority
 
 LOOPBACK_POLITENESS = {"min_delay_s": 0.01, "latency_factor": 0.2, "backoff_base_s": 0.2}
 
 
-def demo_settings(settings: Settings, urls: dict[str, str]) -> Settings:
+DEMO_AUTHORITIES = ("demo-tsa-a", "demo-tsa-b")  # two, as production should ask at least two
+
+
+def demo_settings(
+    settings: Settings, urls: dict[str, str], authorities: Sequence[TimestampAuthority] = ()
+) -> Settings:
     pointed = point_at(settings, urls)
-    return pointed.model_copy(
-        update={"politeness": pointed.politeness.model_copy(update=LOOPBACK_POLITENESS)}
+    stamping = pointed.timestamp.model_copy(
+        update={
+            "authority": [
+                TimestampAuthoritySettings(name=a.name, url=a.url, certificates=a.pinned_file)
+                for a in authorities
+            ]
+        }
     )
+    return pointed.model_copy(
+        update={
+            "politeness": pointed.politeness.model_copy(update=LOOPBACK_POLITENESS),
+            "timestamp": stamping,
+        }
+    )
+
+
+def start_demo_authorities(settings: Settings) -> list[TimestampAuthority]:
+    """Two local time-stamping authorities, kept in data/demo-tsa/ from one demo to the next (their earlier
+    tokens must keep verifying against the same roots)."""
+    folder = settings.storage.blob_dir.parent / "demo-tsa"
+    return [TimestampAuthority(name, folder=folder / name).start() for name in DEMO_AUTHORITIES]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 from cchc.errors import CchcError
 from cchc.settings import Settings
 from cli.console import current_settings, err, out
+from cli.wiring import open_store, timestamp_authorities
 from evidence.blobs import LocalBlobStore
 from evidence.db import open_database
 from evidence.errors import EvidenceError
@@ -174,3 +176,129 @@ def evidence_public_key() -> None:
     key = CollectorKey.load_or_create(settings.collector.key_file)
     out.print(key.public_pem().strip(), markup=False)
     out.print(f"raw (hex): {key.public_hex}")
+
+
+@evidence_app.command("timestamp")
+def evidence_timestamp() -> None:
+    """Ask the configured time-stamping authorities for every token still missing (checkpoints)."""
+    from evidence.timestamps import stamp_checkpoints
+
+    settings = current_settings()
+    authorities = timestamp_authorities(settings)
+    if not authorities:
+        out.print("no time-stamping authority is configured ([[timestamp.authority]]): nothing to do")
+        return
+    engine, _ = _open(settings)
+    report = stamp_checkpoints(engine, authorities)
+    for failure in report.failed:
+        err.print(failure, markup=False)
+    out.print(f"{report.obtained} token(s) obtained; {len(report.failed)} still pending")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@evidence_app.command("bundle")
+def evidence_bundle(
+    unit: Annotated[
+        list[str] | None, typer.Option("--unit", "-u", help="This unit's figures. Repeatable.")
+    ] = None,
+    all_units: Annotated[
+        bool, typer.Option("--all", help="Every unit of the inspection, in one bundle.")
+    ] = False,
+    period: Annotated[
+        str | None, typer.Option(help="The period of the figures (default: the inspection year).")
+    ] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="The .wacz file to write.")] = None,
+) -> None:
+    """A signed, timestamped WACZ bundle of the figures of a unit (or of the whole inspection) and the evidence
+    behind each, which `cchc evidence check-bundle` verifies anywhere, offline."""
+    from evidence.timestamps import stamp_checkpoints
+    from evidence.wacz import BundleError
+    from indicators import parse_period
+    from reports.bundle import make_bundle
+    from reports.paths import bundle_path
+
+    settings = current_settings()
+    if not unit and not all_units:
+        raise typer.BadParameter("name a unit (--unit) or ask for --all", param_hint="--unit")
+    try:
+        units = settings.units_in_inspection() if all_units else [settings.unit_by_id(u) for u in unit or []]
+    except KeyError as exc:
+        raise CchcError(
+            f"unknown unit {exc.args[0]!r}: see the [[unit]] ids in {settings.source_file}"
+        ) from None
+    chosen = parse_period(period or str(settings.inspection.year))
+    target = out_file or bundle_path(settings, None if all_units else units[0].id, chosen)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    authorities = timestamp_authorities(settings)
+    store = open_store(settings)
+    try:
+        # Whatever the bundle holds must be under a signed, timestamped checkpoint.
+        if store.checkpoint_needed():
+            store.checkpoint(run_id=None, reason="bundle")
+        if authorities:
+            stamp_checkpoints(store.engine, authorities)
+        try:
+            summary = make_bundle(
+                settings, store.engine, store.blobs, store.key, units, chosen, target, authorities
+            )
+        except BundleError as exc:
+            raise CchcError(str(exc)) from None
+    finally:
+        store.close()
+    out.print(
+        f"{summary.path}: {summary.snapshots} snapshots, {summary.records} WARC records, {summary.bytes_written} bytes; "
+        f"ledger seq {summary.ledger_range[0]}–{summary.ledger_range[1]} under checkpoint {summary.checkpoint_id}"
+    )
+    out.print(f"digest {summary.digest}")
+    stamped = ", ".join(summary.timestamped_by) or "none"
+    out.print(f"timestamped by: {stamped}")
+    for failure in summary.timestamp_failures:
+        err.print(f"no timestamp: {failure}", markup=False)
+
+
+@evidence_app.command("check-bundle")
+def evidence_check_bundle(
+    bundle: Annotated[Path, typer.Argument(help="The .wacz file to check.")],
+    trust_key: Annotated[
+        list[str] | None, typer.Option(help="The collector's Ed25519 public key (hex) you trust. Repeatable.")
+    ] = None,
+    tsa: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=FILE: the PEM certificates you pin for a time-stamping authority. Repeatable."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
+) -> None:
+    """Check a bundle with nothing but the file: digests, index, ledger, signatures, timestamps, figures.
+
+    Needs no database and no network. Authorities are pinned with --tsa, and also from the configuration when
+    one is found. Exits 1 when any layer fails."""
+    import json as json_module
+
+    from evidence.bundle_check import check_bundle, report_as_json
+
+    if not bundle.is_file():
+        raise CchcError(f"{bundle}: no such file")
+    pinned: dict[str, bytes] = {}
+    with contextlib.suppress(CchcError):  # no usable configuration here: only what the command line pins
+        pinned |= {a.name: a.certificates_pem for a in timestamp_authorities(current_settings())}
+    for item in tsa or []:
+        name, _, file = item.partition("=")
+        try:
+            pinned[name] = Path(file).read_bytes()
+        except OSError as exc:
+            raise typer.BadParameter(f"{file}: {exc.strerror}", param_hint="--tsa") from None
+    report = check_bundle(
+        bundle, trusted_keys=set(trust_key) if trust_key else None, pinned_authorities=pinned
+    )
+    if as_json:
+        out.print(json_module.dumps(report_as_json(report), ensure_ascii=False, indent=1), markup=False)
+    else:
+        for line in report.lines():
+            out.print(line, markup=False)
+        verdict = "GÓI KHÔNG ĐẠT / BUNDLE FAILS" if report.failed else "gói đạt / bundle passes"
+        out.print(verdict)
+    if report.failed:
+        raise typer.Exit(1)

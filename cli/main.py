@@ -82,6 +82,13 @@ def config_check() -> None:
         f"{kinds['phong']} phòng, {kinds['phuong']} phường, {kinds['xa']} xã, {len(settings.portal)} portals, "
         f"{len(settings.schedule)} schedules, {len(settings.visit)} visits"
     )
+    asked, wanted = len(settings.timestamp.authority), settings.timestamp.min_authorities
+    if asked < wanted:
+        err.print(
+            f"warning: timestamp.authority names {asked} time-stamping authorities; production should ask at least "
+            f"{wanted} (timestamp.min_authorities), or a bundle's time rests on fewer independent witnesses",
+            markup=False,
+        )
 
 
 @config_app.command("show")
@@ -255,14 +262,15 @@ def demo(
 ) -> None:
     """Start the simulated portals, crawl everything once, show per unit what was found beside the truth, then
     write the indicator table and every unit's pre-visit summary into out/ and print the ranking."""
-    from cli.demo import comparison_table, demo_settings
+    from cli.demo import comparison_table, demo_settings, start_demo_authorities
     from indicators.observed import raw_figures
 
     settings = current_settings()
     simulation = _start_simulation(settings, _parse_faults(fault), None, None)
+    authorities = start_demo_authorities(settings)
     try:
         out.print(_site_table(simulation, settings))
-        pointed = demo_settings(settings, simulation.urls)
+        pointed = demo_settings(settings, simulation.urls, authorities)
         report = cli_probes.run_crawl(
             pointed,
             list(PROBES.values()),
@@ -290,6 +298,9 @@ def demo(
     except BaseException:
         simulation.stop()
         raise
+    finally:
+        for authority in authorities:
+            authority.close()
     if not serve:
         simulation.stop()
         return
@@ -308,9 +319,42 @@ def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> Non
     table = indicators.table(period, settings=settings, raw=figures)
     write(table, "xlsx", folder / f"chi-so-{period.replace('..', '_')}.xlsx")
     write(table, "json", folder / f"chi-so-{period.replace('..', '_')}.json")
+    bundles = _demo_bundles(settings, table, period)
     written = write_all(settings, "html", folder, period)
     out.print(terminal_table(table, detailed=False), width=None if out.is_terminal else 200)
     out.print(f"indicator table and {len(written)} summaries (period {period}) written to {folder}")
+    if bundles:
+        key = bundles[0][1]
+        out.print(
+            f"{len(bundles)} evidence bundles in {settings.storage.bundle_dir}; check one anywhere, offline:"
+        )
+        pins = " ".join(f"--tsa {a.name}={a.certificates}" for a in settings.timestamp.authority)
+        out.print(f"  cchc evidence check-bundle {bundles[0][0]} --trust-key {key} {pins}", markup=False)
+
+
+def _demo_bundles(settings: Settings, table: Any, period: str) -> list[tuple[Path, str]]:
+    """Each unit's signed, timestamped evidence bundle (WACZ) of the demo's period."""
+    from cli.wiring import timestamp_authorities
+    from indicators import parse_period
+    from reports.bundle import make_bundle
+    from reports.paths import bundle_path
+
+    chosen = parse_period(period)
+    authorities = timestamp_authorities(settings)
+    made: list[tuple[Path, str]] = []
+    store = open_store(settings)
+    try:
+        if store.checkpoint_needed():
+            store.checkpoint(run_id=None, reason="bundle")
+        for unit in settings.units_in_inspection():
+            target = bundle_path(settings, unit.id, chosen)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            summary = make_bundle(settings, store.engine, store.blobs, store.key, [unit], chosen, target,
+                                  authorities, frame=table)  # fmt: skip
+            made.append((summary.path, store.key.public_hex))
+    finally:
+        store.close()
+    return made
 
 
 # --- verbs that later issues build ------------------------------------------------------------------------------
@@ -369,7 +413,7 @@ def status(
         else f"lease: {lease['state']} by {lease['holder']}, last heartbeat {lease['heartbeat']} (expires {lease['expires']})"
     )
     for title, rows in (("Jobs", state.jobs), ("Last run of each probe", state.probes), ("Missed fire times", state.missed),
-                        ("Inspection calendar", state.visits)):  # fmt: skip
+                        ("Inspection calendar", state.visits), ("Pending timestamps", state.timestamps)):  # fmt: skip
         table = Table(title=title)
         if not rows:
             out.print(f"{title}: none")

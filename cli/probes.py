@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import mimetypes
 import signal
 import sys
@@ -19,7 +20,9 @@ from rich.table import Table
 from cchc.errors import CchcError
 from cchc.settings import Settings, Unit
 from cli.console import current_settings, err, out
-from cli.wiring import check_contact, fetch_policy, open_store
+from cli.wiring import check_contact, fetch_policy, open_store, timestamp_authorities
+from evidence import EvidenceStore
+from evidence.timestamps import stamp_checkpoints
 from probes import PROBES, Probe, SnapshotView, get_probe
 from probes._base import LayoutNotRecognised
 from probes._runner import COMPLETED_WITH_FAILURES, INTERRUPTED, CrawlReport, crawl
@@ -49,6 +52,9 @@ def chosen_units(settings: Settings, ids: Sequence[str] | None) -> list[Unit]:
             known = ", ".join(u.id for u in settings.unit)
             raise CchcError(f"unknown unit {unit_id!r}; units are {known}") from None
     return units
+
+
+log = logging.getLogger("cchc.cli")
 
 
 def run_crawl(
@@ -103,9 +109,22 @@ def run_crawl(
                     on_snapshot=on_snapshot,
                 )
 
-            return asyncio.run(guarded())
+            report = asyncio.run(guarded())
+        stamp_new_checkpoints(settings, store)
+        return report
     finally:
         store.close()
+
+
+def stamp_new_checkpoints(settings: Settings, store: EvidenceStore) -> None:
+    """Ask the time-stamping authorities for the run's checkpoint; one that is down only leaves it pending (it is
+    retried by the daemon and by `cchc evidence timestamp`, and shown by `cchc status`)."""
+    authorities = timestamp_authorities(settings)
+    if not authorities:
+        return
+    report = stamp_checkpoints(store.engine, authorities, limit=len(authorities) * 4)
+    for failure in report.failed:
+        log.warning("timestamp pending: %s", failure)
 
 
 def summary_table(report: CrawlReport) -> Table:

@@ -18,6 +18,7 @@ from cchc.timeutil import VN_TZ
 from evidence.lease import LEASE_NAME
 from evidence.models import Blob, Run, Snapshot
 from evidence.operations import DaemonLease, JobRun, MissedRun
+from evidence.timestamps import pending_timestamps
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Status:
     missed: list[dict[str, Any]] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     visits: list[dict[str, Any]] = field(default_factory=list)
+    timestamps: list[dict[str, Any]] = field(default_factory=list)  # per authority: tokens still pending
 
 
 def _local(moment: datetime | None) -> str:
@@ -142,7 +144,27 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
                 "state": progress,
             }
         )
-    return Status(state, jobs, probes, missed, evidence, visits)
+    return Status(state, jobs, probes, missed, evidence, visits, _pending_timestamps(engine, settings))
+
+
+def _pending_timestamps(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
+    """Per authority, the checkpoints still waiting for a token (an authority that is down delays, never blocks)."""
+    pending = pending_timestamps(engine, [a.name for a in settings.timestamp.authority])
+    rows = []
+    for authority in settings.timestamp.authority:
+        mine = [p for p in pending if p.authority == authority.name]
+        if not mine:
+            continue
+        rows.append(
+            {
+                "authority": authority.name,
+                "pending": len(mine),
+                "oldest": _local(min(p.checkpoint_created_at for p in mine)),
+                "attempts": sum(p.attempts for p in mine),
+                "last_error": next((p.last_error for p in reversed(mine) if p.last_error), ""),
+            }
+        )
+    return rows
 
 
 def _next_fire_times(engine: Engine) -> dict[str, datetime | None]:

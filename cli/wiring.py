@@ -9,6 +9,7 @@ from cchc.errors import ConfigError
 from cchc.settings import Settings
 from crawler import FetchPolicy, host_key
 from evidence import EvidenceStore
+from evidence.timestamps import Authority
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -51,3 +52,20 @@ def open_store(settings: Settings) -> EvidenceStore:
     return EvidenceStore.open(
         settings.storage.database_url, settings.storage.blob_dir, settings.collector.key_file
     )
+
+
+def timestamp_authorities(settings: Settings) -> list[Authority]:
+    """The configured time-stamping authorities, each with its pinned certificates read from their file."""
+    found = []
+    for i, authority in enumerate(settings.timestamp.authority):
+        try:
+            pem = authority.certificates.read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                settings.source_file or "config",
+                [
+                    f"timestamp.authority[{i}].certificates: cannot read {authority.certificates}: {exc.strerror}"
+                ],
+            ) from None
+        found.append(Authority(authority.name, authority.url, pem, authority.timeout_s))
+    return found

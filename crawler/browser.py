@@ -35,7 +35,10 @@ from crawler.fetcher import REDIRECTS, HttpFetcher, _retry_after, host_key
 
 log = logging.getLogger("cchc.crawler")
 
-SUBRESOURCE_TYPES = frozenset({"xhr", "fetch"})  # the JSON behind a page is evidence too
+# Kept with the page: the JSON behind it (evidence of its figures), and what it needs to be replayed as it was
+# seen (styles, scripts, images, fonts). Media streams are left out: large, and no figure rests on them.
+SUBRESOURCE_TYPES = frozenset({"xhr", "fetch", "stylesheet", "script", "image", "font"})
+MAX_SUBRESOURCES = 200  # per page; beyond, the page's detail says how many were left out
 NETWORK_QUIET_S = 0.25  # nothing in flight this long counts as idle (Playwright's "networkidle" waits 0.5 s)
 NETWORK_IDLE_MAX_S = 3.0
 CAPTURE_RESERVE_S = 5.0  # of the budget, kept for the DOM and screenshot of a page whose wait timed out
@@ -415,13 +418,23 @@ class BrowserRenderer:
             read = [task.result() if task in done else None for task in traffic.subresponses]
             kept = [sub for sub in read if sub is not None]
             if len(kept) < len(read):
-                notes.append(f"{len(read) - len(kept)} XHR/fetch response(s) could not be read")
+                notes.append(f"{len(read) - len(kept)} sub-resource(s) could not be read")
+            if len(kept) > MAX_SUBRESOURCES:
+                notes.append(
+                    f"{len(kept) - MAX_SUBRESOURCES} sub-resource(s) beyond {MAX_SUBRESOURCES} not kept"
+                )
+                kept = kept[:MAX_SUBRESOURCES]
+            room = limit  # the sub-resources of one page share one body limit
             for n, sub in enumerate(kept):
-                if len(sub.body) > limit:
-                    notes.append(f"XHR/fetch response {sub.url} larger than {limit} bytes: body not kept")
+                if len(sub.body) > room:
+                    notes.append(
+                        f"{sub.resource_type} {sub.url}: {len(sub.body)} bytes over the page's limit, body not kept"
+                    )
                     kept[n] = SubResponse(
                         sub.url, sub.method, sub.status, sub.headers, b"", sub.resource_type
                     )
+                else:
+                    room -= len(sub.body)
             capture.subresponses = tuple(kept)
         capture.dom = await page.content()
         capture.screenshot = await page.screenshot(full_page=True, type="png", timeout=budget.left_s() * 1000)

@@ -165,3 +165,32 @@ class ParseFailure(SQLModel, table=True):
     parser_version: str
     reason: str
     created_at: datetime = Field(sa_column=utc_column())
+
+
+class TimestampToken(SQLModel, table=True):
+    """An RFC 3161 token over a checkpoint's signature, from a time-stamping authority: proof, independent of our
+    clock, that the signed chain head existed by `gen_time`. Append-only, like the checkpoint it stamps."""
+
+    __tablename__ = "timestamp_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_id: int = Field(foreign_key="checkpoint.id", index=True)
+    authority: str
+    message_sha256: str = Field(max_length=64)  # SHA-256 of the stamped bytes (the signature, ASCII hex)
+    reply: bytes = Field(
+        sa_column=sa.Column(sa.LargeBinary(), nullable=False)
+    )  # the DER TimeStampResp, as sent
+    gen_time: datetime = Field(sa_column=utc_column())
+    obtained_at: datetime = Field(sa_column=utc_column())
+
+
+class TimestampAttempt(SQLModel, table=True):
+    """A request to an authority that did not give a token (down, refused, a reply that does not verify)."""
+
+    __tablename__ = "timestamp_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_id: int = Field(foreign_key="checkpoint.id", index=True)
+    authority: str
+    attempted_at: datetime = Field(sa_column=utc_column())
+    error: str

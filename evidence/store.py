@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from crawler import Capture, Outcome
 from evidence.blobs import BlobStore, LocalBlobStore, StoredBlob
@@ -146,6 +146,13 @@ class EvidenceStore:
         if closed:
             self.checkpoint(run_id=closed[-1], reason="recovery")
         return closed
+
+    def checkpoint_needed(self) -> bool:
+        """Whether records were appended after the last signed checkpoint."""
+        with Session(self.engine) as session:
+            head = session.exec(select(func.max(Snapshot.seq))).one()
+            signed = session.exec(select(func.max(Checkpoint.seq))).one()
+        return head is not None and (signed is None or head > signed)
 
     def checkpoint(self, run_id: int | None, reason: str) -> Checkpoint | None:
         with Session(self.engine, expire_on_commit=False) as session:

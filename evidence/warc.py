@@ -8,7 +8,7 @@ import base64
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -40,6 +40,8 @@ RESPONSE_RENAMED = frozenset({"transfer-encoding"})
 # wire form no longer apply.
 SUBRESPONSE_RENAMED = frozenset({"transfer-encoding", "content-encoding", "content-length"})
 HTTP_1 = ("HTTP/1.0", "HTTP/1.1")
+# A page's rendered DOM and screenshot are kept under URIs of their own (Browsertrix's urn:view: for a screenshot).
+RESOURCE_URI_PREFIX = {"dom": "urn:dom:", "screenshot": "urn:view:"}
 
 
 @dataclass(frozen=True)
@@ -91,22 +93,25 @@ def export_warc(
     until: datetime | None = None,
     units: Sequence[str] = (),
     probes: Sequence[str] = (),
+    snapshot_ids: Collection[int] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ExportSummary:
     """Write the selected snapshots, in ledger order, to `out` as a gzipped WARC 1.1 file.
 
-    Selection: fetched_at in [since, until) (aware datetimes), unit in `units` and probe in `probes` when
-    given. The ledger head is read first, so snapshots appended during the export are left for the next one;
+    Selection: fetched_at in [since, until) (aware datetimes), unit in `units`, probe in `probes` and id in
+    `snapshot_ids` when given. The ledger head is read first, so snapshots appended during the export are left for the next one;
     snapshots are read in batches of `batch_size`, one blob in memory at a time.
 
     Records: one `warcinfo` first (software, format, filters, ledger head). Per snapshot: its redirect hops as
     `response` records without payload; a `request` (as sent to the final URL) and a `response` (the stored
     body, still content-encoded) linked by WARC-Concurrent-To, or a `revisit` (identical-payload-digest
     profile) for a 304 that confirmed earlier content; for browser snapshots the DOM and the screenshot as
-    `resource` records concurrent to the page's response, and each sub-response as a `response`. Snapshots
+    `resource` records concurrent to the page's response (their URIs `urn:dom:` and `urn:view:` before the
+    page's URL, as Browsertrix names them, so that replay finds the page, not its picture, at its URL), and each sub-response as a `response`. Snapshots
     that got no response at all (robots-disallowed, connection-error …) are counted in the summary and
     write nothing; a redirect loop still writes the hops it saw. Every record of a snapshot carries
-    WARC-Cchc-Snapshot-Id, WARC-Cchc-Seq, WARC-Cchc-Record-Hash and WARC-Cchc-Outcome; every digest is
+    WARC-Cchc-Snapshot-Id, WARC-Cchc-Seq, WARC-Cchc-Record-Hash, WARC-Cchc-Outcome and its part of the snapshot
+    (WARC-Cchc-Part: request, response, redirect/N, dom/N, screenshot/N, subresponse/N); every digest is
     SHA-256.
 
     Raises BlobMissing or BlobCorrupt (evidence.errors) for any blob the selected snapshots name that is
@@ -120,6 +125,8 @@ def export_warc(
     out = Path(out)
     head = _ledger_head(engine)
     conditions = _conditions(since, until, units, probes)
+    if snapshot_ids is not None:
+        conditions.append(col(Snapshot.id).in_(sorted(snapshot_ids)))
     partial = out.with_name(f".{out.name}.part")
     selected = skipped = records = 0
     try:
@@ -268,6 +275,7 @@ def _records_of(writer: Any, blobs: BlobStore, item: _Selected, warcinfo_id: str
             ("WARC-Target-URI", uri),
             *extra,
             *common,
+            ("WARC-Cchc-Part", part),
         ]
         return writer.create_warc_record(
             uri,
@@ -330,7 +338,7 @@ def _records_of(writer: Any, blobs: BlobStore, item: _Selected, warcinfo_id: str
             yield record(
                 "resource",
                 f"{role}/{index}",
-                snapshot.final_url,
+                RESOURCE_URI_PREFIX[role] + snapshot.final_url,
                 blobs.get(link.sha256),
                 content_type=content_type,
                 extra=concurrent,

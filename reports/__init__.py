@@ -9,8 +9,9 @@
 from reports.html import render_summary, write_html
 from reports.inputs import SummaryInputs
 from reports.model import PROVIDED_TEXT, Summary
-from reports.outputs import default_out_dir, prepare_visit_summary, write_all, write_summary
+from reports.outputs import prepare_visit_summary, write_all, write_summary
 from reports.overview import build_overview, render_overview
+from reports.paths import default_out_dir
 from reports.pdf import PdfError, write_pdf
 from reports.summary import build_summary, common_period, default_period, due_date, visit_of
 from reports.xlsx import write_xlsx

@@ -3,6 +3,7 @@ found, what the unit must provide, and the evidence (observation and snapshot id
 
     Summary
      ├── Cover                     unit, period, visit, due date, rule set, totals, LedgerState
+     ├── BundleFacts               the unit's evidence bundle (WACZ) for the period, when one was made
      └── Section × 11              I.1, 2.1 … 2.7, 3, II, III (the Đề cương, in order)
           ├── IndicatorLine        a row of the indicator table (figures against targets)
           ├── Fact                 a raw figure pre-filled from the observations (with PostLink details)
@@ -259,10 +260,23 @@ class Section:
         return [f for f in self.findings if f.kind == "suggestion"]
 
 
+@dataclass(frozen=True)
+class BundleFacts:
+    """The unit's evidence bundle, as the summary's appendix cites it: which file, its digest, who vouches."""
+
+    file_name: str
+    digest: str  # sha256:… of its datapackage.json
+    created: datetime | None  # in the inspection's time zone, as the bundle says
+    collector_key: str  # hex Ed25519
+    timestamps: tuple[tuple[str, datetime], ...]  # (authority, the time its token attests), local time
+    snapshots: int
+
+
 @dataclass
 class Summary:
     cover: Cover
     sections: list[Section]
+    bundle: BundleFacts | None = None
     # Every cited snapshot by id, and the snapshot each cited observation was read from (the sources sheet).
     snapshot_index: dict[int, SnapshotRef] = field(default_factory=dict)
     observation_snapshot: dict[int, int] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from reports.html import write_html
 from reports.inputs import SummaryInputs
 from reports.model import Summary
 from reports.overview import build_overview, overview_job, write_overview_html
+from reports.paths import default_out_dir
 from reports.pdf import print_pdfs, summary_job, write_pdf
 from reports.summary import build_summary, common_period
 from reports.xlsx import write_xlsx
@@ -20,11 +21,6 @@ from reports.xlsx import write_xlsx
 Format = Literal["html", "pdf", "xlsx"]
 FORMATS: tuple[Format, ...] = ("html", "pdf", "xlsx")
 OVERVIEW_STEM = "tong-hop-thanh-pho"
-
-
-def default_out_dir(settings: Settings) -> Path:
-    """out/ next to the config file (the folder of settings.source_file)."""
-    return Path(settings.source_file).resolve().parent / "out"
 
 
 def write_summary(summary: Summary, kind: Format, path: Path, executable: str = "") -> Path:

@@ -25,6 +25,7 @@ from indicators.observed import SCORE_METRICS
 from indicators.reconcile import GroupCheck
 from reports import charts, outline, sources
 from reports import vi as fmt
+from reports.bundle import attach_bundles
 from reports.figures import PER_MONTHS, Cell, UnitFigures, tier_of
 from reports.inputs import SummaryInputs
 from reports.model import (
@@ -131,9 +132,12 @@ def build_summary(
     chosen_visit = visit if visit is not None else visit_of(settings, unit.id)
     wanted = resolve_period(period or default_period(chosen_visit), settings)
     if inputs is not None:
-        return _Builder(inputs, unit, wanted, chosen_visit).summary()
-    with SummaryInputs.open(settings, engine=engine, blobs=blobs, extra_units=[unit]) as opened:
-        return _Builder(opened, unit, wanted, chosen_visit).summary()
+        summary = _Builder(inputs, unit, wanted, chosen_visit).summary()
+    else:
+        with SummaryInputs.open(settings, engine=engine, blobs=blobs, extra_units=[unit]) as opened:
+            summary = _Builder(opened, unit, wanted, chosen_visit).summary()
+    attach_bundles(settings, [summary])
+    return summary
 
 
 def _ids(values: Any) -> list[int]:

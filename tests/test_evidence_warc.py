@@ -424,9 +424,10 @@ def test_browser_capture_gives_dom_and_screenshot_resources_and_subresponse_reco
     dom_record, screenshot = records[3], records[4]
     assert dom_record.payload == dom.encode("utf-8")
     assert screenshot.payload == THUMBNAIL
-    for resource, content_type in ((dom_record, "text/html; charset=utf-8"), (screenshot, "image/png")):
+    for resource, content_type, prefix in ((dom_record, "text/html; charset=utf-8", "urn:dom:"),
+                                           (screenshot, "image/png", "urn:view:")):  # fmt: skip
         assert resource.headers["Content-Type"] == content_type
-        assert resource.headers["WARC-Target-URI"] == snapshot.final_url == page.url
+        assert resource.headers["WARC-Target-URI"] == prefix + snapshot.final_url == prefix + page.url
         assert resource.headers["WARC-Concurrent-To"] == page_response.headers["WARC-Record-ID"]
         assert resource.headers["WARC-Payload-Digest"] == sha256_label(resource.payload)
     api_record, css_record = records[5], records[6]

@@ -5,6 +5,7 @@ read-only SQL on SQLite and PostgreSQL; and a property-based test of the JSON AP
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import http.server
 import socket
 import threading
@@ -27,8 +28,11 @@ from cli.wiring import fetch_policy, open_store
 from crawler import Capture, Outcome, Target
 from evidence import Run, Snapshot
 from evidence.db import create_engine
+from indicators import parse_period
 from probes import PROBES
 from probes._runner import crawl
+from reports.bundle import make_bundle
+from reports.paths import bundle_path
 from sim import Simulation
 from web.app import create_app
 from web.sql_role import grant_read_only
@@ -45,7 +49,11 @@ def local_settings(settings: Settings, folder: Path, **web: Any) -> Settings:
     return settings.model_copy(
         update={
             "storage": settings.storage.model_copy(
-                update={"database_url": f"sqlite:///{folder / 'e.sqlite3'}", "blob_dir": folder / "blobs"}
+                update={
+                    "database_url": f"sqlite:///{folder / 'e.sqlite3'}",
+                    "blob_dir": folder / "blobs",
+                    "bundle_dir": folder / "bundles",
+                }
             ),
             "collector": settings.collector.model_copy(update={"key_file": folder / "k.pem"}),
             "web": settings.web.model_copy(update=web),
@@ -261,6 +269,26 @@ def test_pages_and_api_over_http(server: str, site: tuple[Settings, int]) -> Non
     assert (
         httpx.post(server + "/api/crawl", json={"unit": "phuong-3"}).status_code == 403
     )  # no token configured
+
+
+def test_a_units_evidence_bundle_is_offered_once_the_collector_made_it(
+    server: str, site: tuple[Settings, int]
+) -> None:
+    settings, _ = site
+    missing = httpx.get(server + "/units/phuong-3/bundle.wacz", params={"period": "2023"}, timeout=60)
+    assert missing.status_code == 404 and "cchc evidence bundle -u phuong-3 --period 2023" in missing.text
+    store = open_store(settings)
+    try:
+        store.checkpoint(run_id=None, reason="bundle")
+        made = make_bundle(settings, store.engine, store.blobs, store.key, [settings.unit_by_id("phuong-3")],
+                           parse_period("2023"), bundle_path(settings, "phuong-3", parse_period("2023")))  # fmt: skip
+    finally:
+        store.close()
+    offered = httpx.get(server + "/units/phuong-3/bundle.wacz", params={"period": "2023"}, timeout=60)
+    assert offered.status_code == 200 and offered.headers["content-type"] == "application/wacz"
+    assert hashlib.sha256(offered.content).hexdigest() == hashlib.sha256(made.path.read_bytes()).hexdigest()
+    page = httpx.get(server + "/units/phuong-3", params={"period": "2023"}, timeout=120).text
+    assert made.path.name in page and made.digest in page
 
 
 def test_a_diff_against_the_previous_capture(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
@@ -22,6 +22,8 @@ from evidence.errors import EvidenceError
 from evidence.ledger import record_hash
 from evidence.models import Blob, Observation, Snapshot, SnapshotBlob
 from indicators.reconcile import reconcile
+from reports.bundle import bundle_facts
+from reports.paths import bundle_path
 from web.charts import line_chart
 from web.context import WebContext, records
 
@@ -188,7 +190,30 @@ def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTML
                   indicators=[r for r in mine if r["scoring"] != "total"],
                   totals=[r for r in mine if r["scoring"] == "total"], charts=charts,
                   findings=[c for c in checks if c.finding], checked=len(checks), tolerance=ctx.definitions.reconciliation.tolerance,
-                  observations=observations, snapshots=snapshots)  # fmt: skip
+                  observations=observations, snapshots=snapshots, bundle=bundle_facts(_bundle_path(ctx, unit_id, period)))  # fmt: skip
+
+
+def _bundle_path(ctx: WebContext, unit_id: str, period: str) -> Path:
+    import indicators
+
+    return bundle_path(ctx.settings, unit_id, indicators.parse_period(period))
+
+
+@router.get("/units/{unit_id}/bundle.wacz", include_in_schema=False)
+def bundle_download(request: Request, unit_id: str, period: str | None = None) -> Response:
+    """The unit's evidence bundle for the period, as `cchc evidence bundle` made it (the web app holds no key
+    and signs nothing: it only offers what the collector made)."""
+    ctx = context(request)
+    if ctx.unit(unit_id) is None:
+        raise HTTPException(404, f"không có đơn vị {unit_id!r}")
+    chosen = period or default_period(ctx)
+    path = _bundle_path(ctx, unit_id, chosen)
+    if not path.is_file():
+        raise HTTPException(
+            404,
+            f"chưa có gói minh chứng của {unit_id} cho kỳ {chosen}: lập bằng `cchc evidence bundle -u {unit_id} --period {chosen}`",
+        )
+    return FileResponse(path, media_type="application/wacz", filename=path.name)
 
 
 @router.get("/units/{unit_id}/sources/{indicator}", response_class=HTMLResponse, include_in_schema=False)

@@ -7,17 +7,29 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
 import evidence.models
 import evidence.operations
 from evidence.db import create_engine
+from evidence.models import UTCDateTime
 from evidence.schema import include_name
 
 _MODELS = (evidence.models, evidence.operations)  # every table of the evidence database is declared there
+
+
+def render_item(type_: str, item: Any, autogen_context: Any) -> str | Literal[False]:
+    """Revisions name plain SQLAlchemy types, so that they never depend on the models' code as it changes."""
+    if type_ == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(item, AutoString):
+        return f"sa.String(length={item.length})" if item.length else "sa.String()"
+    return False
 
 
 def run(connection: Connection) -> None:
@@ -27,6 +39,7 @@ def run(connection: Connection) -> None:
         include_name=include_name,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters a table by copying it
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
