@@ -72,7 +72,9 @@ def row_counts(url: str) -> dict[str, int]:
     engine = create_engine(url)
     with engine.connect() as connection:
         names = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
-        counts = {name: connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one() for name in names}
+        counts = {
+            name: connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one() for name in names
+        }
     engine.dispose()
     return counts
 
@@ -80,7 +82,9 @@ def row_counts(url: str) -> dict[str, int]:
 def chain(url: str) -> list[tuple[int, str, str]]:
     engine = create_engine(url)
     with engine.connect() as connection:
-        rows = connection.exec_driver_sql("SELECT seq, prev_hash, record_hash FROM snapshot ORDER BY seq").all()
+        rows = connection.exec_driver_sql(
+            "SELECT seq, prev_hash, record_hash FROM snapshot ORDER BY seq"
+        ).all()
     engine.dispose()
     return [(seq, prev, own) for seq, prev, own in rows]
 
