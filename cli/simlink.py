@@ -77,6 +77,7 @@ def world_spec(settings: Settings, extra_faults: Iterable[FaultSpec] = ()) -> Wo
         dvc_list_page=sources.dvc_tinh.list_page,
         dashboard_groups=tuple(sources.dvc_quocgia.dashboard_groups),
         national_bot_protection=settings.sim.national_bot_protection,
+        contract=settings.sim.contract,
         faults=(*faults, *extra_faults),
     )
 

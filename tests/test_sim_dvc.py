@@ -90,7 +90,7 @@ def test_bad_request_is_status_zero_not_an_empty_success(simulation: Simulation)
 def test_fields_and_procedure_detail(simulation: Simulation) -> None:
     base = simulation.url("dvc_tinh")
     fields = httpx.get(base + "/api/dvc/LoadCBoLinhVuc", params={"DonViID": 356}).json()
-    names = [f["TenLinhVuc"] for f in fields["data"]["data"]["DICHVUCONG_LINHVUC_PResult"]]
+    names = [f["TenLinhVuc"] for f in fields["data"]["data"]["DemThuTucHanhChinh_Lst_Result"]]
     assert "Hộ tịch" in names
     with httpx.Client() as client:
         row = procedure_page(client, base, DonViID=356)["data"]["data"]["DICHVUCONG_THUTUCHANHCHINH_PResult"][
