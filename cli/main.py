@@ -20,6 +20,7 @@ from rich.table import Table
 from cchc import __version__, logs
 from cchc.errors import CchcError, ConfigError
 from cchc.settings import Settings, config_path
+from cli import discover as cli_discover
 from cli import indicators as cli_indicators
 from cli import probes as cli_probes
 from cli import reports as cli_reports
@@ -317,6 +318,7 @@ def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> Non
 
 
 app.command("crawl")(cli_probes.crawl_command)
+app.command("discover")(cli_discover.discover_command)
 app.command("parse")(cli_probes.parse_command)
 app.command("reparse")(cli_probes.reparse_command)
 

@@ -19,6 +19,7 @@ VERBS = [
     "sim",
     "demo",
     "crawl",
+    "discover",
     "parse",
     "reparse",
     "run",
