@@ -71,6 +71,12 @@ def unit_matches(engine: Engine, run_ids: Sequence[int] | None = None) -> list[U
         if (found == 0).any():
             missed = found[found == 0].index
             finding = str(failed[failed["period"].isin(missed)]["text"].iloc[-1])
+        else:
+            # Found, but not by its configured id, or under another name: the config is worth a look.
+            doubtful = group[
+                group["attributes"].map(lambda a: bool(a.get("differs") or a.get("name_differs")))
+            ]
+            finding = str(doubtful["text"].iloc[-1]) if len(doubtful) else ""
         rows.append(UnitMatches(str(probe), str(wanted), str(source), int((found > 0).sum()), len(found),
                                 ", ".join(sorted(methods)), finding))  # fmt: skip
     return rows

@@ -165,9 +165,18 @@ def report_findings(
 ) -> list[str]:
     """After a crawl: per probe and unit, whether the portals' rows were matched to the unit and how, and the
     figures not available with the reason. Returns the messages of probes whose rows matched none of ours."""
-    from cli.findings import matched_none, matches_table, not_available, not_available_table, unit_matches
+    from cli.findings import (
+        PROBE_OF_METRIC,
+        matched_none,
+        matches_table,
+        not_available,
+        not_available_table,
+        unit_matches,
+    )
     from evidence.db import open_database
 
+    if not set(probes) & set(PROBE_OF_METRIC.values()):
+        return []  # availability gives no figure and matches no unit: nothing to say (and no time spent)
     engine = open_database(settings.storage.database_url)
     try:
         matches = [m for m in unit_matches(engine, [run_id]) if m.unit in {u.id for u in units} | {"city"}]

@@ -277,7 +277,7 @@ class ProceduresProbe:
                 if snapshot.status_code == 404:
                     # No detail endpoint on this portal (none is seen publicly): asking for every procedure
                     # would only collect the same 404. The seven parts stay missing, with this snapshot as why.
-                    log.warning("%s: %s answered 404; no procedure details on %s", NAME, DETAIL_ENDPOINT,
+                    log.info("%s: %s answered 404; no procedure details on %s", NAME, DETAIL_ENDPOINT,
                                 host_key(snapshot.url))  # fmt: skip
                     break
         if session.browser is not None:
