@@ -118,3 +118,24 @@ def test_a_new_key_goes_beside_the_key_it_belongs_with_not_after_the_next_tables
     lines = apply_changes(text, [change], "cchc discover 2026-12-06").splitlines()
     assert lines[3].startswith('dvc_linh_vuc_ids = {"Hộ tịch" = 5}') and "matched by name" in lines[3]
     assert lines[2] == 'dvc_linh_vuc = ["Hộ tịch"]  # fields' and lines[6] == "# the next unit"
+
+
+def test_a_unit_the_reports_do_not_list_is_a_finding_and_a_non_zero_exit(
+    settings: Settings, tmp_path: Path
+) -> None:
+    spec = world_spec(settings)
+    absent = replace(spec, units=tuple(replace(u, national_id=None, ma_coquan=None) if u.id == "xa-thanh-tan" else u
+                                       for u in spec.units))  # fmt: skip
+    config = tmp_path / "config.toml"
+    with Simulation(absent) as sim:
+        original = config_pointing_at(sim, settings, config)
+        result = cchc(config, "discover", "--write")
+    assert result.returncode == 1, result.stdout + result.stderr
+    finding = " ".join(result.stderr.split())
+    assert "finding: report_tinh_766_service and report_by_month_sum_service: xa-thanh-tan (UBND Xã Thạnh Tân): " \
+           "no row matches by id 0000460, code 000.10.20.H53 or name" in finding  # fmt: skip
+    # What was found is still written (the province's id, the phòng's fields); the absent unit's ids stay as they were.
+    after = load_settings(config, environ={})
+    assert after.unit_by_id("xa-thanh-tan").national_id == "0000460"
+    assert after.sources.dvc_quocgia.province_id == sim.world.province_id
+    assert comments(config.read_text(encoding="utf-8")) == comments(original)
