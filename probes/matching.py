@@ -191,7 +191,9 @@ def _same(method: Method, wanted: Wanted, candidate: Candidate) -> bool:
 
 
 def _ident(value: str | None) -> str:
-    return (value or "").strip().casefold()
+    """An id or code as compared: trimmed, case-folded, a number without its leading zeros ("007" = "7")."""
+    text = (value or "").strip().casefold()
+    return str(int(text)) if text.isdigit() else text
 
 
 def _closest(wanted: Wanted, candidates: Sequence[Candidate], n: int = 3) -> tuple[Candidate, ...]:

@@ -66,6 +66,11 @@ def test_id_first_then_code_then_name_each_match_saying_how() -> None:
     assert (four.method, four.candidate) == ("code", rows[1]) and four.differs == {"id": ("0000454", "9")}
 
 
+def test_a_numeric_id_matches_without_its_leading_zeros_and_the_difference_is_said() -> None:
+    (one,) = match_agencies(WARDS[:1], [Candidate("451", None, "Tên khác", "row 1")])
+    assert one.method == "id" and one.differs == {"id": ("0000451", "451")}
+
+
 def test_a_row_another_units_id_claims_is_not_taken_by_a_name() -> None:
     rows = [Candidate("0000454", None, "UBND Phường 1", "row 1")]  # phuong-4's id, phuong-1's name
     one, four = match_agencies(WARDS, rows)
