@@ -14,7 +14,7 @@ import tempfile
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import tomlkit
@@ -28,9 +28,9 @@ from tomlkit.items import Table as TomlTable
 from cchc.errors import ConfigError
 from cchc.settings import config_path, settings_from_mapping
 from cli.console import CliState, current_settings, err, out
-from cli.wiring import check_contact, fetch_policy
-from crawler import HttpFetcher
-from probes.discovery import Change, Discovery, discover
+
+if TYPE_CHECKING:  # the probes and the crawler are imported when the verb runs, not when any verb starts
+    from probes.discovery import Change
 
 EXIT_FINDINGS = 1
 # Where a key the config does not have yet goes: after the key it belongs with.
@@ -44,6 +44,10 @@ def discover_command(
 ) -> None:
     """Read the portals' directories, match our units by id, code or name, and print the config changes as a
     diff, each with how it was found. Exit 1 when a unit was not found, or found twice (the findings)."""
+    from cli.wiring import check_contact, fetch_policy
+    from crawler import HttpFetcher
+    from probes.discovery import Discovery, discover
+
     settings = current_settings()
     check_contact(settings)
     path = config_path(CliState.config)
