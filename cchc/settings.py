@@ -291,6 +291,9 @@ class Unit(_Section):
     dvc_donvi_id: int | None = None
     # Lĩnh vực (fields) a phòng answers for at the city one-stop desk: the field → phòng attribution.
     dvc_linh_vuc: list[Text] = []
+    # Their LinhVucID on the province DVC portal (LoadCBoLinhVuc), by field name; `cchc discover` fills them in.
+    # The public procedure list gives a row's LinhVucID only, not its field's name.
+    dvc_linh_vuc_ids: dict[Text, int] = {}
     national_id: str | None = None
     ma_coquan: str | None = None
     valid_from: date
@@ -301,6 +304,9 @@ class Unit(_Section):
     def _ids_fit_the_kind(self) -> Unit:
         if self.kind != "phong" and self.dvc_linh_vuc:
             raise ValueError("dvc_linh_vuc is for phòng only; a ward's fields come from its dvc_donvi_id")
+        stray = [name for name in self.dvc_linh_vuc_ids if name not in self.dvc_linh_vuc]
+        if stray:
+            raise ValueError(f"dvc_linh_vuc_ids names fields {stray} that are not in dvc_linh_vuc")
         if self.valid_to is not None and self.valid_to < self.valid_from:
             raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
         return self
@@ -437,6 +443,9 @@ class SimSettings(_Section):
     national_bot_protection: bool = True
     national_pending_counts: bool = True
     i766_discrepancies: int = Field(default=3, ge=0, le=50)
+    # "public": the simulated APIs send only the fields portals.md marks as seen publicly (the real portals may
+    # send no more); "full": also the fields we assume (MaThuTuc, TenLinhVuc, the procedure detail endpoint).
+    contract: Literal["full", "public"] = "full"
     faults: list[SimFault] = []
 
 

@@ -58,14 +58,19 @@ class Headline:
     label: str
     found: float | None
     expected: float | None
+    unavailable: str = ""  # why the crawl could not give it (the portal does not publish it): N/A, not wrong
 
     @property
     def matches(self) -> bool:
+        if self.found is None and self.unavailable:
+            return True
         if self.found is None or self.expected is None:
             return self.found is None and self.expected is None
         return abs(self.found - self.expected) < 1e-6
 
     def cell(self) -> str:
+        if self.found is None and self.unavailable:
+            return "[yellow]N/A[/yellow]"
         shown = "—" if self.found is None else f"{self.found:g}"
         if self.matches:
             return f"[green]{shown}[/green]"
@@ -74,12 +79,17 @@ class Headline:
 
 def headlines(figures: pd.DataFrame, truth: dict[str, Any], unit_id: str, year: int) -> list[Headline]:
     mine = figures[(figures["unit"] == unit_id) & (figures["status"] == "ok")]
+    absent = figures[(figures["unit"] == unit_id) & (figures["status"] == "missing")]
     expected = truth["units"][unit_id]
     procedures = expected["procedures"] or {}
 
     def instant(metric: str) -> float | None:
         rows = mine[(mine["metric"] == metric) & (mine["period"] == "instant")]
         return float(rows["value"].iloc[0]) if len(rows) else None
+
+    def why(metric: str) -> str:
+        rows = absent[(absent["metric"] == metric) & (absent["period"] == "instant")]
+        return str(rows["reason"].iloc[0]) if len(rows) else ""
 
     def year_sum(metric: str) -> float | None:
         rows = mine[(mine["metric"] == metric) & mine["period"].str.startswith(f"{year}-")]
@@ -97,6 +107,7 @@ def headlines(figures: pd.DataFrame, truth: dict[str, Any], unit_id: str, year: 
             "thiếu",
             instant("tthc_reference_missing"),
             _number(len(procedures["reference_missing"])) if procedures else None,
+            why("tthc_reference_missing"),
         ),
         Headline("tin bài", year_sum("news_posts"), truth_sum("news_posts")),
         Headline("tin CCHC", year_sum("news_posts_cchc"), truth_sum("news_posts_cchc")),

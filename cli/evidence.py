@@ -103,6 +103,8 @@ def evidence_show(snapshot_id: Annotated[int, typer.Argument(help="Snapshot id."
         ("status", f"{snapshot.status_code or '—'} {snapshot.reason}".strip()),
         ("fetched at", f"{snapshot.fetched_at.isoformat()} ({snapshot.fetched_at.astimezone(ZoneInfo(settings.inspection.timezone)):%d/%m/%Y %H:%M:%S} giờ Việt Nam)"),
         ("elapsed / attempts", f"{snapshot.elapsed_ms} ms / {snapshot.attempts}"),
+        ("server / queued", "—" if snapshot.response_ms is None and snapshot.queue_ms is None
+         else f"{snapshot.response_ms if snapshot.response_ms is not None else '—'} ms / {snapshot.queue_ms} ms"),
         ("peer", snapshot.peer or "—"),
         ("redirects", " → ".join(f"{h['status']} {h['url']}" for h in snapshot.redirects) or "—"),
         ("detail", snapshot.detail or "—"),

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from cchc.errors import CchcError
+from cchc.settings import Settings
 from cli.console import current_settings, out
 
 FORMATS = ("table", "csv", "json", "xlsx", "parquet")
@@ -47,6 +48,9 @@ def indicators_command(
         ) from None
     if fmt == "table":
         out.print(terminal_table(frame, detailed=bool(unit)), width=None if out.is_terminal else 200)
+        city = city_rank_line(settings, str(frame["period"].iloc[0]) if len(frame) else period)
+        if city:
+            out.print(city, markup=False)
         return
     if fmt in ("xlsx", "parquet") and out_file is None:
         raise typer.BadParameter(f"--format {fmt} needs --out FILE", param_hint="--out")
@@ -55,6 +59,24 @@ def indicators_command(
         out.print(
             f"{len(frame)} rows ({frame['unit'].nunique()} units, period {frame['period'].iloc[0]}) written to {out_file}"
         )
+
+
+def city_rank_line(settings: Settings, period: str) -> str:
+    """The city's own rank among the province's districts on the 766 report, beside the units' ranks."""
+    from evidence.db import open_database
+    from indicators.observed import city_ranks
+
+    engine = open_database(settings.storage.database_url)
+    try:
+        ranks = city_ranks(engine)
+    finally:
+        engine.dispose()
+    mine = ranks[ranks["period"] == period]
+    if mine.empty:
+        return ""
+    row = mine.iloc[0]
+    return (f"{settings.city.name}: hạng {row['rank']}/{row['of']} huyện, thị xã, thành phố của tỉnh trên bảng "
+            f"Chỉ số 766 kỳ {period} (theo {row['by']}, quan sát #{row['observation_id']})")  # fmt: skip
 
 
 def write(frame: pd.DataFrame, fmt: str, target: Path | None) -> None:

@@ -20,6 +20,7 @@ from rich.table import Table
 from cchc import __version__, logs
 from cchc.errors import CchcError, ConfigError
 from cchc.settings import Settings, config_path
+from cli import discover as cli_discover
 from cli import indicators as cli_indicators
 from cli import probes as cli_probes
 from cli import reports as cli_reports
@@ -112,6 +113,15 @@ def _parse_faults(values: list[str] | None) -> list[Any]:
     return faults
 
 
+ContractOption = Annotated[
+    str | None,
+    typer.Option(
+        "--contract",
+        help="full: the APIs also send the fields we assume; public: only those public sources show "
+        "(default: sim.contract).",
+        show_default=False,
+    ),
+]
 FaultOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -123,7 +133,9 @@ FaultOption = Annotated[
 ]
 
 
-def _start_simulation(settings: Settings, faults: list[Any], seed: int | None, as_of: str | None) -> Any:
+def _start_simulation(
+    settings: Settings, faults: list[Any], seed: int | None, as_of: str | None, contract: str | None = None
+) -> Any:
     from cli.simlink import world_spec
     from sim import Simulation
 
@@ -133,6 +145,10 @@ def _start_simulation(settings: Settings, faults: list[Any], seed: int | None, a
         changes["seed"] = seed
     if as_of is not None:
         changes["as_of"] = date.fromisoformat(as_of)
+    if contract is not None:
+        if contract not in ("full", "public"):
+            raise typer.BadParameter(f"expected full or public, got {contract!r}", param_hint="--contract")
+        changes["contract"] = contract
     if changes:
         from dataclasses import replace
 
@@ -221,12 +237,13 @@ def sim(
         bool, typer.Option(help="Keep serving until Ctrl-C (--no-serve: write files and exit).")
     ] = True,
     seconds: Annotated[float | None, typer.Option(help="Serve this many seconds, then stop.")] = None,
+    contract: ContractOption = None,
 ) -> None:
     """Serve the simulated portals over HTTP on loopback, with their ground truth and injectable faults."""
     from cli.simlink import write_pointed_config
 
     settings = current_settings()
-    simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of)
+    simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of, contract)
     try:
         out.print(_site_table(simulation, settings))
         if truth is not None:
@@ -259,6 +276,7 @@ def demo(
         Path | None,
         typer.Option("--out", help="Folder for the indicator table and the summaries (default: out/)."),
     ] = None,
+    contract: ContractOption = None,
 ) -> None:
     """Start the simulated portals, crawl everything once, show per unit what was found beside the truth, then
     write the indicator table and every unit's pre-visit summary into out/ and print the ranking."""
@@ -266,10 +284,14 @@ def demo(
     from indicators.observed import raw_figures
 
     settings = current_settings()
-    simulation = _start_simulation(settings, _parse_faults(fault), None, None)
+    simulation = _start_simulation(settings, _parse_faults(fault), None, None, contract)
     authorities = start_demo_authorities(settings)
     try:
         out.print(_site_table(simulation, settings))
+        if simulation.spec.contract != "full":
+            out.print(
+                f"the simulated APIs send only the {simulation.spec.contract} fields (portal-fields.md)"
+            )
         pointed = demo_settings(settings, simulation.urls, authorities)
         report = cli_probes.run_crawl(
             pointed,
@@ -287,7 +309,7 @@ def demo(
         table, differing = comparison_table(figures, simulation.truth(), pointed)
         out.print(table, width=None if out.is_terminal else 160)
         out.print(
-            "every headline figure equals the ground truth"
+            "every headline figure equals the ground truth (N/A: not published in the portals' public fields)"
             if differing == 0
             else f"{differing} figures differ from the ground truth (in red)"
         )
@@ -361,6 +383,7 @@ def _demo_bundles(settings: Settings, table: Any, period: str) -> list[tuple[Pat
 
 
 app.command("crawl")(cli_probes.crawl_command)
+app.command("discover")(cli_discover.discover_command)
 app.command("parse")(cli_probes.parse_command)
 app.command("reparse")(cli_probes.reparse_command)
 
@@ -391,6 +414,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Lease holder and heartbeat, next fire times, last runs per probe, missed runs, evidence size, the calendar."""
+    from rich.markup import escape
     from rich.table import Table
 
     from cli.status import as_json as status_json
@@ -413,7 +437,9 @@ def status(
         else f"lease: {lease['state']} by {lease['holder']}, last heartbeat {lease['heartbeat']} (expires {lease['expires']})"
     )
     for title, rows in (("Jobs", state.jobs), ("Last run of each probe", state.probes), ("Missed fire times", state.missed),
-                        ("Inspection calendar", state.visits), ("Pending timestamps", state.timestamps)):  # fmt: skip
+                        ("Inspection calendar", state.visits), ("Pending timestamps", state.timestamps),
+                        ("Our units on the portals (latest run of each probe)", state.matches),
+                        ("Figures not available (N/A), and why", state.not_available)):  # fmt: skip
         table = Table(title=title)
         if not rows:
             out.print(f"{title}: none")
@@ -421,7 +447,7 @@ def status(
         for column in rows[0]:
             table.add_column(column)
         for row in rows:
-            table.add_row(*("—" if v is None else str(v) for v in row.values()))
+            table.add_row(*(escape("—" if v is None else str(v)) for v in row.values()))
         out.print(table, width=None if out.is_terminal else 200)
     size = state.evidence
     out.print(

@@ -29,6 +29,7 @@ from probes._runner import COMPLETED_WITH_FAILURES, INTERRUPTED, CrawlReport, cr
 
 EXIT_LAYOUT_NOT_RECOGNISED = 3
 EXIT_COMPLETED_WITH_FAILURES = 3  # a page not read or a job failed: recorded, and said in the exit code
+EXIT_MATCHED_NONE = 4  # a probe's report rows matched none of our units: every figure of theirs is missing
 
 ProbeOption = Annotated[
     list[str] | None,
@@ -176,12 +177,53 @@ def crawl_command(
     if report.status == INTERRUPTED:
         err.print(f"interrupted: run {report.run_id} is closed as interrupted; every capture it made is kept")
         raise typer.Exit(130)
+    units = chosen_units(settings, unit)
+    unmatched = report_findings(settings, report.run_id, units, [p.name for p in chosen_probes(probe)])
+    for message in unmatched:
+        err.print(message, markup=False)
     if report.status == COMPLETED_WITH_FAILURES:
         err.print(
             f"run {report.run_id} completed with failures: {report.counts.parse_failures} pages not read, "
             f"{report.counts.job_failures} jobs failed; every capture is kept"
         )
+    if unmatched:
+        raise typer.Exit(EXIT_MATCHED_NONE)
+    if report.status == COMPLETED_WITH_FAILURES:
         raise typer.Exit(EXIT_COMPLETED_WITH_FAILURES)
+
+
+def report_findings(
+    settings: Settings, run_id: int, units: Sequence[Unit], probes: Sequence[str]
+) -> list[str]:
+    """After a crawl: per probe and unit, whether the portals' rows were matched to the unit and how, and the
+    figures not available with the reason. Returns the messages of probes whose rows matched none of ours."""
+    from cli.findings import (
+        PROBE_OF_METRIC,
+        matched_none,
+        matches_table,
+        not_available,
+        not_available_table,
+        unit_matches,
+    )
+    from evidence.db import open_database
+
+    if not set(probes) & set(PROBE_OF_METRIC.values()):
+        return []  # availability gives no figure and matches no unit: nothing to say (and no time spent)
+    engine = open_database(settings.storage.database_url)
+    try:
+        matches = [m for m in unit_matches(engine, [run_id]) if m.unit in {u.id for u in units} | {"city"}]
+        absent = not_available(engine, settings, units, probes)
+    finally:
+        engine.dispose()
+    if matches:
+        out.print(
+            matches_table(matches, f"Run {run_id}: our units on the portals"),
+            width=None if out.is_terminal else 220,
+        )
+    if absent:
+        out.print(not_available_table(absent, "Figures not available (N/A), and why"),
+                  width=None if out.is_terminal else 220)  # fmt: skip
+    return matched_none(matches, units)
 
 
 def parse_command(

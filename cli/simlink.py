@@ -79,6 +79,7 @@ def world_spec(settings: Settings, extra_faults: Iterable[FaultSpec] = ()) -> Wo
         national_bot_protection=settings.sim.national_bot_protection,
         national_pending_counts=settings.sim.national_pending_counts,
         i766_discrepancies=settings.sim.i766_discrepancies,
+        contract=settings.sim.contract,
         faults=(*faults, *extra_faults),
     )
 

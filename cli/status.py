@@ -30,6 +30,9 @@ class Status:
     evidence: dict[str, Any] = field(default_factory=dict)
     visits: list[dict[str, Any]] = field(default_factory=list)
     timestamps: list[dict[str, Any]] = field(default_factory=list)  # per authority: tokens still pending
+    # Per probe and unit: found in the portals' rows, and how (the latest run of each probe)
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    not_available: list[dict[str, Any]] = field(default_factory=list)  # figures N/A or missing, and why
 
 
 def _local(moment: datetime | None) -> str:
@@ -144,7 +147,22 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
                 "state": progress,
             }
         )
-    return Status(state, jobs, probes, missed, evidence, visits, _pending_timestamps(engine, settings))
+    from cli.findings import not_available, unit_matches
+
+    inspected = settings.units_in_inspection()
+    ours = {u.id for u in inspected} | {"city"}
+    matches = [m.as_dict() for m in unit_matches(engine) if m.unit in ours]
+    return Status(
+        state,
+        jobs,
+        probes,
+        missed,
+        evidence,
+        visits,
+        _pending_timestamps(engine, settings),
+        matches,
+        not_available(engine, settings, inspected),
+    )
 
 
 def _pending_timestamps(engine: Engine, settings: Settings) -> list[dict[str, Any]]:

@@ -91,7 +91,11 @@ class Capture:
     target: Target
     outcome: Outcome
     started_at: datetime  # UTC, aware
-    elapsed_ms: int = 0
+    elapsed_ms: int = 0  # the whole visit: robots.txt, waits for the host's turn, retries, redirects
+    # The server's time: from sending the request to the last byte of the answer kept (each redirect hop's
+    # answer included, failed attempts not); None when nothing was sent.
+    response_ms: int | None = None
+    queue_ms: int | None = None  # waiting for the host's turn (other requests to it, politeness, Retry-After)
     attempts: int = 1
     final_url: str = ""
     request_headers: tuple[Header, ...] = ()

@@ -223,9 +223,12 @@ class BrowserRenderer:
             return Capture(target=target, outcome=outcome, started_at=started_at, attempts=0,
                            elapsed_ms=_ms_since(clock), final_url=target.url, detail=detail)  # fmt: skip
         host = host_key(target.url)
+        waiting = time.monotonic()
         # The host first, then a page slot, so that no slot idles while its host rests.
         async with self.fetcher.politeness.turn(host), self._page_slots:
+            queued_ms = _ms_since(waiting)
             capture = await self._visit(target, started_at, clock)
+        capture.queue_ms = queued_ms
         if capture.status in (429, 503):
             wait = _retry_after(capture.header("retry-after"))
             if wait is not None:  # after the turn, whose own pause would overwrite this one
@@ -402,6 +405,7 @@ class BrowserRenderer:
         capture.request_headers = sent or _headers(await main.request.headers_array())
         capture.redirects = await _redirect_chain(main.request)
         capture.peer, capture.tls = await _network_facts(main)
+        capture.response_ms = _server_ms(main)
         capture.http_version = await _http_version(page)
         limit = self.fetcher.policy.max_body_bytes
         try:
@@ -651,3 +655,10 @@ async def _quietly(work: Awaitable[Any], timeout_s: float = CLOSE_TIMEOUT_S) -> 
 
 def _ms_since(clock: float) -> int:
     return round((time.monotonic() - clock) * 1000)
+
+
+def _server_ms(response: Response) -> int | None:
+    """The document's own time, from Chromium's resource timing: the request's start to the answer's last
+    byte (milliseconds after `startTime`; -1 when Chromium did not record it)."""
+    end = response.request.timing.get("responseEnd", -1)
+    return round(end) if end is not None and end >= 0 else None

@@ -94,6 +94,29 @@ class _Result:
     detail: str
     attempts: int
     request_headers: tuple[Header, ...] = field(default_factory=tuple)
+    queue_s: float = 0.0  # waiting for the host's turn, over every attempt
+    exchange_s: float | None = None  # the last attempt, from sending the request to its answer (or failure)
+
+
+@dataclass
+class _Clocks:
+    """One request's attempts: time spent waiting for the host's turn, and the last attempt's exchange."""
+
+    queue_s: float = 0.0
+    exchange_s: float | None = None
+
+
+@dataclass
+class _Timing:
+    """What one fetch spent waiting for its host's turn and what the server took, over its redirect hops."""
+
+    queue_s: float = 0.0
+    server_s: float | None = None
+
+    def add(self, result: _Result) -> None:
+        self.queue_s += result.queue_s
+        if result.exchange_s is not None:
+            self.server_s = (self.server_s or 0.0) + result.exchange_s
 
 
 class HttpFetcher:
@@ -155,29 +178,31 @@ class HttpFetcher:
         method, body, url = target.method, target.body, target.url
         hops: list[Hop] = []
         attempts = 0
+        timing = _Timing()
         while True:
             refusal = await self.refusal(url)
             if refusal is not None:
                 outcome, detail = refusal
                 return self._capture(
-                    target, started_at, clock, outcome, detail, attempts, url, hops, None, ()
+                    target, started_at, clock, outcome, detail, attempts, url, hops, None, (), timing
                 )
             result = await self._request(method, url, tuple(headers), body)
             attempts += result.attempts
+            timing.add(result)
             exchange = result.exchange
             if exchange is None or result.outcome is not Outcome.OK:
                 return self._capture(target, started_at, clock, result.outcome, result.detail, attempts, url, hops,
-                                     exchange, result.request_headers)  # fmt: skip
+                                     exchange, result.request_headers, timing)  # fmt: skip
             location = exchange.header("location")
             if exchange.status not in REDIRECTS or not location:
                 return self._capture(target, started_at, clock, Outcome.OK, "", attempts, url, hops, exchange,
-                                     exchange.request_headers)  # fmt: skip
+                                     exchange.request_headers, timing)  # fmt: skip
             hops.append(Hop(url=url, status=exchange.status, headers=exchange.headers))
             url = urljoin(url, location)
             if len(hops) > self.policy.max_redirects:
                 detail = f"more than {self.policy.max_redirects} redirects (a redirect loop)"
                 return self._capture(target, started_at, clock, Outcome.HTTP_ERROR, detail, attempts, url, hops,
-                                     None, exchange.request_headers)  # fmt: skip
+                                     None, exchange.request_headers, timing)  # fmt: skip
             if exchange.status == 303 or (exchange.status in (301, 302) and method == "POST"):
                 method, body = "GET", b""
                 headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
@@ -256,7 +281,15 @@ class HttpFetcher:
 
     async def _request(self, method: str, url: str, headers: tuple[Header, ...], body: bytes,
                        retries: int | None = None) -> _Result:  # fmt: skip
-        """One request with retries: backoff and jitter on 5xx and network errors, Retry-After on 429/503."""
+        """One request with retries, and how long it waited for its host's turn and for the server."""
+        clocks = _Clocks()
+        result = await self._attempts(method, url, headers, body, retries, clocks)
+        result.queue_s, result.exchange_s = clocks.queue_s, clocks.exchange_s
+        return result
+
+    async def _attempts(self, method: str, url: str, headers: tuple[Header, ...], body: bytes,
+                        retries: int | None, clocks: _Clocks) -> _Result:  # fmt: skip
+        """Backoff and jitter on 5xx and network errors, Retry-After on 429/503."""
         host = host_key(url)
         allowed = self.policy.max_retries if retries is None else retries
         attempts = 0
@@ -264,11 +297,16 @@ class HttpFetcher:
             attempts += 1
             failure: tuple[Outcome, str] | None = None
             exchange: _Exchange | None = None
+            waiting = time.monotonic()
             async with self.politeness.turn(host):
+                clocks.queue_s += time.monotonic() - waiting
                 blocked = self._blocked_until.get(host, 0.0) - time.monotonic()
                 if blocked > 0:  # set while this request waited for its turn
                     detail = f"{host} asked us to wait {blocked:.0f} s more (Retry-After); not sent"
+                    clocks.exchange_s = None
                     return _Result(None, Outcome.RATE_LIMITED, detail, attempts - 1)
+                # The server's time starts when the request is sent, not when the walk asked for it.
+                sent = time.monotonic()
                 try:
                     exchange = await self._exchange(method, url, headers, body)
                 except _BodyTooLarge:
@@ -284,6 +322,8 @@ class HttpFetcher:
                     failure = (Outcome.CONNECTION_ERROR, _describe(exc, "connection failed"))
                 except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                     return _Result(None, Outcome.CONNECTION_ERROR, _describe(exc, "invalid URL"), attempts)
+                finally:
+                    clocks.exchange_s = time.monotonic() - sent
             if failure is not None:
                 if attempts <= allowed:
                     await self._sleep(self._backoff(attempts))
@@ -362,6 +402,7 @@ class HttpFetcher:
         hops: list[Hop],
         exchange: _Exchange | None,
         request_headers: tuple[Header, ...],
+        timing: _Timing,
     ) -> Capture:
         content: bytes | None = None
         if exchange is not None and exchange.body:
@@ -385,6 +426,8 @@ class HttpFetcher:
             outcome=outcome,
             started_at=started_at,
             elapsed_ms=round((time.monotonic() - clock) * 1000),
+            response_ms=None if timing.server_s is None else round(timing.server_s * 1000),
+            queue_ms=round(timing.queue_s * 1000),
             attempts=attempts,
             final_url=url,
             request_headers=request_headers,

@@ -19,6 +19,9 @@ HASHED_FIELDS = (
     "request_headers", "outcome", "valid", "status_code", "reason", "http_version", "response_headers",
     "redirects", "fetched_at", "elapsed_ms", "attempts", "peer", "tls", "detail", "not_modified_of", "prev_hash",
 )  # fmt: skip
+# Fields added after records were first written (revision 0012): hashed when set, so that older records, which
+# have none, keep their hashes, and a value set or cleared later breaks the record's hash all the same.
+HASHED_WHEN_SET = ("response_ms", "queue_ms")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -39,6 +42,7 @@ def blob_entries(blobs: Iterable[SnapshotBlob]) -> list[list[Any]]:
 
 def record_payload(snapshot: Snapshot, blobs: Sequence[SnapshotBlob]) -> dict[str, Any]:
     payload = {name: getattr(snapshot, name) for name in HASHED_FIELDS}
+    payload.update({n: getattr(snapshot, n) for n in HASHED_WHEN_SET if getattr(snapshot, n) is not None})
     payload["blobs"] = blob_entries(blobs)
     return payload
 

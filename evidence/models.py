@@ -97,7 +97,10 @@ class Snapshot(SQLModel, table=True):
     response_headers: list[list[str]] = Field(default_factory=list, sa_column=json_column())
     redirects: list[dict[str, Any]] = Field(default_factory=list, sa_column=json_column())
     fetched_at: datetime = Field(sa_column=utc_column(index=True))
-    elapsed_ms: int = 0
+    elapsed_ms: int = 0  # the whole visit, waits for the host's turn included
+    # Since revision 0012: the server's time (request sent → answer read) and the wait for the host's turn.
+    response_ms: int | None = None
+    queue_ms: int | None = None
     attempts: int = 1
     peer: str | None = None
     tls: dict[str, str] | None = Field(default=None, sa_column=json_column(nullable=True))

@@ -226,6 +226,8 @@ class EvidenceStore:
             ],
             fetched_at=capture.started_at,
             elapsed_ms=capture.elapsed_ms,
+            response_ms=capture.response_ms,
+            queue_ms=capture.queue_ms,
             attempts=capture.attempts,
             peer=capture.peer,
             tls=capture.tls,

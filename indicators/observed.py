@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from cchc.settings import Settings, Unit
 from cchc.timeutil import VN_TZ, months_between
+from probes.procedures import DETAIL_ENDPOINT
 from probes.service_stats import OPTIONAL_DOSSIER_FIELDS
 
 # Dossiers and feedback still open at the month's end: optional in the monthly summary (no public source shows
@@ -131,9 +132,64 @@ def raw_figures(engine: Engine, settings: Settings, units: Sequence[Unit] | None
     if not obs.empty:
         figures += latest_values(obs, DOSSIER_METRICS + SCORE_METRICS, chosen)
         figures += published_ranks(obs, chosen)
+        figures += unmatched_figures(obs, chosen, figures)
         figures += news_figures(obs, settings, chosen, failures)
         figures += procedure_figures(obs, settings, chosen, failures)
     return with_unpublished(figures_frame(figures))
+
+
+# --- national reports: a unit not matched, or a field the report lacks, is a finding with its reason ---------
+
+SERVICE_METRICS = {
+    "report_by_month_sum_service": DOSSIER_METRICS,
+    "report_tinh_766_service": SCORE_METRICS,
+}
+
+
+def unmatched_figures(obs: pd.DataFrame, units: Sequence[Unit], known: Sequence[Figure]) -> list[Figure]:
+    """Where a report was read but gave a unit no figure: `missing`, with the finding that says why (the unit
+    in no row or in two, named with the rows; or the field the report lacks). A figure some capture gave is
+    kept as it is: a later page or an earlier run may have found the unit."""
+    matches = obs[
+        (obs["metric"] == "unit_match") & obs["attributes"].map(lambda a: a.get("scope") == "national")
+    ]
+    if matches.empty:
+        return []
+    have = {(f.unit, f.metric, f.period) for f in known}
+    wanted = {u.id for u in units if u.kind != "phong"}
+    figures: dict[tuple[str, str, str], Figure] = {}
+    for r in matches.sort_values("seq").itertuples():
+        attributes = r.attributes
+        metrics = SERVICE_METRICS.get(str(attributes.get("service")), ())
+        if r.unit not in wanted or not metrics:
+            continue
+        if r.value:
+            absent = set(attributes.get("fields_absent") or [])
+            reason = f"{attributes['service']} gives no figure for it in this unit's row ({r.text})"
+            chosen = [m for m in metrics if m in absent]
+        else:
+            reason, chosen = str(r.text), list(metrics)
+        for metric in chosen:
+            key = (str(r.unit), metric, str(r.period))
+            if key not in have:
+                figures[key] = Figure(*key, None, "missing", reason, observation_ids=[int(r.id)],
+                                      snapshot_ids=[int(r.snapshot_id)])  # fmt: skip
+    return list(figures.values())
+
+
+def city_ranks(engine: Engine) -> pd.DataFrame:
+    """The city's own rank among the province's districts on the 766 report, per period (the latest capture):
+    shown beside the units' ranks. Columns: period, rank, of, by, observation_id, snapshot_id."""
+    obs = load_observations(engine, ["i766_rank_district"])
+    columns = ["period", "rank", "of", "by", "observation_id", "snapshot_id"]
+    if obs.empty:
+        return pd.DataFrame(columns=columns)
+    latest = obs.sort_values("seq").groupby("period", as_index=False).last()
+    return pd.DataFrame(
+        [(r.period, int(r.value), int(r.attributes["of"]), r.attributes["by"], int(r.id), int(r.snapshot_id))
+         for r in latest.itertuples()],
+        columns=columns,
+    )  # fmt: skip
 
 
 def _why(failures: pd.DataFrame, unit: str | None, probe: str) -> str:
@@ -311,6 +367,8 @@ def procedure_figures(
     details = obs[obs["metric"] == "tthc_detail"].sort_values("seq")
     references = obs[obs["metric"] == "tthc_reference"]
     reference_pages = obs[obs["metric"] == "tthc_reference_page"]
+    directory = _directory_matches(obs)
+    field_owners = _field_owners(obs, settings.city.dvc_donvi_id)
     latest_detail = {int(a["procedure_id"]): (float(v), int(i), int(s))
                      for a, v, i, s in zip(details["attributes"], details["value"], details["id"], details["snapshot_id"], strict=True)
                      if a.get("procedure_id") is not None}  # fmt: skip
@@ -322,6 +380,10 @@ def procedure_figures(
             figures += [Figure(unit.id, m, "instant", None, "na", "no lĩnh vực is attributed to this phòng")
                         for m in PROCEDURE_METRICS]  # fmt: skip
             continue
+        doubt = _donvi_doubt(directory.get("city" if unit.kind == "phong" else unit.id))
+        if doubt:
+            figures += [Figure(unit.id, m, "instant", None, "missing", doubt) for m in PROCEDURE_METRICS]
+            continue
         listed = _complete_list(rows, pages, donvi)
         if listed is None:
             why = _why(failures, unit.id if unit.kind != "phong" else None, "procedures")
@@ -331,43 +393,58 @@ def procedure_figures(
             figures += [Figure(unit.id, m, "instant", None, "missing", reason) for m in PROCEDURE_METRICS]
             continue
         list_rows, at = listed
-        mine = list_rows[list_rows["unit"] == unit.id]
-        codes = {str(a["code"]): int(a["procedure_id"]) for a in mine["attributes"]}
+        mine = list_rows[_owned_by(list_rows, unit, field_owners)]
+        if unit.kind == "phong" and mine.empty and len(list_rows):
+            unattributed = list_rows[list_rows["unit"].isna()]
+            if len(unattributed) and not any(a.get("field") for a in unattributed["attributes"]):
+                reason = ("the city's list gives each procedure's LinhVucID only (no TenLinhVuc), and none of "
+                          "this phòng's fields has a known id: no LoadCBoLinhVuc capture and no dvc_linh_vuc_ids "
+                          "(run `cchc discover`)")  # fmt: skip
+                figures += [Figure(unit.id, m, "instant", None, "missing", reason) for m in PROCEDURE_METRICS]
+                continue
+        pids = sorted({int(a["procedure_id"]) for a in mine["attributes"]})
+        codes = {int(a["procedure_id"]): a.get("code") for a in mine["attributes"]}
         levels = [str(a["level"]) for a in mine["attributes"]]
         ids, snaps = [int(i) for i in mine["id"]], sorted({int(s) for s in mine["snapshot_id"]})
-        figures.append(
-            Figure(
-                unit.id,
-                "tthc_listed",
-                "instant",
-                float(len(codes)),
-                observation_ids=ids,
-                snapshot_ids=snaps,
-                observed_at=at,
-            )
-        )
+        figures.append(Figure(unit.id, "tthc_listed", "instant", float(len(pids)), observation_ids=ids,
+                              snapshot_ids=snaps, observed_at=at))  # fmt: skip
         for name in ("toan_trinh", "mot_phan", "cung_cap_thong_tin"):
             figures.append(Figure(unit.id, f"tthc_{name}", "instant", float(levels.count(name)), observation_ids=ids,
                                   snapshot_ids=snaps, observed_at=at))  # fmt: skip
-        offered = online_distinct((str(a["code"]), str(a["level"])) for a in mine["attributes"])
+        offered = online_distinct(
+            (str(a.get("code") or a.get("name") or a["procedure_id"]), str(a["level"]))
+            for a in mine["attributes"]
+        )
         figures.append(Figure(unit.id, "tthc_dvctt", "instant", float(offered), observation_ids=ids,
                               snapshot_ids=snaps, observed_at=at))  # fmt: skip
-        known = [latest_detail.get(pid) for pid in codes.values()]
-        complete_codes = {c for c, pid in codes.items() if (d := latest_detail.get(pid)) and d[0] == 1.0}
-        detail_ids = [d[1] for d in known if d]
-        detail_snaps = sorted({d[2] for d in known if d})
-        if any(d is None for d in known):
-            missing_count = sum(d is None for d in known)
-            figures.append(Figure(unit.id, "tthc_complete_7", "instant", None, "missing",
-                                  f"the seven parts of {missing_count} listed procedures were not captured"))  # fmt: skip
+        known = {pid: latest_detail.get(pid) for pid in pids}
+        complete = {pid for pid, d in known.items() if d and d[0] == 1.0}
+        detail_ids = [d[1] for d in known.values() if d]
+        detail_snaps = sorted({d[2] for d in known.values() if d})
+        not_captured = sum(d is None for d in known.values())
+        parts_reason = ""
+        if not_captured:
+            why = _why(failures, unit.id, "procedures") or _why_detail(failures)
+            parts_reason = f"the seven parts of {not_captured} listed procedures were not captured" + (
+                f": {why}" if why else ""
+            )
+            figures.append(Figure(unit.id, "tthc_complete_7", "instant", None, "missing", parts_reason))
         else:
-            figures.append(Figure(unit.id, "tthc_complete_7", "instant", float(len(complete_codes)), observation_ids=detail_ids,
+            figures.append(Figure(unit.id, "tthc_complete_7", "instant", float(len(complete)), observation_ids=detail_ids,
                                   snapshot_ids=detail_snaps, observed_at=at))  # fmt: skip
         reference = _complete_reference(references, reference_pages, level)
-        if reference is None:
-            reason = f"the national reference list ({level}) was never read completely"
+        uncoded = [pid for pid, code in codes.items() if not code]
+        if reference is None or uncoded:
+            reason = (
+                f"the national reference list ({level}) was never read completely"
+                if reference is None
+                else f"the province list gives no MaThuTuc (an assumed field) for {len(uncoded)} of {len(pids)} "
+                "procedures: they cannot be compared with the national database by code"
+            )
             figures += [Figure(unit.id, m, "instant", None, "missing", reason)
-                        for m in ("tthc_reference", "tthc_reference_complete", "tthc_reference_missing")]  # fmt: skip
+                        for m in ("tthc_reference", "tthc_reference_missing")]  # fmt: skip
+            both = "; ".join(filter(None, (reason, parts_reason)))
+            figures.append(Figure(unit.id, "tthc_reference_complete", "instant", None, "missing", both))
             continue
         ref_rows = reference
         if unit.kind == "phong":
@@ -378,19 +455,64 @@ def procedure_figures(
             [int(i) for i in ref_rows["id"]],
             sorted({int(s) for s in ref_rows["snapshot_id"]}),
         )
-        absent = sorted(ref_codes - set(codes))
+        listed_codes = {str(code) for code in codes.values()}
+        complete_codes = {str(codes[pid]) for pid in complete}
+        absent = sorted(ref_codes - listed_codes)
         figures.append(Figure(unit.id, "tthc_reference", "instant", float(len(ref_codes)), observation_ids=ref_ids,
                               snapshot_ids=ref_snaps, observed_at=at))  # fmt: skip
         figures.append(Figure(unit.id, "tthc_reference_missing", "instant", float(len(absent)), observation_ids=ref_ids + ids,
                               snapshot_ids=sorted(set(ref_snaps) | set(snaps)), detail={"codes": absent}, observed_at=at))  # fmt: skip
-        if any(d is None for d in known):
-            figures.append(Figure(unit.id, "tthc_reference_complete", "instant", None, "missing",
-                                  "the seven parts of some listed procedures were not captured"))  # fmt: skip
+        if not_captured:
+            figures.append(
+                Figure(unit.id, "tthc_reference_complete", "instant", None, "missing", parts_reason)
+            )
         else:
             figures.append(Figure(unit.id, "tthc_reference_complete", "instant", float(len(ref_codes & complete_codes)),
                                   observation_ids=ref_ids + detail_ids, snapshot_ids=sorted(set(ref_snaps) | set(detail_snaps)),
                                   observed_at=at))  # fmt: skip
     return figures
+
+
+def _why_detail(failures: pd.DataFrame) -> str:
+    """Why procedure details are missing when the unit's own captures do not say: the detail endpoint's
+    latest failure, whichever unit it was asked for (a 404 there is the portal's, not one unit's)."""
+    rows = failures[(failures["probe"] == "procedures") & failures["url"].str.contains(DETAIL_ENDPOINT)]
+    return str(rows["why"].iloc[0]) if len(rows) else ""
+
+
+def _directory_matches(obs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The latest directory check of each unit's DonViID (the city's under "city"), with its text."""
+    found = obs[(obs["metric"] == "unit_match")
+                & obs["attributes"].map(lambda a: a.get("scope") == "dvc_donvi_id")].sort_values("seq")  # fmt: skip
+    return {
+        str(a["wanted"]): {**a, "text": t} for a, t in zip(found["attributes"], found["text"], strict=True)
+    }
+
+
+def _donvi_doubt(match: dict[str, Any] | None) -> str:
+    """Why a unit's configured DonViID cannot be trusted, from the portal's directory ("" when it can)."""
+    if match is None or (match.get("method") == "id" and not match.get("name_differs")):
+        return ""
+    return f"the province DVC directory does not confirm the configured DonViID: {match['text']} (run `cchc discover`)"
+
+
+def _field_owners(obs: pd.DataFrame, city_donvi: int) -> dict[int, str]:
+    """LinhVucID → phòng, from the latest capture of the city's fields (LoadCBoLinhVuc)."""
+    fields = obs[(obs["metric"] == "linh_vuc") & obs["unit"].notna()].sort_values("seq")
+    return {int(a["field_id"]): str(u) for a, u in zip(fields["attributes"], fields["unit"], strict=True)
+            if a.get("donvi_id") == city_donvi}  # fmt: skip
+
+
+def _owned_by(rows: pd.DataFrame, unit: Unit, field_owners: dict[int, str]) -> pd.Series:
+    """A listed row counts for a unit when the parser attributed it so, or (a city row that carried only its
+    LinhVucID) when the city's field list gives that field to the phòng."""
+    by_parser = rows["unit"] == unit.id
+    if unit.kind != "phong":
+        return by_parser
+    by_field = rows["unit"].isna() & rows["attributes"].map(
+        lambda a: a.get("field_id") is not None and field_owners.get(int(a["field_id"])) == unit.id
+    )
+    return by_parser | by_field
 
 
 def _complete_list(

@@ -4,6 +4,9 @@ procedures     the procedures (TTHC) a unit lists on the province DVC portal, ag
 service_stats  dossiers, on-time rates, online payments, feedback and Decision-766 scores (national portal)
 news           posts on each unit's portal, by month and category
 availability   every configured site: up, response time, TLS, redirects (the 2025 reorganisation), screenshot
+
+matching       our units found among a portal's agencies: by id, then code, then normalised name
+discovery      the portals' own directories read for our units' ids (`cchc discover`)
 """
 
 from __future__ import annotations

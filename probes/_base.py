@@ -61,7 +61,11 @@ class SnapshotView:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     redirects: tuple[tuple[str, int], ...] = ()  # (url, status) of each hop
-    elapsed_ms: int = 0
+    elapsed_ms: int = 0  # the whole visit, the wait for the host's turn included
+    response_ms: int | None = None  # the server's time (see response_basis)
+    queue_ms: int | None = None  # the wait for the host's turn
+    # "measured" (from sending the request), or how it was re-derived for a snapshot kept before it was measured
+    response_basis: str = "measured"
     render: str = "http"
     dom: str | None = None
     subresponses: tuple[SubView, ...] = ()

@@ -20,6 +20,7 @@ from evidence.models import Observation, ParseFailure, Snapshot, SnapshotBlob
 from probes._base import SnapshotView, SubView
 from probes._probe import Probe
 from probes._session import content_encoding_of, decoded_body, parse_and_keep
+from probes._timing import server_time
 
 log = logging.getLogger("cchc.probes")
 
@@ -74,6 +75,8 @@ def stored_view(
         body=body,
         redirects=tuple((h["url"], int(h["status"])) for h in snapshot.redirects),
         elapsed_ms=snapshot.elapsed_ms,
+        response_ms=snapshot.response_ms,
+        queue_ms=snapshot.queue_ms,
         render=snapshot.render,
         dom=dom,
         subresponses=subs,
@@ -141,6 +144,10 @@ def reparse(
             assert snapshot.id is not None
             max_bytes = settings.politeness.max_body_bytes
             view = stored_view(store, snapshot, links, max_bytes=max_bytes)
+            if snapshot.response_ms is None and getattr(probe, "reads_timing", False):
+                with Session(store.engine) as session:
+                    bound, basis = server_time(session, snapshot)
+                view = replace(view, response_ms=bound, response_basis=basis)
             if snapshot.not_modified_of is not None and not view.body and not view.body_error:
                 earlier = store.body(snapshot.not_modified_of) or b""
                 encoding = content_encoding_of(store, snapshot.not_modified_of)

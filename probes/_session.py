@@ -83,6 +83,8 @@ def view_of(
         body=body,
         redirects=tuple((h.url, h.status) for h in capture.redirects),
         elapsed_ms=capture.elapsed_ms,
+        response_ms=capture.response_ms,
+        queue_ms=capture.queue_ms,
         render=capture.target.render,
         dom=capture.dom,
         subresponses=tuple(SubView(s.url, s.status, s.body) for s in capture.subresponses),

@@ -18,7 +18,7 @@ from probes._probe import Job
 from probes._session import CrawlSession
 
 NAME = "availability"
-VERSION = "1"
+VERSION = "2"  # 2: the server's time from sending the request, not the whole visit with its wait for a turn
 GONE_STATUSES = frozenset({404, 410})
 
 
@@ -50,6 +50,7 @@ class AvailabilityProbe:
     version = VERSION
     parses_failures = True  # a failed capture is exactly what this probe reports
     reads_body = False  # status, timing, TLS and redirects: a body that does not decode changes nothing here
+    reads_timing = True  # reparse bounds the server's time of snapshots kept before it was measured
 
     def jobs(self, settings: Settings, units: Sequence[Unit]) -> list[Job]:
         wanted = {"dvc_tinh", "motcua", "dvc_quocgia"} | {u.portal for u in units}
@@ -79,21 +80,25 @@ class AvailabilityProbe:
             "outcome": view.outcome,
             "status": view.status,
             "elapsed_ms": view.elapsed_ms,
+            "response_ms": view.response_ms,
+            "queue_ms": view.queue_ms,
             "final_url": view.where,
             "redirects": [list(hop) for hop in view.redirects],
             "tls": dict(view.tls) if view.tls else None,
         }
         found = [Found("site_up", "instant", unit, value=1.0 if up and not moved else 0.0, attributes=facts)]
-        if view.outcome == Outcome.OK:
+        if view.outcome == Outcome.OK and view.response_ms is not None:
+            # The server's time, never the whole visit: that includes our own wait for the host's turn.
             found.append(
                 Found(
                     "site_response_ms",
                     "instant",
                     unit,
-                    value=float(view.elapsed_ms),
-                    attributes={"site": site},
+                    value=float(view.response_ms),
+                    attributes={"site": site, "basis": view.response_basis, "queue_ms": view.queue_ms,
+                                "elapsed_ms": view.elapsed_ms},
                 )
-            )
+            )  # fmt: skip
         if moved:
             found.append(
                 Found(

@@ -26,20 +26,32 @@ from probes._national import ensure_cookies, rest_params, rest_rows, rest_target
 from probes._probe import Job
 from probes._session import CrawlSession
 from probes._text import clean, parse_count
+from probes.matching import Candidate, Match, Wanted, match_agencies
 
 NAME = "procedures"
-VERSION = "1"
+VERSION = (
+    "2"  # 2: only the publicly seen list fields are required; every unit's DonViID checked in the directory
+)
 
 log = logging.getLogger("cchc.probes")
 
 Level = Literal["huyen", "xa"]
+CITY = "city"  # the key of the city itself among the agencies a directory or report lists
 
 LIST_ENDPOINT = "GetDanhSachTTHCDVC"
 DETAIL_ENDPOINT = "GetChiTietTTHC"
+FIELDS_ENDPOINT = "LoadCBoLinhVuc"
+DIRECTORY_ENDPOINT = "GetDataDonVi_TraCuu"
 LIST_RESULT = "DICHVUCONG_THUTUCHANHCHINH_PResult"
 DETAIL_RESULT = "DICHVUCONG_CHITIETTTHC_PResult"
-# Without these a listed row can be neither counted by level nor followed to its detail.
-LIST_ROW_KEYS = ("ThuTucHanhChinhID", "MaThuTuc", "TenThuTuc", "MucDo", "TotalCount")
+FIELDS_RESULT = "DemThuTucHanhChinh_Lst_Result"
+DIRECTORY_RESULT = "V_DICHVUCONG_DONVI_LstStringResult"
+DIRECTORY_LEVELS = {"CT": "tinh", "CH": "huyen", "CX": "xa"}
+# Public client code reads these of a listed row (portals.md §1): without them a row can be neither counted
+# by level nor followed to its detail. Everything else is optional (docs/portal-fields.md).
+LIST_ROW_KEYS = ("ThuTucHanhChinhID", "TenThuTuc", "MucDo", "TotalCount")
+# Assumed fields, used when present: the procedure's national code, its field's and unit's names.
+LIST_ROW_OPTIONAL = ("MaThuTuc", "LinhVucID", "TenLinhVuc", "DonViID", "TenDonVi")
 # The seven parts of a published procedure (NĐ 63/2010 Điều 8 khoản 2; indicators.md §3) and the detail
 # columns that carry them: (a) tên, (b) trình tự, (c) cách thức, (d) thành phần hồ sơ, (đ) thời hạn,
 # (e) đối tượng, (g) cơ quan thực hiện. An empty text is a part not published.
@@ -69,17 +81,48 @@ def ward_of(donvi_id: int, settings: Settings) -> Unit | None:
     return next((u for u in settings.unit if u.kind != "phong" and u.dvc_donvi_id == donvi_id), None)
 
 
+def _fold(text: str) -> str:
+    return clean(text).casefold()
+
+
 def phong_of_field(field: str | None, settings: Settings) -> Unit | None:
     """The phòng that answers for a field (lĩnh vực) at the city one-stop desk, if any does."""
     if not field:
         return None
-    name = clean(field)
-    return next((u for u in settings.unit if u.kind == "phong" and name in u.dvc_linh_vuc), None)
+    name = _fold(field)
+    return next(
+        (u for u in settings.unit if u.kind == "phong" and name in {_fold(f) for f in u.dvc_linh_vuc}), None
+    )
 
 
-def _list_owner(donvi_id: int, field: str | None, settings: Settings) -> tuple[str | None, str]:
-    """The unit a listed procedure counts for, and how it was attributed."""
+def phong_of_field_id(field_id: object, settings: Settings) -> Unit | None:
+    """The phòng whose configured dvc_linh_vuc_ids holds this LinhVucID, if one does."""
+    wanted = _whole(field_id)
+    if wanted is None:
+        return None
+    return next(
+        (u for u in settings.unit if u.kind == "phong" and wanted in u.dvc_linh_vuc_ids.values()), None
+    )
+
+
+def _whole(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() else None
+
+
+def _list_owner(
+    donvi_id: int, field_id: object, field: str | None, settings: Settings
+) -> tuple[str | None, str]:
+    """The unit a listed procedure counts for, and how it was attributed: a city row by its LinhVucID among
+    the configured ids, else by its field's name when the row carries one (an assumed field)."""
     if donvi_id == settings.city.dvc_donvi_id:
+        by_id = phong_of_field_id(field_id, settings)
+        if by_id is not None:
+            return by_id.id, "linh_vuc_id"
         phong = phong_of_field(field, settings)
         return (phong.id, "linh_vuc") if phong else (None, "unattributed")
     ward = ward_of(donvi_id, settings)
@@ -120,6 +163,22 @@ def detail_target(settings: Settings, procedure_id: int, unit: str | None) -> Ta
         unit=unit,
         label=f"detail {procedure_id}",
     )
+
+
+def fields_target(settings: Settings, donvi_id: int) -> Target:
+    """A unit's fields (lĩnh vực) with their LinhVucID: how the public procedure list's rows are attributed."""
+    source = settings.sources.dvc_tinh
+    return Target(
+        url=f"{source.base_url}{source.api_path}{FIELDS_ENDPOINT}?DonViID={donvi_id}",
+        probe=NAME,
+        label=f"fields {donvi_id}",
+    )
+
+
+def directory_target(settings: Settings) -> Target:
+    """The portal's own directory of units (tỉnh, huyện, xã): where each configured DonViID is checked."""
+    source = settings.sources.dvc_tinh
+    return Target(url=source.base_url + source.api_path + DIRECTORY_ENDPOINT, probe=NAME, label="directory")
 
 
 def rendered_list_target(settings: Settings, donvi_id: int, unit: str | None, *, empty: bool) -> Target:
@@ -169,6 +228,8 @@ class ProceduresProbe:
         if phong:
             walk = partial(self._walk_list, settings.city.dvc_donvi_id, None, frozenset(phong))
             jobs.append(Job(NAME, "city/list", walk, phong))
+        if wards or phong:
+            jobs.append(Job(NAME, "directory", self._walk_directory, tuple(w.id for w in wards) + phong))
         if wards:
             wards_ids = tuple(w.id for w in wards)
             jobs.append(Job(NAME, "reference/xa", partial(self._walk_reference, "xa"), wards_ids))
@@ -181,6 +242,11 @@ class ProceduresProbe:
     ) -> None:
         """Page a list until TotalCount rows are seen, then each procedure's detail, then the rendered page."""
         settings = session.settings
+        field_owner: dict[int, str | None] = {}  # LinhVucID → the phòng it belongs to (city list)
+        if donvi_id == settings.city.dvc_donvi_id:
+            _, fields = await session.visit(self, fields_target(settings, donvi_id))
+            for f in fields.found if fields else []:
+                field_owner[int(f.attributes["field_id"])] = f.unit
         listed: dict[int, str | None] = {}  # procedure id → the unit it counts for
         total: int | None = None
         page = 1
@@ -191,7 +257,11 @@ class ProceduresProbe:
             rows = [f for f in parsed.found if f.metric == "tthc"]
             summary = next(f for f in parsed.found if f.metric == "tthc_list_page")
             total = int(summary.attributes["total_count"])
-            on_page = {int(f.attributes["procedure_id"]): f.unit for f in rows}
+            on_page = {
+                int(f.attributes["procedure_id"]): f.unit
+                or field_owner.get(_whole(f.attributes["field_id"]) or -1)
+                for f in rows
+            }
             new = {pid: owner for pid, owner in on_page.items() if pid not in listed}
             listed.update(new)
             if not rows or len(listed) >= total:
@@ -203,7 +273,13 @@ class ProceduresProbe:
         for procedure_id, owner in listed.items():
             # The city list holds every phòng's fields: follow only those of the units asked for.
             if owner is None or owner in wanted:
-                await session.visit(self, detail_target(settings, procedure_id, owner))
+                snapshot, _ = await session.visit(self, detail_target(settings, procedure_id, owner))
+                if snapshot.status_code == 404:
+                    # No detail endpoint on this portal (none is seen publicly): asking for every procedure
+                    # would only collect the same 404. The seven parts stay missing, with this snapshot as why.
+                    log.info("%s: %s answered 404; no procedure details on %s", NAME, DETAIL_ENDPOINT,
+                                host_key(snapshot.url))  # fmt: skip
+                    break
         if session.browser is not None:
             await self._render_list(donvi_id, unit, total == 0, session)
 
@@ -214,6 +290,10 @@ class ProceduresProbe:
         # A wait that timed out still leaves the page as it stood: what it shows is evidence too.
         if snapshot.outcome == Outcome.OK or (snapshot.outcome == Outcome.TIMEOUT and view.dom):
             session.observe(self, snapshot, view)
+
+    async def _walk_directory(self, session: CrawlSession) -> None:
+        """The portal's directory once per crawl: each configured DonViID found there, or the unit by name."""
+        await session.visit(self, directory_target(session.settings))
 
     async def _walk_reference(self, level: Level, session: CrawlSession) -> None:
         """The national database's procedures of one level, page by page until AMOUNT rows are seen."""
@@ -251,6 +331,10 @@ class ProceduresProbe:
             return Parsed(_list_page(view, settings))
         if path.endswith(dvc.api_path + DETAIL_ENDPOINT):
             return Parsed([_detail(view)])
+        if path.endswith(dvc.api_path + FIELDS_ENDPOINT):
+            return Parsed(_fields(view, settings))
+        if path.endswith(dvc.api_path + DIRECTORY_ENDPOINT):
+            return Parsed(_directory(view, settings))
         if path.endswith(dvc.list_page):
             return Parsed([_rendered_list(view, settings)])
         if path.endswith(national.rest_path):
@@ -261,7 +345,7 @@ class ProceduresProbe:
             NAME,
             view.where,
             f"{host_key(view.where)}: not a snapshot this probe reads (expected {dvc.api_path}{LIST_ENDPOINT}, "
-            f"{dvc.api_path}{DETAIL_ENDPOINT}, {dvc.list_page} or {national.rest_path})",
+            f"{DETAIL_ENDPOINT}, {FIELDS_ENDPOINT}, {DIRECTORY_ENDPOINT}, {dvc.list_page} or {national.rest_path})",
         )
 
 
@@ -333,25 +417,32 @@ def _list_page(view: SnapshotView, settings: Settings) -> list[Found]:
     mucdo_map: Mapping[str, str] = settings.sources.dvc_tinh.mucdo_map
     found: list[Found] = []
     total = 0
+    absent_everywhere = set(LIST_ROW_OPTIONAL)
     for n, row in enumerate(rows, start=1):
         absent = [k for k in LIST_ROW_KEYS if row.get(k) is None]
         if absent:
             raise LayoutNotRecognised(
-                parser, view.where, f"{host}: row {n} of {LIST_RESULT} has no {', '.join(absent)}"
+                parser,
+                view.where,
+                f"{host}: row {n} of {LIST_RESULT} has no {', '.join(absent)} "
+                f"(a listed procedure needs {', '.join(LIST_ROW_KEYS)})",
             )
-        code = clean(str(row["MaThuTuc"]))
+        absent_everywhere -= {k for k in LIST_ROW_OPTIONAL if _present(row.get(k))}
+        procedure_id = _integer(row["ThuTucHanhChinhID"], "ThuTucHanhChinhID", view, parser)
+        code = clean(str(row["MaThuTuc"])) if _present(row.get("MaThuTuc")) else None
         mucdo = str(row["MucDo"]).strip()
         level = mucdo_map.get(mucdo)
         if level is None:
             raise LayoutNotRecognised(
                 parser,
                 view.where,
-                f"{host}: MucDo {mucdo!r} of {code} is not in sources.dvc_tinh.mucdo_map "
+                f"{host}: MucDo {mucdo!r} of procedure {procedure_id} is not in sources.dvc_tinh.mucdo_map "
                 f"(known: {', '.join(sorted(mucdo_map))})",
             )
         total = _integer(row["TotalCount"], "TotalCount", view, parser)
-        field = clean(str(row["TenLinhVuc"])) if row.get("TenLinhVuc") else None
-        unit, attribution = _list_owner(donvi_id, field, settings)
+        field = clean(str(row["TenLinhVuc"])) if _present(row.get("TenLinhVuc")) else None
+        field_id = _whole(row.get("LinhVucID"))
+        unit, attribution = _list_owner(donvi_id, field_id, field, settings)
         found.append(
             Found(
                 "tthc",
@@ -361,9 +452,9 @@ def _list_page(view: SnapshotView, settings: Settings) -> list[Found]:
                 text=clean(str(row["TenThuTuc"])),
                 attributes={
                     "code": code,
-                    "procedure_id": _integer(row["ThuTucHanhChinhID"], "ThuTucHanhChinhID", view, parser),
+                    "procedure_id": procedure_id,
                     "field": field,
-                    "field_id": row.get("LinhVucID"),
+                    "field_id": field_id,
                     "level": level,
                     "mucdo": mucdo,
                     "donvi_id": donvi_id,
@@ -383,10 +474,110 @@ def _list_page(view: SnapshotView, settings: Settings) -> list[Found]:
                 "page": _integer(query.get("PageNum", 1), "PageNum", view, parser),
                 "page_size": _integer(query.get("PageSize", 0), "PageSize", view, parser),
                 "total_count": total,
+                # Optional fields no row of the page carried: what the figures that need them must say.
+                "fields_absent": sorted(absent_everywhere) if rows else [],
             },
         )
     )
     return found
+
+
+def _present(value: object) -> bool:
+    return value is not None and (not isinstance(value, str) or bool(value.strip()))
+
+
+def _fields(view: SnapshotView, settings: Settings) -> list[Found]:
+    """LoadCBoLinhVuc: a unit's fields with their LinhVucID (public client code reads both). A city field
+    is attributed to the phòng configured with its id, else with its name."""
+    parser = "dvc-fields"
+    raw_id = view.query().get("DonViID", "")
+    donvi_id = int(raw_id) if raw_id.isdigit() else None
+    found: list[Found] = []
+    for n, row in enumerate(_envelope_rows(view, parser, FIELDS_RESULT), start=1):
+        field_id = _whole(row.get("LinhVucID"))
+        name = clean(str(row.get("TenLinhVuc") or ""))
+        if field_id is None or not name:
+            raise LayoutNotRecognised(
+                parser, view.where, f"{host_key(view.where)}: field {n} of {FIELDS_RESULT} has no LinhVucID "
+                f"or no TenLinhVuc (fields {sorted(row)[:6]})",
+            )  # fmt: skip
+        owner, attribution = (None, "not the city's")
+        if donvi_id == settings.city.dvc_donvi_id:
+            owner, attribution = _list_owner(donvi_id, field_id, name, settings)
+        found.append(
+            Found("linh_vuc", "instant", owner, text=name,
+                  attributes={"field_id": field_id, "name": name, "donvi_id": donvi_id,
+                              "attribution": attribution})
+        )  # fmt: skip
+    return found
+
+
+def directory_candidates(view: SnapshotView, parser: str = "dvc-directory") -> list[Candidate]:
+    """GetDataDonVi_TraCuu: every unit of the portal (data.CT/CH/CX: tỉnh, huyện, xã), as match candidates."""
+    host = host_key(view.where)
+    try:
+        data = view.json()
+    except ValueError:
+        raise LayoutNotRecognised(parser, view.where, f"{host} did not answer JSON") from None
+    levels = data.get("data") if isinstance(data, dict) and data.get("status") in (1, "1") else None
+    if not isinstance(levels, dict) or not any(k in levels for k in DIRECTORY_LEVELS):
+        raise LayoutNotRecognised(
+            parser, view.where, f"{host} answered {_shape(data)}; expected "
+            f'{{"status": 1, "data": {{"CT"|"CH"|"CX": {{"{DIRECTORY_RESULT}": [...]}}}}}}',
+        )  # fmt: skip
+    candidates: list[Candidate] = []
+    for key, level in DIRECTORY_LEVELS.items():
+        block = levels.get(key)
+        rows = block.get(DIRECTORY_RESULT) if isinstance(block, dict) else None
+        if block is None:
+            continue
+        if not isinstance(rows, list):
+            raise LayoutNotRecognised(
+                parser, view.where, f"{host}: data.{key} has no {DIRECTORY_RESULT} list"
+            )
+        for n, row in enumerate(rows, start=1):
+            donvi = _whole(row.get("DonViID")) if isinstance(row, dict) else None
+            if donvi is None or not isinstance(row, dict):
+                raise LayoutNotRecognised(parser, view.where, f"{host}: data.{key} row {n} has no DonViID")
+            name = clean(str(row.get("TenDonVi") or "")) or None
+            parent = _whole(row.get("DonViCapChaID"))
+            candidates.append(Candidate(id=str(donvi), name=name, where=f"{key} row {n}",
+                                        extra={"level": level, "parent": parent}))  # fmt: skip
+    return candidates
+
+
+def directory_wanted(settings: Settings) -> list[tuple[Wanted, str]]:
+    """The city and its wards as the directory knows them (no codes there), each with its directory level."""
+    wanted = [(Wanted(CITY, settings.city.name, str(settings.city.dvc_donvi_id)), "huyen")]
+    wanted += [
+        (Wanted(u.id, u.name, str(u.dvc_donvi_id) if u.dvc_donvi_id is not None else None), "xa")
+        for u in settings.units_in_inspection()
+        if u.kind != "phong"
+    ]
+    return wanted
+
+
+def match_directory(settings: Settings, candidates: Sequence[Candidate]) -> list[Match]:
+    """The city among the districts, then its wards among the communes (those under the city first)."""
+    wanted = directory_wanted(settings)
+    city = match_agencies([w for w, _ in wanted if w.key == CITY],
+                          [c for c in candidates if c.extra.get("level") == "huyen"])[0]  # fmt: skip
+    communes = [c for c in candidates if c.extra.get("level") == "xa"]
+    if city.candidate is not None:
+        under_city = [c for c in communes if str(c.extra.get("parent")) == city.candidate.id]
+        communes = under_city or communes
+    return [city, *match_agencies([w for w, level in wanted if level == "xa"], communes)]
+
+
+def _directory(view: SnapshotView, settings: Settings) -> list[Found]:
+    """Where each configured DonViID stands in the portal's directory: a finding per unit, how it matched."""
+    matches = match_directory(settings, directory_candidates(view))
+    return [
+        Found("unit_match", "instant", None if m.wanted.key == CITY else m.wanted.key,
+              value=1.0 if m.found else 0.0, text=m.describe(),
+              attributes={**m.as_dict(), "service": DIRECTORY_ENDPOINT, "scope": "dvc_donvi_id"})
+        for m in matches
+    ]  # fmt: skip
 
 
 def _detail(view: SnapshotView) -> Found:

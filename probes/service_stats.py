@@ -5,6 +5,11 @@ Reads three rest.jsp reports (portals.md §3.3): the monthly summary per unit of
 configured field → phòng attribution (report_tthc_tilexulyhs_service), and the 766 scores per period
 (report_tinh_766_service). The 766 dashboard is also rendered once, as visual evidence. A report that
 answers [] for a period is recorded as empty (N/A), never as zeros; an unknown shape is a parse failure.
+
+Every row of a report is kept (`report_row`), keyed by the agency's national id, code and name, whether or not
+it is one of ours. Our units are found among the rows by id, then code, then name (probes/matching.py), and
+each report says per unit how (`unit_match`): a unit in no row, or in two, is a finding, not a silent N/A.
+The city's own national id is found the same way on the province's 766 list before its reports are asked for.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from probes._national import ensure_cookies, rest_params, rest_rows, rest_target
 from probes._probe import Job
 from probes._session import CrawlSession
 from probes._text import clean, parse_count, parse_decimal
+from probes.matching import Candidate, Match, Wanted, match_agencies
 
 NAME = "service_stats"
-VERSION = "2"  # 2: the optional counts of dossiers and feedback still open at the month's end
+VERSION = "3"  # 2: every row kept, units matched by id, code, then name; 3: the optional open-dossier counts
 log = logging.getLogger("cchc.probes")
 
 MONTHLY_SERVICE = "report_by_month_sum_service"
@@ -81,8 +87,12 @@ DOSSIER_METRICS = frozenset(DOSSIER_FIELDS.values())
 OPTIONAL_DOSSIER_METRICS = frozenset(OPTIONAL_DOSSIER_FIELDS.values())
 SCORE_METRICS = frozenset(SCORE_FIELDS.values())
 _IDENTITY = frozenset({"ID", "TEN", "MA_COQUAN", "CAPDONVIID", "ROW_STT", "LINHVUC_ID", "TEN_LINHVUC"})
+AGENCY_KEYS = ("ID", "MA_COQUAN", "TEN")  # a report row is an agency's when it carries at least one of these
+CITY = "city"  # the key of the city itself among the agencies a report lists
 _PROVINCE_LOCK = f"{NAME}-province-lock"
 _PROVINCE_ID = f"{NAME}-province-id"
+_CITY_LOCK = f"{NAME}-city-lock"
+_CITY_ID = f"{NAME}-city-id"
 
 
 # --- periods -----------------------------------------------------------------------------------------------
@@ -181,7 +191,8 @@ def _id_param(value: str) -> int | str:
     return int(value) if value.isdigit() and str(int(value)) == value else value
 
 
-def monthly_params(settings: Settings, period: ReportPeriod) -> dict[str, Any]:
+def monthly_params(settings: Settings, period: ReportPeriod, city_id: str | None = None) -> dict[str, Any]:
+    """The monthly summary of the city's units; `city_id` is the city's id as found on the 766 report."""
     province = settings.sources.dvc_quocgia.province_id
     return {
         "type": "ref",
@@ -189,17 +200,17 @@ def monthly_params(settings: Settings, period: ReportPeriod) -> dict[str, Any]:
         "p_nam": str(period.year),
         "p_thang": period.month,
         "p_tinh_id": _id_param(province) if province else 0,
-        "p_huyen_id": settings.city.national_id,
+        "p_huyen_id": city_id or settings.city.national_id,
     }
 
 
-def by_field_params(settings: Settings, period: ReportPeriod) -> dict[str, Any]:
+def by_field_params(settings: Settings, period: ReportPeriod, city_id: str | None = None) -> dict[str, Any]:
     return {
         "type": "ref",
         "service": BY_FIELD_SERVICE,
         "p_nam": str(period.year),
         "p_thang": period.month,
-        "p_donvi_id": settings.city.national_id,
+        "p_donvi_id": city_id or settings.city.national_id,
     }
 
 
@@ -208,6 +219,19 @@ def i766_params(period: ReportPeriod, province_id: str | int, page: int = 1) -> 
     province = _id_param(province_id) if isinstance(province_id, str) else province_id
     return {"type": "ref", "service": I766_SERVICE, **period.params(), "p_tinh_id": province,
             "pageIndex": page, "pageSize": PAGE_SIZE, "p_loaidonvi": 1, "loaichitieu": 0}  # fmt: skip
+
+
+def _i766_target(settings: Settings, period: ReportPeriod, province: str, page: int) -> Target:
+    return rest_target(
+        settings,
+        i766_params(period, province, page),
+        probe=NAME,
+        label=f"{I766_SERVICE} {period.key} page {page}",
+    )
+
+
+def _looked_up(period: ReportPeriod) -> str:
+    return f"{NAME}-i766-{period.key}-page-1"
 
 
 def dashboard_target(settings: Settings, province_id: str) -> Target:
@@ -222,8 +246,20 @@ def dashboard_target(settings: Settings, province_id: str) -> Target:
     )
 
 
-def _has_national_ids(unit: Unit) -> bool:
-    return bool(unit.national_id or unit.ma_coquan)
+def national_wanted(settings: Settings, period: ReportPeriod | None = None) -> list[Wanted]:
+    """Whom a national report should list: the city and its wards (of the period, when one is given)."""
+    wanted = [
+        Wanted(CITY, settings.city.name, settings.city.national_id or None, settings.city.ma_coquan or None)
+    ]
+    for unit in settings.unit:
+        if unit.kind == "phong":
+            continue
+        if period is not None and (
+            unit.valid_from > period.end or (unit.valid_to is not None and unit.valid_to < period.start)
+        ):
+            continue
+        wanted.append(Wanted(unit.id, unit.name, unit.national_id or None, unit.ma_coquan or None))
+    return wanted
 
 
 class ServiceStatsProbe:
@@ -235,9 +271,10 @@ class ServiceStatsProbe:
     def jobs(self, settings: Settings, units: Sequence[Unit]) -> list[Job]:
         today = datetime.now(ZoneInfo(settings.inspection.timezone)).date()
         year = settings.inspection.year
-        wards = tuple(u.id for u in units if u.kind != "phong" and _has_national_ids(u))
+        # A ward is looked for in the reports whatever ids are configured: by name when they are wrong.
+        wards = tuple(u.id for u in units if u.kind != "phong")
         phong = tuple(u.id for u in units if u.kind == "phong" and u.dvc_linh_vuc)
-        scored = tuple(u.id for u in units if _has_national_ids(u))
+        scored = wards
         jobs: list[Job] = []
         if wards or phong:
             for period in months_to_crawl(year, today):
@@ -252,10 +289,11 @@ class ServiceStatsProbe:
     async def _month(self, period: ReportPeriod, wards: bool, phong: bool, session: CrawlSession) -> None:
         await ensure_cookies(session, self)
         settings = session.settings
+        city_id = await self._city_id(session)
         if wards:
             target = rest_target(
                 settings,
-                monthly_params(settings, period),
+                monthly_params(settings, period, city_id),
                 probe=NAME,
                 label=f"{MONTHLY_SERVICE} {period.key}",
             )
@@ -263,7 +301,7 @@ class ServiceStatsProbe:
         if phong:
             target = rest_target(
                 settings,
-                by_field_params(settings, period),
+                by_field_params(settings, period, city_id),
                 probe=NAME,
                 label=f"{BY_FIELD_SERVICE} {period.key}",
             )
@@ -274,15 +312,14 @@ class ServiceStatsProbe:
         province = await self._province_id(session)
         if province is None:
             return
+        await self._city_id(session)  # its look-up may have read this period's first page already
         previous_first: object = None
         for page in range(1, MAX_PAGES + 1):
-            target = rest_target(
-                session.settings,
-                i766_params(period, province, page),
-                probe=NAME,
-                label=f"{I766_SERVICE} {period.key} page {page}",
-            )
-            _, parsed = await session.visit(self, target)
+            known = session.shared.pop(_looked_up(period), None) if page == 1 else None
+            if isinstance(known, Parsed):
+                parsed: Parsed | None = known
+            else:
+                _, parsed = await session.visit(self, _i766_target(session.settings, period, province, page))
             if parsed is None:
                 return  # a failed page ends the walk; the units on later pages stay missing
             rows = next((f for f in parsed.found if f.metric == "report_rows"), None)
@@ -317,6 +354,51 @@ class ServiceStatsProbe:
             resolved = await self._resolve_province(session)
             session.shared[_PROVINCE_ID] = resolved or ""
             return resolved
+
+    async def _city_id(self, session: CrawlSession) -> str | None:
+        """The city's national id as the province's 766 list gives it (found by id, code or name), once per
+        crawl: the reports of the city's units are asked for with it. None: the configured one is used."""
+        lock = session.shared.setdefault(_CITY_LOCK, asyncio.Lock())
+        assert isinstance(lock, asyncio.Lock)
+        async with lock:
+            known = session.shared.get(_CITY_ID)
+            if isinstance(known, str):
+                return known or None
+            found = await self._look_up_city(session)
+            session.shared[_CITY_ID] = found or ""
+            return found
+
+    async def _look_up_city(self, session: CrawlSession) -> str | None:
+        province = await self._province_id(session)
+        if province is None:
+            return None
+        settings = session.settings
+        today = datetime.now(ZoneInfo(settings.inspection.timezone)).date()
+        period = ReportPeriod(min(settings.inspection.year, today.year))
+        target = _i766_target(settings, period, province, 1)
+        _, parsed = await session.visit(self, target)
+        if parsed is not None:
+            session.shared[_looked_up(period)] = parsed  # the period's walk starts from it: asked for once
+        match = next(
+            (
+                f
+                for f in (parsed.found if parsed else [])
+                if f.metric == "unit_match" and f.attributes["wanted"] == CITY
+            ),
+            None,
+        )
+        if match is None or not match.value:
+            message = (
+                f"{NAME}: the city ({settings.city.name}) is not on {I766_SERVICE} of province {province} "
+                f"on {host_key(target.url)}"
+                + (f": {match.text}" if match is not None else "")
+                + f"; its units' reports are asked for with the configured id {settings.city.national_id}"
+            )
+            log.warning("%s", message)
+            session.counts.failures.append(message)
+            return None
+        row = match.attributes["row"]
+        return str(row["id"]) if row.get("id") else None
 
     async def _resolve_province(self, session: CrawlSession) -> str | None:
         settings = session.settings
@@ -417,27 +499,6 @@ def _report_rows(period: ReportPeriod, service: str, rows: list[dict[str, Any]],
     )
 
 
-def _match(row: Mapping[str, Any], settings: Settings) -> tuple[str | None, bool]:
-    """The configured unit a row is about, and whether it is the city itself.
-
-    A row matches by ID when both sides have one, else by MA_COQUAN: a code shared by two agencies must not
-    pull another agency's row onto a unit whose national id says otherwise.
-    """
-    row_id, row_code = _text(row.get("ID")), _text(row.get("MA_COQUAN"))
-
-    def same(national_id: str | None, ma_coquan: str | None) -> bool:
-        if national_id and row_id:
-            return national_id == row_id
-        return bool(ma_coquan) and ma_coquan == row_code
-
-    if same(settings.city.national_id, settings.city.ma_coquan):
-        return None, True
-    for unit in settings.unit:
-        if _has_national_ids(unit) and same(unit.national_id, unit.ma_coquan):
-            return unit.id, False
-    return None, False
-
-
 def _who(row: Mapping[str, Any]) -> str:
     return _text(row.get("TEN")) or _text(row.get("TEN_LINHVUC")) or _text(row.get("ID")) or "a row"
 
@@ -455,14 +516,24 @@ def _require(
         )
 
 
-def _require_identity(view: SnapshotView, parser: str, service: str, row: Mapping[str, Any]) -> None:
-    if "ID" not in row and "MA_COQUAN" not in row:
+def agency_candidate(
+    view: SnapshotView, parser: str, service: str, row: Mapping[str, Any], n: int
+) -> Candidate:
+    """A report row as an agency: its ID, MA_COQUAN and TEN, each optional, at least one required."""
+    if not any(_text(row.get(k)) for k in AGENCY_KEYS):
         raise LayoutNotRecognised(
             parser,
             view.where,
-            f"a {service} row on {host_key(view.where)} has neither ID nor MA_COQUAN (fields {sorted(row)[:8]}); "
-            "expected one record per agency",
+            f"{service} row {n} on {host_key(view.where)} has none of {', '.join(AGENCY_KEYS)} "
+            f"(fields {sorted(row)[:8]}); expected one record per agency",
         )
+    return Candidate(
+        id=_text(row.get("ID")) or None,
+        code=_text(row.get("MA_COQUAN")) or None,
+        name=_text(row.get("TEN")) or None,
+        where=f"row {n} of {service}",
+        extra={"row": n, "capdonvi": _text(row.get("CAPDONVIID")) or None},
+    )
 
 
 def _count(view: SnapshotView, parser: str, row: Mapping[str, Any], field: str) -> int:
@@ -491,17 +562,105 @@ def _decimal(view: SnapshotView, parser: str, row: Mapping[str, Any], field: str
     )
 
 
-def _counts(view: SnapshotView, parser: str, service: str, row: Mapping[str, Any]) -> dict[str, int]:
-    """The required counts, and those optional ones the row has."""
-    _require(view, parser, service, row, list(DOSSIER_FIELDS))
-    present = [f for f in OPTIONAL_DOSSIER_FIELDS if f in row]
-    return {field: _count(view, parser, row, field) for field in [*DOSSIER_FIELDS, *present]}
+def _counts(
+    view: SnapshotView, parser: str, service: str, row: Mapping[str, Any]
+) -> tuple[dict[str, int], list[str]]:
+    """The dossier counts a row carries (with the optional counts of dossiers still open, when present), and the
+    count fields it lacks; a row with none is not one we know."""
+    present = {field: _count(view, parser, row, field) for field in DOSSIER_FIELDS if field in row}
+    if not present:
+        raise LayoutNotRecognised(
+            parser,
+            view.where,
+            f"the {service} row of {_who(row)!r} on {host_key(view.where)} has none of the count fields "
+            f"{', '.join(DOSSIER_FIELDS)} (fields {sorted(row)[:8]})",
+        )
+    present |= {field: _count(view, parser, row, field) for field in OPTIONAL_DOSSIER_FIELDS if field in row}
+    return present, [field for field in DOSSIER_FIELDS if field not in present]
 
 
 def _metrics(counts: Mapping[str, int]) -> list[tuple[str, int]]:
     """Observation name and value of each count a row had."""
     names = DOSSIER_FIELDS | OPTIONAL_DOSSIER_FIELDS
     return [(names[field], value) for field, value in counts.items()]
+
+
+def _scores(view: SnapshotView, parser: str, row: Mapping[str, Any]) -> tuple[dict[str, float], list[str]]:
+    present = {field: _decimal(view, parser, row, field) for field in SCORE_FIELDS if field in row}
+    if not present:
+        raise LayoutNotRecognised(
+            parser,
+            view.where,
+            f"the {I766_SERVICE} row of {_who(row)!r} on {host_key(view.where)} has none of the score fields "
+            f"{', '.join(SCORE_FIELDS)}",
+        )
+    return present, [field for field in SCORE_FIELDS if field not in present]
+
+
+def _matched_rows(
+    view: SnapshotView, parser: str, service: str, rows: list[dict[str, Any]], settings: Settings,
+    period: ReportPeriod,
+) -> tuple[list[Candidate], list[Match], dict[int, Match]]:  # fmt: skip
+    """The rows as candidates, our agencies matched to them, and the match of each matched row (by row n)."""
+    candidates = [agency_candidate(view, parser, service, row, n) for n, row in enumerate(rows, start=1)]
+    matches = match_agencies(national_wanted(settings, period), candidates)
+    by_row = {int(str(m.candidate.extra["row"])): m for m in matches if m.candidate is not None}
+    return candidates, matches, by_row
+
+
+def _row_found(
+    service: str, period: ReportPeriod, candidate: Candidate, match: Match | None, values: Mapping[str, float],
+    absent: Sequence[str], **extra: Any,
+) -> Found:  # fmt: skip
+    """Every row kept, ours or not, keyed by the agency's national id, code and name."""
+    unit = match.wanted.key if match is not None and match.wanted.key != CITY else None
+    return Found(
+        "report_row",
+        period.key,
+        unit,
+        text=candidate.name,
+        attributes={
+            "service": service,
+            "row": candidate.extra["row"],
+            "national_id": candidate.id,
+            "code": candidate.code,
+            "name": candidate.name,
+            "capdonvi": candidate.extra["capdonvi"],
+            "values": dict(values),
+            "fields_absent": list(absent),
+            "ours": match.wanted.key if match is not None else None,
+            "method": match.method if match is not None else None,
+            **extra,
+        },
+    )
+
+
+def _match_found(
+    service: str, period: ReportPeriod, match: Match, absent: Sequence[str], **extra: Any
+) -> Found:
+    """One of ours on one report: how it was matched, or the finding that names it and the rows."""
+    return Found(
+        "unit_match",
+        period.key,
+        None if match.wanted.key == CITY else match.wanted.key,
+        value=1.0 if match.found else 0.0,
+        text=match.describe(),
+        attributes={**match.as_dict(), "service": service, "scope": "national", "fields_absent": list(absent),
+                    **extra},
+    )  # fmt: skip
+
+
+def _identity(candidate: Candidate, match: Match, service: str) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "id": candidate.id or "",
+        "ma_coquan": candidate.code or "",
+        "name": candidate.name or "",
+        "service": service,
+        "match": match.method,
+    }
+    if match.wanted.key == CITY:
+        attributes["agency"] = "city"
+    return attributes
 
 
 def _monthly_summary(view: SnapshotView, settings: Settings) -> list[Found]:
@@ -511,21 +670,18 @@ def _monthly_summary(view: SnapshotView, settings: Settings) -> list[Found]:
     rows = _rows(view, parser, service)
     if not rows:
         return [_empty(period, service, rest_params(view))]
+    candidates, matches, by_row = _matched_rows(view, parser, service, rows, settings, period)
     found: list[Found] = []
-    matched = 0
-    for row in rows:
-        _require_identity(view, parser, service, row)
-        unit, is_city = _match(row, settings)
-        if unit is None and not is_city:
+    absent_of: dict[str, list[str]] = {}
+    for n, (row, candidate) in enumerate(zip(rows, candidates, strict=True), start=1):
+        counts, absent = _counts(view, parser, service, row)
+        match = by_row.get(n)
+        found.append(_row_found(service, period, candidate, match, counts, absent))
+        if match is None:
             continue
-        matched += 1
-        counts = _counts(view, parser, service, row)
+        absent_of[match.wanted.key] = [DOSSIER_FIELDS[f] for f in absent]
         attributes = {
-            "agency": "city" if is_city else _text(row.get("ID")),
-            "id": _text(row.get("ID")),
-            "ma_coquan": _text(row.get("MA_COQUAN")),
-            "name": _text(row.get("TEN")),
-            "service": service,
+            **_identity(candidate, match, service),
             "rates": {k: v for k, v in row.items() if k not in _IDENTITY and not k.endswith("_TOTAL")},
             "other_counts": {
                 k: v
@@ -533,11 +689,15 @@ def _monthly_summary(view: SnapshotView, settings: Settings) -> list[Found]:
                 if k.endswith("_TOTAL") and k not in DOSSIER_FIELDS and k not in OPTIONAL_DOSSIER_FIELDS
             },
         }
+        if match.wanted.key != CITY:
+            attributes["agency"] = candidate.id or ""
+        unit = None if match.wanted.key == CITY else match.wanted.key
         found += [
             Found(metric, period.key, unit, value=float(value), attributes=attributes)
             for metric, value in _metrics(counts)
         ]
-    found.append(_report_rows(period, service, rows, matched=matched))
+    found += [_match_found(service, period, m, absent_of.get(m.wanted.key, [])) for m in matches]
+    found.append(_report_rows(period, service, rows, matched=sum(m.found for m in matches)))
     return found
 
 
@@ -583,18 +743,26 @@ def _field_summary(view: SnapshotView, settings: Settings) -> list[Found]:
             continue
         totals: dict[str, int] = {}
         summed: list[str] = []
+        lacking: set[str] = set()
         rows_summed = 0
         for key in present:
             for row in by_field[key]:
                 summed.append(_text(row["TEN_LINHVUC"]))
                 rows_summed += 1
-                for field, value in _counts(view, parser, service, row).items():
+                counts, absent_counts = _counts(view, parser, service, row)
+                lacking.update(absent_counts)
+                for field, value in counts.items():
                     totals[field] = totals.get(field, 0) + value
         # An optional count only when every summed row had it: a sum of some rows would be too small.
         seen = Counter(
             f for key in present for row in by_field[key] for f in OPTIONAL_DOSSIER_FIELDS if f in row
         )
-        totals = {f: v for f, v in totals.items() if f in DOSSIER_FIELDS or seen[f] == rows_summed}
+        totals = {
+            f: v
+            for f, v in totals.items()
+            if (f in DOSSIER_FIELDS and f not in lacking)
+            or (f in OPTIONAL_DOSSIER_FIELDS and seen[f] == rows_summed)
+        }
         attributes = {
             "fields": summed,
             "fields_absent": absent,
@@ -602,10 +770,14 @@ def _field_summary(view: SnapshotView, settings: Settings) -> list[Found]:
             "service": service,
             "donvi_id": _text(rest_params(view).get("p_donvi_id")),
         }
+        # A count some field's row lacks is not summed at all: a partial sum would read as the phòng's total.
         found += [
             Found(metric, period.key, unit.id, value=float(value), attributes=attributes)
             for metric, value in _metrics(totals)
         ]
+        if lacking:
+            found.append(Found("counts_absent", period.key, unit.id, attributes={
+                "service": service, "metrics": [DOSSIER_FIELDS[f] for f in DOSSIER_FIELDS if f in lacking]}))  # fmt: skip
     unattributed = sorted(
         _text(r["TEN_LINHVUC"]) for key, rs in by_field.items() if key not in claimed for r in rs
     )
@@ -626,31 +798,64 @@ def _i766_report(view: SnapshotView, settings: Settings) -> list[Found]:
         return [_empty(period, service, params)]
     if _text(params.get("p_tinh_id")) in ("", "0"):
         return [*_province(view, settings, rows, period), _report_rows(period, service, rows, page=page)]
+    candidates, matches, by_row = _matched_rows(view, parser, service, rows, settings, period)
     found: list[Found] = []
-    matched = 0
-    for row in rows:
-        _require_identity(view, parser, service, row)
-        unit, is_city = _match(row, settings)
-        if unit is None and not is_city:
+    absent_of: dict[str, list[str]] = {}
+    for n, (row, candidate) in enumerate(zip(rows, candidates, strict=True), start=1):
+        scores, absent = _scores(view, parser, row)
+        rank = _count(view, parser, row, "ROW_STT") if _text(row.get("ROW_STT")) else None
+        match = by_row.get(n)
+        found.append(_row_found(service, period, candidate, match, scores, absent, rank=rank, page=page))
+        if match is None:
             continue
-        matched += 1
-        _require(view, parser, service, row, ["ROW_STT", *SCORE_FIELDS])
-        scores = {field: _decimal(view, parser, row, field) for field in SCORE_FIELDS}
-        attributes: dict[str, Any] = {
-            "rank": _count(view, parser, row, "ROW_STT"),
-            "ma_coquan": _text(row.get("MA_COQUAN")),
-            "name": _text(row.get("TEN")),
-            "id": _text(row.get("ID")),
-            "service": service,
-        }
-        if is_city:
-            attributes["agency"] = "city"
+        absent_of[match.wanted.key] = [SCORE_FIELDS[f] for f in absent]
+        attributes = {**_identity(candidate, match, service), "rank": rank}
+        unit = None if match.wanted.key == CITY else match.wanted.key
         found += [
             Found(metric, period.key, unit, value=scores[field], attributes=attributes)
             for field, metric in SCORE_FIELDS.items()
+            if field in scores
         ]
-    found.append(_report_rows(period, service, rows, page=page, matched=matched))
+    # A unit may be on a later page: each page says whom it found; the pages of one walk are read together.
+    found += [_match_found(service, period, m, absent_of.get(m.wanted.key, []), page=page) for m in matches]
+    city = next((m for m in matches if m.wanted.key == CITY and m.candidate is not None), None)
+    if city is not None:
+        found += _district_rank(view, parser, rows, candidates, city, period)
+    found.append(_report_rows(period, service, rows, page=page, matched=sum(m.found for m in matches)))
     return found
+
+
+def _district_rank(
+    view: SnapshotView, parser: str, rows: list[dict[str, Any]], candidates: list[Candidate], city: Match,
+    period: ReportPeriod,
+) -> list[Found]:  # fmt: skip
+    """The city's own rank among the province's districts: the rows at its level (CAPDONVIID), in the report's
+    order (ROW_STT), else by total score. Without a level on the city's row, the rank is not read."""
+    assert city.candidate is not None
+    level = city.candidate.extra.get("capdonvi")
+    if not level:
+        return []
+    peers = [(row, c) for row, c in zip(rows, candidates, strict=True) if c.extra.get("capdonvi") == level]
+    if all(_text(row.get("ROW_STT")) for row, _ in peers):
+        by, ordered = "ROW_STT", sorted(peers, key=lambda rc: _count(view, parser, rc[0], "ROW_STT"))
+    elif all("TONG_SCORE" in row for row, _ in peers):
+        by = "TONG_SCORE"
+        ordered = sorted(peers, key=lambda rc: -_decimal(view, parser, rc[0], "TONG_SCORE"))
+    else:
+        return []
+    position = next(n for n, (_, c) in enumerate(ordered, start=1) if c is city.candidate)
+    return [
+        Found(
+            "i766_rank_district",
+            period.key,
+            None,
+            value=float(position),
+            text=city.candidate.name,
+            attributes={"agency": CITY, "of": len(ordered), "capdonvi": level, "by": by,
+                        "districts": [c.name or c.id for _, c in ordered], "match": city.method,
+                        "service": I766_SERVICE},
+        )
+    ]  # fmt: skip
 
 
 def _province(

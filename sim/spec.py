@@ -21,6 +21,8 @@ DVC_SITE = "dvc_tinh"
 MOTCUA_SITE = "motcua"
 NATIONAL_SITE = "dvc_quocgia"
 
+CONTRACTS = ("full", "public")
+
 FAULT_MODES = (
     "http-500",
     "http-503",
@@ -48,6 +50,7 @@ class CitySpec:
     dvc_donvi_id: int
     national_id: str
     ma_coquan: str
+    national_name: str | None = None  # how the national portal's reports name it, when not as `name`
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class UnitSpec:
     ma_coquan: str | None = None
     valid_from: date = date(2014, 1, 1)
     valid_to: date | None = None
+    national_name: str | None = None  # how the national portal's reports name it, when not as `name`
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,13 @@ class WorldSpec:
     i766_discrepancies: int = (
         3  # group scores the dashboard publishes against its own counts (truth lists them)
     )
+    # "public": the APIs send only the fields portals.md marks as seen publicly; "full": the assumed ones too.
+    contract: str = "full"
     faults: tuple[FaultSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.contract not in CONTRACTS:
+            raise ValueError(f"unknown contract {self.contract!r}; expected one of {', '.join(CONTRACTS)}")
 
     def unit(self, unit_id: str) -> UnitSpec:
         for u in self.units:

@@ -278,6 +278,11 @@ PROVINCE_DEPARTMENTS = (
     "Sở Lao động - Thương binh và Xã hội", "Sở Văn hóa, Thể thao và Du lịch", "Sở Thông tin và Truyền thông",
     "Sở Nông nghiệp và Phát triển nông thôn", "Sở Khoa học và Công nghệ", "Ban Quản lý Khu kinh tế",
 )  # fmt: skip
+# The province's other districts (huyện, thị xã) of 2023, beside the city.
+OTHER_DISTRICTS = (
+    "UBND thị xã Hòa Thành", "UBND thị xã Trảng Bàng", "UBND huyện Tân Biên", "UBND huyện Tân Châu",
+    "UBND huyện Dương Minh Châu", "UBND huyện Châu Thành", "UBND huyện Gò Dầu", "UBND huyện Bến Cầu",
+)  # fmt: skip
 OTHER_COMMUNES = (
     "UBND Xã Long Thành Bắc", "UBND Xã Trường Hòa", "UBND Phường Long Hoa", "UBND Xã Hảo Đước",
     "UBND Xã Suối Đá", "UBND Xã Phan", "UBND Phường Trảng Bàng", "UBND Xã Bàu Năng", "UBND Xã Chà Là",

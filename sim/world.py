@@ -613,17 +613,27 @@ def _province_agencies(spec: WorldSpec) -> list[NationalAgency]:
     ]
     agencies.append(
         NationalAgency(
-            spec.city.national_id, spec.city.name, spec.city.ma_coquan, "3", rng.uniform(0.6, 0.95)
+            spec.city.national_id,
+            spec.city.national_name or spec.city.name,
+            spec.city.ma_coquan,
+            "3",
+            rng.uniform(0.6, 0.95),
         )
     )
     for unit in spec.units:
         if unit.national_id and unit.ma_coquan:
             quality = _rng(spec.seed, "quality", unit.id).uniform(0.5, 0.96)
-            agencies.append(NationalAgency(unit.national_id, unit.name, unit.ma_coquan, "2", quality))
+            name = unit.national_name or unit.name
+            agencies.append(NationalAgency(unit.national_id, name, unit.ma_coquan, "2", quality))
     for i, name in enumerate(vocab.OTHER_COMMUNES):
         agencies.append(
             NationalAgency(f"{2000 + i:07d}", name, f"000.{i + 1:02d}.30.H53", "2", rng.uniform(0.5, 0.95))
         )
+    # The province's other districts, at the city's level ("3" is our guess: portals.md knows "1" and "2"), so
+    # that the city's rank among districts can be read off the report. Their own streams: nothing else moves.
+    for i, name in enumerate(vocab.OTHER_DISTRICTS):
+        quality = _rng(spec.seed, "quality", "district", name).uniform(0.6, 0.95)
+        agencies.append(NationalAgency(f"{3000 + i:07d}", name, f"000.00.{30 + i}.H53", "3", quality))
     return agencies
 
 

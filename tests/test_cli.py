@@ -20,6 +20,7 @@ VERBS = [
     "sim",
     "demo",
     "crawl",
+    "discover",
     "parse",
     "reparse",
     "run",

@@ -132,3 +132,47 @@ def test_reparse_rederives_and_keeps_earlier_versions(sim_config: Path) -> None:
             assert {o.parser_version for o in session.exec(select(Observation)).all()} == {"1", "2"}
     finally:
         store.close()
+
+
+def test_crawl_says_how_each_unit_was_found_on_the_portals(sim_config: Path) -> None:
+    result = cchc(sim_config, "crawl", "--probe", "service_stats", "--unit", "phuong-3", "--no-browser")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "our units on the portals" in result.stdout
+    found = [
+        line
+        for line in result.stdout.splitlines()
+        if "phuong-3" in line and "report_by_month_sum_service" in line
+    ]
+    assert found and " id " in found[0] and "21 of 21" in found[0], result.stdout  # every month, each by id
+
+
+def test_a_crawl_whose_rows_match_none_of_our_units_exits_non_zero_naming_them(
+    settings: Settings, simulation: Simulation, tmp_path: Path
+) -> None:
+    unknown = [
+        u.model_copy(
+            update={"name": "UBND Phường 91", "national_id": "9999991", "ma_coquan": "999.91.99.H53"}
+        )
+        if u.id == "phuong-1"
+        else u
+        for u in settings.unit
+    ]
+    local = settings.model_copy(
+        update={"unit": unknown,
+                "storage": settings.storage.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'e.sqlite3'}",
+                                                               "blob_dir": tmp_path / "blobs"}),
+                "collector": settings.collector.model_copy(update={"key_file": tmp_path / "k.pem"})}
+    )  # fmt: skip
+    path = tmp_path / "sim.toml"
+    write_pointed_config(local, simulation.urls, path, min_delay_s=0.0, latency_factor=0.0)
+    result = cchc(path, "crawl", "--probe", "service_stats", "--unit", "phuong-1", "--no-browser")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert (
+        "service_stats: the rows of report_by_month_sum_service, report_tinh_766_service matched none of our 1"
+        in (" ".join(result.stderr.split()))
+    )
+    assert "phuong-1 (UBND Phường 91): no row matches by id 9999991, code 999.91.99.H53 or name" in " ".join(
+        result.stderr.split()
+    )
+    # …and the figures it could not give are listed as missing, with that reason.
+    assert "Figures not available" in result.stdout and "missing" in result.stdout

@@ -9,6 +9,7 @@ import json
 from itertools import pairwise
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import SimulationFactory, sim_fetch_policy
@@ -285,3 +286,48 @@ def test_capture_records_the_request_and_the_peer(simulation: Simulation) -> Non
     assert {"host", "user-agent", "accept-encoding"} <= names
     assert capture.peer and capture.peer.startswith("127.0.0.1:")
     assert capture.http_version == "HTTP/1.1" and capture.started_at.tzinfo is not None
+
+
+class _SignallingTransport(httpx.AsyncHTTPTransport):
+    """The real transport, which also says when a request to a given path has been handed to the network: the
+    test waits on that event instead of guessing how long to sleep."""
+
+    def __init__(self, path: str, sent: asyncio.Event) -> None:
+        super().__init__()
+        self.path, self.sent = path, sent
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == self.path:
+            self.sent.set()
+        return await super().handle_async_request(request)
+
+
+def test_a_request_queued_behind_another_records_the_servers_time_not_its_wait(
+    make_simulation: SimulationFactory,
+) -> None:
+    slow, quick = f"{NEWS}page-2/", f"{NEWS}page-3/"
+    with make_simulation(FaultSpec("phuong-1", "slow", delay_s=5.0, path=slow)) as sim:
+
+        async def run() -> tuple[Capture, Capture]:
+            sent = asyncio.Event()
+            transport = _SignallingTransport(slow, sent)
+            async with HttpFetcher(
+                sim_fetch_policy(sim, read_timeout_s=15.0), transport=transport
+            ) as fetcher:
+                first = asyncio.create_task(fetcher.fetch(Target(url=sim.url("phuong-1") + slow)))
+                await sent.wait()  # the slow request holds the host from here on
+                second = await fetcher.fetch(Target(url=sim.url("phuong-1") + quick))
+                return await first, second
+
+        first, second = asyncio.run(run())
+        served = {e.target: e.finished - e.started for e in page_requests(sim, "phuong-1")}
+    assert first.outcome is second.outcome is Outcome.OK
+    # The second request waited its turn for about 5 s, and that wait is recorded as such…
+    assert second.queue_ms is not None and second.queue_ms >= 4_500, second.queue_ms
+    assert second.elapsed_ms >= 4_500
+    # …while its response time is what the server took to answer it (loopback overhead aside), not the 5 s.
+    assert second.response_ms is not None
+    assert served[quick] * 1000 <= second.response_ms + 1 < served[quick] * 1000 + 1_000, (second, served)
+    # The slow request's own time is the server's 5 s: measured from sending it, whatever it waited for.
+    assert first.response_ms is not None and first.response_ms >= 5_000
+    assert first.queue_ms is not None and first.queue_ms < 1_000

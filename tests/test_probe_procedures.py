@@ -284,9 +284,15 @@ def test_a_drifted_dvc_api_is_a_parse_failure_not_zero_procedures(
     failures = crawled.rows(ParseFailure)
     list_snapshots = [s for s in snapshots.values() if s.url.endswith("GetDanhSachTTHCDVC")]
     assert len(list_snapshots) == 2  # page 1 of the ward and of the city; nothing after a failure
-    assert {f.snapshot_id for f in failures} == {s.id for s in list_snapshots}
-    for failure in failures:
-        assert failure.parser == "procedures/dvc-list"
+    list_failures = [f for f in failures if f.parser == "procedures/dvc-list"]
+    assert {f.snapshot_id for f in list_failures} == {s.id for s in list_snapshots}
+    # The city's fields and the directory are in the same drifted envelope: failures too, never empty lists.
+    assert {f.parser for f in failures} == {
+        "procedures/dvc-list",
+        "procedures/dvc-fields",
+        "procedures/dvc-directory",
+    }
+    for failure in list_failures:
         assert dvc_host in failure.reason
         assert "DICHVUCONG_THUTUCHANHCHINH_PResult" in failure.reason
     assert crawled.observations("tthc") == []
@@ -322,7 +328,7 @@ def test_a_status_other_than_1_is_a_failure_not_an_empty_list(settings: Settings
         PROBE.parse(view, settings)
 
 
-@pytest.mark.parametrize("key", ["MaThuTuc", "TenThuTuc", "MucDo", "TotalCount"])
+@pytest.mark.parametrize("key", ["ThuTucHanhChinhID", "TenThuTuc", "MucDo", "TotalCount"])
 def test_a_row_without_a_needed_column_is_a_failure(settings: Settings, key: str) -> None:
     row = {k: v for k, v in SECTION_6_ROW.items() if k != key}
     with pytest.raises(LayoutNotRecognised, match=key):
@@ -360,8 +366,34 @@ def test_a_detail_with_renamed_columns_is_a_failure_not_an_incomplete_procedure(
         PROBE.parse(view, settings)
 
 
+def test_a_row_with_only_the_publicly_seen_fields_is_read_and_says_what_it_lacks(settings: Settings) -> None:
+    public = {k: SECTION_6_ROW[k] for k in ("ThuTucHanhChinhID", "TenThuTuc", "MucDo", "DonViID", "LinhVucID",
+                                             "TotalCount")}  # fmt: skip
+    found = PROBE.parse(literal_list_view(settings, envelope([public])), settings).found
+    (row,) = metric(found, "tthc")
+    assert (row.unit, row.attributes["code"], row.attributes["field"]) == ("phuong-3", None, None)
+    assert row.attributes["level"] == "toan_trinh" and row.attributes["field_id"] == 31
+    (page,) = metric(found, "tthc_list_page")
+    assert page.attributes["fields_absent"] == ["MaThuTuc", "TenDonVi", "TenLinhVuc"]
+
+
+def test_a_city_row_is_attributed_by_its_configured_field_id(settings: Settings) -> None:
+    city = settings.city.dvc_donvi_id
+    tu_phap = settings.unit_by_id("phong-tu-phap")
+    configured = settings.model_copy(update={"unit": [
+        u.model_copy(update={"dvc_linh_vuc_ids": {"Hộ tịch": 31}}) if u.id == tu_phap.id else u
+        for u in settings.unit]})  # fmt: skip
+    row = {"ThuTucHanhChinhID": 1, "TenThuTuc": "Đăng ký khai sinh", "MucDo": "4", "DonViID": city,
+           "LinhVucID": 31, "TotalCount": 1}  # fmt: skip
+    view = literal_list_view(settings, envelope([row]), donvi_id=city)
+    (found,) = metric(PROBE.parse(view, configured).found, "tthc")
+    assert (found.unit, found.attributes["attribution"]) == ("phong-tu-phap", "linh_vuc_id")
+    (unattributed,) = metric(PROBE.parse(view, settings).found, "tthc")
+    assert (unattributed.unit, unattributed.attributes["attribution"]) == (None, "unattributed")
+
+
 def test_a_snapshot_of_another_kind_is_not_read_as_procedures(settings: Settings) -> None:
-    view = SnapshotView(url=settings.sources.dvc_tinh.base_url + "/api/dvc/LoadCBoLinhVuc?DonViID=356")
+    view = SnapshotView(url=settings.sources.dvc_tinh.base_url + "/api/dvc/GetAllTinhTrang")
     with pytest.raises(LayoutNotRecognised, match="not a snapshot this probe reads"):
         PROBE.parse(view, settings)
 
@@ -390,7 +422,8 @@ def test_a_saved_list_page_parses_to_its_procedures(
     assert all(r.attributes["donvi_id"] == 356 and r.attributes["attribution"] == "donvi" for r in rows)
     (page,) = pages
     assert page.unit == "phuong-3" and page.value == len(rows)
-    assert page.attributes == {"donvi_id": 356, "page": 1, "page_size": 50, "total_count": listed}
+    assert page.attributes == {"donvi_id": 356, "page": 1, "page_size": 50, "total_count": listed,
+                               "fields_absent": []}  # fmt: skip
     # The unit comes from the request's DonViID, not from whatever the capture was labelled with.
     assert PROBE.parse(view_from(target, fetch(target), unit="somewhere-else"), pointed).found == found
 
@@ -522,10 +555,19 @@ def test_jobs_follow_the_units_asked_for(settings: Settings) -> None:
     wards = [u for u in everyone if u.kind != "phong"]
     phong = [u for u in everyone if u.kind == "phong"]
     names = {job.name for job in PROBE.jobs(settings, everyone)}
-    assert names == {f"{u.id}/list" for u in wards} | {"city/list", "reference/xa", "reference/huyen"}
-    assert {job.name for job in PROBE.jobs(settings, wards[:1])} == {f"{wards[0].id}/list", "reference/xa"}
+    assert names == {f"{u.id}/list" for u in wards} | {
+        "city/list",
+        "directory",
+        "reference/xa",
+        "reference/huyen",
+    }
+    assert {job.name for job in PROBE.jobs(settings, wards[:1])} == {
+        f"{wards[0].id}/list",
+        "directory",
+        "reference/xa",
+    }
     city_jobs = PROBE.jobs(settings, phong[:2])
-    assert {job.name for job in city_jobs} == {"city/list", "reference/huyen"}
+    assert {job.name for job in city_jobs} == {"city/list", "directory", "reference/huyen"}
     assert all(job.units == tuple(u.id for u in phong[:2]) for job in city_jobs)
     assert PROBES[NAME] is PROBE
 

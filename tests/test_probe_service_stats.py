@@ -365,9 +365,10 @@ MONTHLY_BODY = """[
 def test_monthly_summary_gives_each_wards_counts_for_the_requested_month(settings: Settings) -> None:
     view = rest_view(settings, monthly_params(settings, ReportPeriod(2023, month=6)), MONTHLY_BODY)
     found = PROBE.parse(view, settings).found
-    ward = {f.metric: f for f in found if f.unit == "phuong-1"}
+    ward = {f.metric: f for f in found if f.unit == "phuong-1" and f.metric in DOSSIER_METRICS}
     assert {f.period for f in found} == {"2023-06"}
     assert set(ward) == DOSSIER_METRICS
+    assert ward["hs_received"].attributes["match"] == "id"
     assert ward["hs_received"].value == 152 and ward["hs_received_online"].value == 122
     assert ward["hs_processed_late"].value == 1 and ward["hs_paid_online_dvcqg"].value == 5
     assert ward["hs_synced"].attributes["agency"] == "0000451"
@@ -377,11 +378,60 @@ def test_monthly_summary_gives_each_wards_counts_for_the_requested_month(setting
     city = {f.metric: f for f in found if f.unit is None and f.metric in DOSSIER_METRICS}
     assert city["hs_received"].value == 1204  # "1.204": a thousands dot
     assert city["hs_received"].attributes["agency"] == "city"
-    assert not [f for f in found if f.attributes.get("id") == "0009999"], (
-        "a unit we do not inspect is left out"
-    )
+    # A row of an agency we do not inspect is kept, keyed by its id, code and name, and gives no figures.
+    other = [f for f in found if f.attributes.get("national_id") == "0009999"]
+    assert [(f.metric, f.unit) for f in other] == [("report_row", None)]
+    assert other[0].attributes["code"] == "000.99.30.H53" and other[0].attributes["name"] == "UBND Xã Khác"
+    assert other[0].attributes["values"]["HS_TOTAL"] == 7
+    assert not [f for f in found if f.metric in DOSSIER_METRICS and f.attributes.get("id") == "0009999"]
     rows = next(f for f in found if f.metric == "report_rows")
     assert rows.value == 3 and rows.attributes["matched"] == 2
+    # Every ward of the city is accounted for: the two it lists matched, the others named as not found.
+    matches = {f.attributes["wanted"]: f for f in found if f.metric == "unit_match"}
+    assert matches["phuong-1"].value == 1 and matches["phuong-1"].attributes["method"] == "id"
+    assert matches["city"].value == 1
+    assert matches["phuong-2"].value == 0 and matches["phuong-2"].attributes["problem"] == "none"
+    assert "phuong-2 (UBND Phường 2): no row matches by id 0000452, code 000.02.20.H53 or name" in (
+        matches["phuong-2"].text or ""
+    )
+
+
+def test_a_ward_row_is_found_by_name_when_its_ids_are_wrong(settings: Settings) -> None:
+    rows = json.loads(MONTHLY_BODY)
+    rows[1].update({"ID": "7777777", "MA_COQUAN": "000.77.20.H53", "TEN": "Ủy ban nhân dân phường I"})
+    view = rest_view(settings, monthly_params(settings, ReportPeriod(2023, month=6)), json.dumps(rows))
+    found = PROBE.parse(view, settings).found
+    ward = {f.metric: f for f in found if f.unit == "phuong-1" and f.metric in DOSSIER_METRICS}
+    assert set(ward) == DOSSIER_METRICS and ward["hs_received"].value == 152
+    assert ward["hs_received"].attributes["match"] == "name"
+    (match,) = [f for f in found if f.metric == "unit_match" and f.unit == "phuong-1"]
+    assert match.attributes["differs"] == {
+        "id": ["0000451", "7777777"],
+        "code": ["000.01.20.H53", "000.77.20.H53"],
+    }
+
+
+def test_two_rows_with_the_units_name_are_a_finding_not_a_guess(settings: Settings) -> None:
+    rows = json.loads(MONTHLY_BODY)
+    rows[1].update({"ID": "7777777", "MA_COQUAN": ""})
+    rows[2].update({"ID": "7777778", "MA_COQUAN": "", "TEN": "Phường 1"})
+    view = rest_view(settings, monthly_params(settings, ReportPeriod(2023, month=6)), json.dumps(rows))
+    found = PROBE.parse(view, settings).found
+    assert not [f for f in found if f.unit == "phuong-1" and f.metric in DOSSIER_METRICS]
+    (match,) = [f for f in found if f.metric == "unit_match" and f.unit == "phuong-1"]
+    assert match.value == 0 and match.attributes["problem"] == "ambiguous"
+    assert "'UBND Phường 1', id 7777777 (row 2" in (match.text or "")
+    assert "'Phường 1', id 7777778 (row 3" in (match.text or "")
+
+
+def test_a_count_field_the_report_lacks_is_said_not_zeroed(settings: Settings) -> None:
+    view = rest_view(settings, monthly_params(settings, ReportPeriod(2023, month=6)),
+                     MONTHLY_BODY.replace('"DB_TOTAL": "150", ', ""))  # fmt: skip
+    found = PROBE.parse(view, settings).found
+    ward = {f.metric for f in found if f.unit == "phuong-1" and f.metric in DOSSIER_METRICS}
+    assert ward == DOSSIER_METRICS - {"hs_synced"}
+    (match,) = [f for f in found if f.metric == "unit_match" and f.unit == "phuong-1"]
+    assert match.attributes["fields_absent"] == ["hs_synced"]
 
 
 def test_open_dossier_and_feedback_counts_are_read_when_the_summary_has_them(settings: Settings) -> None:
@@ -415,7 +465,13 @@ def test_a_ward_row_matches_by_ma_coquan_when_its_id_is_absent(settings: Setting
     rows = json.loads(MONTHLY_BODY)
     del rows[1]["ID"]
     view = rest_view(settings, monthly_params(settings, ReportPeriod(2023, month=6)), json.dumps(rows))
-    assert {f.metric for f in PROBE.parse(view, settings).found if f.unit == "phuong-1"} == DOSSIER_METRICS
+    found = PROBE.parse(view, settings).found
+    assert {
+        f.metric for f in found if f.unit == "phuong-1" and f.metric in DOSSIER_METRICS
+    } == DOSSIER_METRICS
+    assert {f.attributes["match"] for f in found if f.unit == "phuong-1" and f.metric in DOSSIER_METRICS} == {
+        "code"
+    }
 
 
 BY_FIELD_BODY = """[
@@ -468,7 +524,7 @@ I766_BODY = """[
 def test_766_report_gives_scores_and_rank_for_the_requested_period(settings: Settings) -> None:
     view = rest_view(settings, i766_params(ReportPeriod(2023, quarter=3), "417656"), I766_BODY)
     found = PROBE.parse(view, settings).found
-    ninh_son = {f.metric: f for f in found if f.unit == "phuong-ninh-son"}
+    ninh_son = {f.metric: f for f in found if f.unit == "phuong-ninh-son" and f.metric in SCORE_METRICS}
     assert set(ninh_son) == SCORE_METRICS
     assert {f.period for f in ninh_son.values()} == {"2023-Q3"}
     assert ninh_son["i766_score_tong"].value == 88.02 and ninh_son["i766_score_mdsh"].value == 14.62
@@ -490,6 +546,33 @@ def test_766_report_gives_scores_and_rank_for_the_requested_period(settings: Set
 def test_766_period_is_read_from_the_request(settings: Settings, period: ReportPeriod, key: str) -> None:
     view = rest_view(settings, i766_params(period, "417656"), I766_BODY)
     assert {f.period for f in PROBE.parse(view, settings).found} == {key}
+
+
+def test_the_citys_rank_among_the_districts_is_read_beside_the_units(settings: Settings) -> None:
+    rows = json.loads(I766_BODY)
+    district = {
+        "CAPDONVIID": "3",
+        "CKMB": "17",
+        "TDGQ": "19",
+        "TTTT": "9",
+        "CLGQ": "8",
+        "MDHL": "17",
+        "MDSH": "17",
+    }
+    rows += [
+        {**district, "ID": "0003000", "TEN": "UBND thị xã Hòa Thành", "MA_COQUAN": "000.00.30.H53", "ROW_STT": "2",
+         "TONG_SCORE": "90.00"},
+        {**district, "ID": "0007777", "TEN": "UBND TP. Tây Ninh", "MA_COQUAN": "000.00.77.H53", "ROW_STT": "7",
+         "TONG_SCORE": "86.00"},
+        {**district, "ID": "0003001", "TEN": "UBND huyện Gò Dầu", "MA_COQUAN": "000.00.31.H53", "ROW_STT": "9",
+         "TONG_SCORE": "80.00"},
+    ]  # fmt: skip
+    view = rest_view(settings, i766_params(ReportPeriod(2023), "417656"), json.dumps(rows))
+    found = PROBE.parse(view, settings).found
+    (rank,) = [f for f in found if f.metric == "i766_rank_district"]
+    assert rank.value == 2 and rank.attributes["of"] == 3 and rank.attributes["agency"] == "city"
+    assert rank.attributes["match"] == "name"  # the configured id and code are not the report's
+    assert rank.attributes["districts"] == ["UBND thị xã Hòa Thành", "UBND TP. Tây Ninh", "UBND huyện Gò Dầu"]
 
 
 def test_766_province_list_resolves_the_province_by_name(settings: Settings) -> None:
@@ -551,9 +634,9 @@ def test_an_empty_page_after_a_full_one_is_the_end_of_the_list_not_an_empty_peri
         ),
         pytest.param(
             {"kind": "monthly"},
-            MONTHLY_BODY.replace('"DB_TOTAL": "150", ', ""),
-            "lacks DB_TOTAL",
-            id="missing-field",
+            '[{"ID": "0000451", "TEN": "UBND Phường 1", "TILE": "99"}]',
+            "none of the count fields",
+            id="no-count-field",
         ),
         pytest.param(
             {"kind": "by_field"},
@@ -569,9 +652,9 @@ def test_an_empty_page_after_a_full_one_is_the_end_of_the_list_not_an_empty_peri
         ),
         pytest.param(
             {"kind": "i766"},
-            '[{"TEN": "UBND Phường 1", "TONG_SCORE": "80"}]',
-            "neither ID nor MA_COQUAN",
-            id="row-without-ids",
+            '[{"CAPDONVIID": "2", "TONG_SCORE": "80"}]',
+            "has none of ID, MA_COQUAN, TEN",
+            id="row-without-identity",
         ),
     ],
 )

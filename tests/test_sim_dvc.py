@@ -90,7 +90,7 @@ def test_bad_request_is_status_zero_not_an_empty_success(simulation: Simulation)
 def test_fields_and_procedure_detail(simulation: Simulation) -> None:
     base = simulation.url("dvc_tinh")
     fields = httpx.get(base + "/api/dvc/LoadCBoLinhVuc", params={"DonViID": 356}).json()
-    names = [f["TenLinhVuc"] for f in fields["data"]["data"]["DICHVUCONG_LINHVUC_PResult"]]
+    names = [f["TenLinhVuc"] for f in fields["data"]["data"]["DemThuTucHanhChinh_Lst_Result"]]
     assert "Hộ tịch" in names
     with httpx.Client() as client:
         row = procedure_page(client, base, DonViID=356)["data"]["data"]["DICHVUCONG_THUTUCHANHCHINH_PResult"][
@@ -136,3 +136,24 @@ def test_list_page_is_an_empty_shell_without_javascript(simulation: Simulation) 
     assert '<table class="table" id="tblThuTuc">' in html
     assert "<tbody></tbody>" in html
     assert "GetDanhSachTTHCDVC" in html
+
+
+def test_on_the_public_contract_the_api_sends_only_what_public_client_code_reads(spec: Any) -> None:
+    from dataclasses import replace
+
+    with Simulation(replace(spec, contract="public")) as public, httpx.Client() as client:
+        base = public.url("dvc_tinh")
+        rows = procedure_page(client, base, DonViID=356)["data"]["data"]["DICHVUCONG_THUTUCHANHCHINH_PResult"]
+        assert rows and all(
+            set(row) == {"ThuTucHanhChinhID", "TenThuTuc", "MucDo", "DonViID", "LinhVucID", "TotalCount"}
+            for row in rows
+        )
+        # No public source shows a procedure detail endpoint: the portal's own "no such function" answer.
+        detail = client.get(
+            base + "/api/dvc/GetChiTietTTHC", params={"ThuTucHanhChinhID": rows[0]["ThuTucHanhChinhID"]}
+        )
+        assert detail.status_code == 404 and detail.json()["status"] == 0
+        fields = client.get(base + "/api/dvc/LoadCBoLinhVuc", params={"DonViID": 356}).json()
+        listed = fields["data"]["data"]["DemThuTucHanhChinh_Lst_Result"]
+        assert listed and all(set(f) == {"LinhVucID", "TenLinhVuc"} for f in listed)
+        assert {r["LinhVucID"] for r in rows} <= {f["LinhVucID"] for f in listed}

@@ -153,3 +153,13 @@ def test_write_services_are_traps(make_simulation: Any) -> None:
     with make_simulation() as sim, national_client(sim) as client:
         rest(client, service="dvcqg_nop_ho_so_service")
         assert sim.trap_calls() == {"dvc_quocgia": ["POST /jsp/rest.jsp"]}
+
+
+def test_the_766_list_of_the_province_has_the_city_among_its_districts(
+    simulation: Simulation, spec: WorldSpec
+) -> None:
+    with national_client(simulation) as client:
+        rows = rest(client, service="report_tinh_766_service", p_nam="2023", p_6thang=0, p_quy=0, p_thang=0,
+                    p_tinh_id=simulation.world.province_id, pageIndex=1, pageSize=200)  # fmt: skip
+    districts = [r for r in rows if r["CAPDONVIID"] == "3"]
+    assert len(districts) == 9 and spec.city.name in {r["TEN"] for r in districts}

@@ -3,6 +3,9 @@
 Responses use the `{"status": 1, "data": …}` envelope with stored-procedure-style result names; the list is a
 multipart POST whose `data` field carries JSON, paged by PageNum/PageSize with TotalCount on every row.
 Personal-data, payment and write endpoints are traps: they answer, and they log the call.
+
+With the "public" contract the API sends only what public client code shows (portals.md §1): list rows with
+ThuTucHanhChinhID, TenThuTuc, MucDo, DonViID, LinhVucID and TotalCount, and no procedure detail endpoint.
 """
 
 from __future__ import annotations
@@ -27,10 +30,9 @@ TRAPS = frozenset(
         "ratingtl",
     }
 )
-OTHER_DISTRICTS = (
-    "UBND thị xã Hòa Thành", "UBND thị xã Trảng Bàng", "UBND huyện Tân Biên", "UBND huyện Tân Châu",
-    "UBND huyện Dương Minh Châu", "UBND huyện Châu Thành", "UBND huyện Gò Dầu", "UBND huyện Bến Cầu",
-)  # fmt: skip
+# The list row's fields public client code reads; the others are our assumption ("full" contract only).
+PUBLIC_ROW_FIELDS = ("ThuTucHanhChinhID", "TenThuTuc", "MucDo", "DonViID", "LinhVucID", "TotalCount")
+DETAIL_ENDPOINT = "GetChiTietTTHC"  # not in any public source: served with the "full" contract only
 ELEMENT_COLUMNS = {
     "ten": "TenThuTuc",
     "trinh_tu": "TrinhTuThucHien",
@@ -60,6 +62,7 @@ class DvcSite(Site):
             if u.dvc_donvi_id is not None:
                 self.unit_names[u.dvc_donvi_id] = u.name
         self.level_codes = spec.mucdo_codes
+        self.public = spec.contract == "public"
 
     def robots_txt(self) -> str:
         return (
@@ -91,7 +94,7 @@ class DvcSite(Site):
             return Response.json(self._fields(request.arg("DonViID")))
         if name == "GetDanhSachTTHCDVC" and request.method == "POST":
             return self._procedure_list(request)
-        if name == "GetChiTietTTHC":
+        if name == DETAIL_ENDPOINT and not self.public:
             return self._procedure_detail(request.arg("ThuTucHanhChinhID"))
         return Response.json({"status": 0, "message": f"Không tìm thấy chức năng {name}", "data": None}, 404)
 
@@ -107,7 +110,7 @@ class DvcSite(Site):
         districts = [{"DonViID": city, "TenDonVi": spec.city.name, "DonViCapChaID": 0}]
         districts += [
             {"DonViID": 340 + i, "TenDonVi": name, "DonViCapChaID": 0}
-            for i, name in enumerate(OTHER_DISTRICTS)
+            for i, name in enumerate(vocab.OTHER_DISTRICTS)
         ]
         communes = [
             {"DonViID": u.dvc_donvi_id, "TenDonVi": u.name, "DonViCapChaID": city}
@@ -115,7 +118,7 @@ class DvcSite(Site):
             if u.dvc_donvi_id is not None
         ]
         communes += [
-            {"DonViID": 400 + i, "TenDonVi": name, "DonViCapChaID": 340 + i % len(OTHER_DISTRICTS)}
+            {"DonViID": 400 + i, "TenDonVi": name, "DonViCapChaID": 340 + i % len(vocab.OTHER_DISTRICTS)}
             for i, name in enumerate(vocab.OTHER_COMMUNES)
         ]
         key = "V_DICHVUCONG_DONVI_LstStringResult"
@@ -131,7 +134,8 @@ class DvcSite(Site):
         for p in rows:
             seen.setdefault(p.field_id, p.field_name)
         fields = [{"LinhVucID": i, "TenLinhVuc": n} for i, n in sorted(seen.items(), key=lambda kv: kv[1])]
-        return envelope("DICHVUCONG_LINHVUC_PResult", fields)
+        # The result name and both fields are what public client code reads (a mobile app's field list).
+        return envelope("DemThuTucHanhChinh_Lst_Result", fields)
 
     def _procedure_list(self, request: Request) -> Response:
         raw = request.multipart().get("data")
@@ -161,7 +165,7 @@ class DvcSite(Site):
 
     def _row(self, p: Procedure, total: int) -> dict[str, Any]:
         city = p.donvi_id == self.world.spec.city.dvc_donvi_id
-        return {
+        row = {
             "ThuTucHanhChinhID": p.id,
             "MaThuTuc": p.code,
             "TenThuTuc": p.name,
@@ -174,6 +178,7 @@ class DvcSite(Site):
             "MucDoDVC": ONLINE_LEVEL_LABELS[p.level],
             "TotalCount": total,
         }
+        return {k: row[k] for k in PUBLIC_ROW_FIELDS} if self.public else row
 
     def _procedure_detail(self, raw_id: str) -> Response:
         p = self.by_id.get(int(raw_id)) if raw_id.isdigit() else None

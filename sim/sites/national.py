@@ -71,6 +71,7 @@ class NationalSite(Site):
         super().__init__(NATIONAL_SITE)
         self.world = world
         self.bot_protection = bot_protection
+        self.public = world.spec.contract == "public"
         self.issued_sessions: set[str] = set()
         self.level_by_id = {v: k for k, v in world.spec.impl_level_ids.items()}
         self.agency_by_id = {a.id: a for a in world.province_agencies}
@@ -301,7 +302,8 @@ class NationalSite(Site):
         if self.world.spec.national_pending_counts:
             out.update({field: str(totals[attr]) for field, attr in PENDING_FIELDS.items()})
         out["HTN_TRUCTUYEN_KHONGCHUAN_TOTAL"] = "0"
-        out["GDTT_TOTAL"] = str(totals["paid_online_dvcqg"] + totals["paid_online_local"])
+        if not self.public:  # not in the monthly-summary fields portals.md lists
+            out["GDTT_TOTAL"] = str(totals["paid_online_dvcqg"] + totals["paid_online_local"])
         out["HTDH"] = percent(totals["returned_on_time"], returned)
         out["HTQH"] = percent(totals["returned_late"], returned)
         out["DXLTH"] = percent(totals["processed_on_time"], processed)

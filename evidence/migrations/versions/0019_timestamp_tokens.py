@@ -1,7 +1,7 @@
 """RFC 3161 timestamp tokens over checkpoints (append-only), and the attempts that got none.
 
 Revision ID: 0019
-Revises: 0001
+Revises: 0012
 Created: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0001"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
