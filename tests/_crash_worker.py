@@ -37,6 +37,7 @@ async def crawl(store: EvidenceStore, urls: list[str], once: bool) -> None:
 def main() -> None:
     database_url, blob_dir, key_file, targets = sys.argv[1:5]
     store = EvidenceStore.open(database_url, Path(blob_dir), Path(key_file))
+    print("open", flush=True)  # the test's random moments to kill begin now, not during imports
     asyncio.run(crawl(store, json.loads(Path(targets).read_text()), once="--once" in sys.argv))
     print("finished")
 

@@ -219,7 +219,7 @@ def test_an_altered_checkpoint_is_named(filled: EvidenceStore) -> None:
 
 def test_a_checkpoint_by_an_unknown_key_is_named(filled: EvidenceStore) -> None:
     report = verify(filled.engine, filled.blobs, trusted_public_keys={"00" * 32})
-    assert [p.message.startswith("signed by an unknown key") for p in report.problems] == [True]
+    assert [p.message.startswith("signed by an untrusted key") for p in report.problems] == [True]
 
 
 def test_not_modified_links_the_earlier_content(store: EvidenceStore, simulation: Simulation) -> None:

@@ -1,0 +1,133 @@
+"""Files of JSON lines that only grow: the writer's journal and the witness.
+
+A line is appended with one write under an exclusive lock, then fsynced (and the folder too when the file is
+new), so several processes may append to one file and a line is on disk before anything that relies on it.
+Reading streams the file, forwards or from its end, and never holds more than one line in memory; a line
+longer than MAX_LINE_BYTES, or one that is not a JSON object, is reported by its number and skipped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evidence.ledger import canonical_json
+
+MAX_LINE_BYTES = 64 * 1024
+BLOCK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int | None  # from 1; None when read from the end (the count is not known)
+    value: dict[str, Any] | None  # None: not a JSON object
+    problem: str = ""
+
+
+class AppendOnlyFile:
+    def __init__(self, path: Path, *, durable: bool = True, mode: int = 0o644) -> None:
+        self.path = Path(path)
+        self.durable = durable
+        self.mode = mode
+
+    def append(self, value: dict[str, Any]) -> None:
+        line = canonical_json(value) + b"\n"
+        created = not self.path.exists()
+        if created:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.mode)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and _last_byte(self.path) != b"\n":
+                line = b"\n" + line  # a line cut short by a power loss stays apart from this one
+            os.write(fd, line)
+            if self.durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)  # releases the lock
+        if created and self.durable:
+            _fsync_dir(self.path.parent)
+
+    def lines(self) -> Iterator[Line]:
+        """Every line, from the first."""
+        try:
+            handle = self.path.open("rb")
+        except FileNotFoundError:
+            return
+        with handle:
+            number = 0
+            while True:
+                raw = handle.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    return
+                number += 1
+                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    while raw and not raw.endswith(b"\n"):  # skip the rest of the overlong line
+                        raw = handle.readline(MAX_LINE_BYTES + 1)
+                    yield Line(number, None, f"longer than {MAX_LINE_BYTES} bytes")
+                    continue
+                yield _parse(raw, number)
+
+    def lines_from_end(self) -> Iterator[Line]:
+        """Every line, from the last: a reader that needs only the recent ones stops early."""
+        try:
+            handle = self.path.open("rb")
+        except FileNotFoundError:
+            return
+        with handle:
+            position = handle.seek(0, os.SEEK_END)
+            head = b""  # the bytes before the last newline seen: the end of a line that starts further back
+            skipping = False  # inside an overlong line, looking for its start
+            while position > 0:
+                step = min(BLOCK, position)
+                position -= step
+                handle.seek(position)
+                block = handle.read(step)
+                if skipping:
+                    cut = block.rfind(b"\n")
+                    if cut < 0:
+                        continue
+                    skipping, block = False, block[:cut]
+                parts = (block + head).split(b"\n")
+                head = parts[0]
+                for raw in reversed(parts[1:]):
+                    if raw:
+                        yield _parse(raw, None)
+                if len(head) > MAX_LINE_BYTES:
+                    yield Line(None, None, f"longer than {MAX_LINE_BYTES} bytes")
+                    head, skipping = b"", True
+            if head and not skipping:
+                yield _parse(head, None)
+
+
+def _parse(raw: bytes, number: int | None) -> Line:
+    text = raw.strip()
+    if not text:
+        return Line(number, None, "empty line")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return Line(number, None, "not JSON")
+    if not isinstance(value, dict):
+        return Line(number, None, "not a JSON object")
+    return Line(number, value)
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
