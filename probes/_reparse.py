@@ -85,6 +85,19 @@ def stored_view(
     )
 
 
+def view_to_parse(
+    settings: Settings, store: EvidenceStore, snapshot: Snapshot, links: Sequence[SnapshotBlob]
+) -> SnapshotView:
+    """What the parser read when this snapshot was captured; a 304's view carries the content it confirmed."""
+    max_bytes = settings.politeness.max_body_bytes
+    view = stored_view(store, snapshot, links, max_bytes=max_bytes)
+    if snapshot.not_modified_of is not None and not view.body:
+        earlier = store.body(snapshot.not_modified_of) or b""
+        encoding = view.header("content-encoding")
+        view = replace(view, body=decode_content(earlier, encoding, max_bytes=max_bytes))
+    return view
+
+
 def _snapshots(store: EvidenceStore, probe: Probe) -> Iterator[tuple[Snapshot, list[SnapshotBlob], bool]]:
     """Snapshots of a probe in ledger order, their blobs, and whether the current parser already read them."""
     last = 0
@@ -138,12 +151,7 @@ def reparse(
                 counts.skipped += 1
                 continue
             assert snapshot.id is not None
-            max_bytes = settings.politeness.max_body_bytes
-            view = stored_view(store, snapshot, links, max_bytes=max_bytes)
-            if snapshot.not_modified_of is not None and not view.body:
-                earlier = store.body(snapshot.not_modified_of) or b""
-                encoding = view.header("content-encoding")
-                view = replace(view, body=decode_content(earlier, encoding, max_bytes=max_bytes))
+            view = view_to_parse(settings, store, snapshot, links)
             parsed, failure = parse_and_keep(store, probe, settings, snapshot.id, snapshot.unit, view)
             if failure is not None:
                 counts.parse_failures += 1
