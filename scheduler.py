@@ -88,7 +88,7 @@ class Daemon:
             settings.storage.database_url,
             settings.storage.blob_dir,
             settings.collector.key_file,
-            journal_file=settings.storage.journal_file,
+            journal_file=settings.storage.journal,
             witness_file=settings.collector.witness_file,
         )
         self.engine: Engine = self.store.engine

@@ -181,7 +181,12 @@ class StorageSettings(_Section):
 
     database_url: str = "sqlite:///data/cchc.sqlite3"
     blob_dir: Path = Path("data/blobs")
-    journal_file: Path = Path("data/journal.jsonl")
+    journal_file: Path | None = None  # None: beside the blob folder
+
+    @property
+    def journal(self) -> Path:
+        """The writer's journal: journal_file, else journal.jsonl beside the blob folder (data/journal.jsonl)."""
+        return self.journal_file or self.blob_dir.parent / "journal.jsonl"
 
 
 class BrowserSettings(_Section):
@@ -590,7 +595,11 @@ def _resolve(settings: Settings, base: Path, env: Mapping[str, str], source: Pat
         update={
             "database_url": database_url,
             "blob_dir": (base / settings.storage.blob_dir).resolve(),
-            "journal_file": (base / settings.storage.journal_file.expanduser()).resolve(),
+            "journal_file": (
+                (base / settings.storage.journal_file.expanduser()).resolve()
+                if settings.storage.journal_file is not None
+                else None
+            ),
         }
     )
     collector = settings.collector.model_copy(

@@ -42,7 +42,7 @@ def _trusted_keys(values: list[str] | None) -> set[str] | None:
         try:
             keys.add(parse_public_key(value))
         except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--trust-key") from None
+            raise CchcError(f"--trust-key: {exc}") from None
     return keys
 
 
@@ -81,7 +81,7 @@ def evidence_verify(
         blobs,
         trusted,
         witness_file=witness or settings.collector.witness_file,
-        journal_file=settings.storage.journal_file,
+        journal_file=settings.storage.journal,
     )
     problems = [str(p) for p in report.problems]
     deep_line = ""

@@ -61,6 +61,6 @@ def open_store(settings: Settings) -> EvidenceStore:
         settings.storage.database_url,
         settings.storage.blob_dir,
         settings.collector.key_file,
-        journal_file=settings.storage.journal_file,
+        journal_file=settings.storage.journal,
         witness_file=settings.collector.witness_file,
     )

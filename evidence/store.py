@@ -343,9 +343,11 @@ class EvidenceStore:
 
     def _lock_chains(self, session: Session) -> None:
         """No other writer appends while the tail is checked and signed. SQLite: the writer's transaction
-        already holds the write lock (BEGIN IMMEDIATE); PostgreSQL: both chain tables are locked (reads go on)."""
+        already holds the write lock (BEGIN IMMEDIATE); PostgreSQL: both chain tables are locked (reads go on).
+        The event table first: a parse holds it while its foreign keys reach for the snapshot table, so the
+        other order could deadlock with one."""
         if self.engine.dialect.name == "postgresql":
-            session.execute(sa.text("LOCK TABLE snapshot, event IN EXCLUSIVE MODE"))
+            session.execute(sa.text("LOCK TABLE event, snapshot IN EXCLUSIVE MODE"))
         else:
             session.execute(sa.text("SELECT 1 FROM event LIMIT 1"))  # begins the (immediate) transaction
 

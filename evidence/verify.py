@@ -364,7 +364,9 @@ def _verify_parses(session: Session, events: EventState, report: VerifyReport) -
             if parse_digest(found[event_id], failed[event_id]) != event.content_hash:
                 rows = [f"observation {i}" for i in sorted(o.id or 0 for o in found[event_id])]
                 rows += [f"parse failure {i}" for i in sorted(f.id or 0 for f in failed[event_id])]
-                what = ", ".join(rows[:NAMED]) + (f" and {len(rows) - NAMED} more" if len(rows) > NAMED else "")
+                what = ", ".join(rows[:NAMED]) + (
+                    f" and {len(rows) - NAMED} more" if len(rows) > NAMED else ""
+                )
                 report.add(
                     f"event {event_id} (parse of snapshot {event.snapshot_id} by {event.parser} {event.parser_version})",
                     f"its rows differ from what the parser found: a value, period, unit or text was changed, or a row "

@@ -18,19 +18,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from probe_helpers import pointed, run_probes
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from cchc.settings import Settings
 from conftest import REPO
-from evidence import EvidenceStore, Observation, Run, Snapshot, SnapshotBlob
+from evidence import EvidenceStore, Observation, Snapshot, SnapshotBlob
 from evidence.blobs import LocalBlobStore
 from evidence.db import create_engine, open_database
 from evidence.ledger import GENESIS, checkpoint_statement, event_hash, record_hash
 from evidence.models import Checkpoint, Event
 from evidence.signing import CollectorKey
 from evidence.verify import VerifyReport, verify
-from probe_helpers import pointed, run_probes
 from probes import PROBES
 from probes._recheck import recheck
 from sim import Simulation
@@ -493,8 +493,9 @@ def test_the_witness_is_checkable_offline_with_the_public_key_alone(collected: C
 def test_the_key_is_made_outside_the_evidence_folder_with_mode_0600(
     settings: Settings, tmp_path: Path
 ) -> None:
-    from cli.wiring import open_store
     from probe_helpers import stored_in
+
+    from cli.wiring import open_store
 
     home = Path(os.environ["XDG_CONFIG_HOME"]) / "cchc"
     assert settings.collector.key_file == home / "collector.ed25519"

@@ -72,7 +72,9 @@ def row_counts(url: str) -> dict[str, int]:
     engine = create_engine(url)
     with engine.connect() as connection:
         names = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
-        counts = {name: connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one() for name in names}
+        counts = {
+            name: connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one() for name in names
+        }
     engine.dispose()
     return counts
 
@@ -80,7 +82,9 @@ def row_counts(url: str) -> dict[str, int]:
 def chain(url: str) -> list[tuple[int, str, str]]:
     engine = create_engine(url)
     with engine.connect() as connection:
-        rows = connection.exec_driver_sql("SELECT seq, prev_hash, record_hash FROM snapshot ORDER BY seq").all()
+        rows = connection.exec_driver_sql(
+            "SELECT seq, prev_hash, record_hash FROM snapshot ORDER BY seq"
+        ).all()
     engine.dispose()
     return [(seq, prev, own) for seq, prev, own in rows]
 
@@ -146,7 +150,10 @@ def test_a_store_an_earlier_version_wrote_upgrades_to_head_and_verifies_clean(
     engine = open_database(url)
     report = verify(engine, LocalBlobStore(blobs, durable=False), {PUBLIC_KEY})
     with engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*) FROM observation WHERE event_id IS NULL").scalar() == 0
+        assert (
+            connection.exec_driver_sql("SELECT count(*) FROM observation WHERE event_id IS NULL").scalar()
+            == 0
+        )
         assert connection.exec_driver_sql("SELECT count(*) FROM event WHERE NOT by_upgrade").scalar() == 0
     engine.dispose()
     assert report.clean, report.problems
@@ -179,7 +186,9 @@ def edit(url: str, statement: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
         if connection.dialect.name == "sqlite":
-            for name in connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='trigger'").scalars():
+            for name in connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type='trigger'"
+            ).scalars():
                 connection.exec_driver_sql(f"DROP TRIGGER {name}")
         else:
             connection.exec_driver_sql("SET session_replication_role = replica")  # no user triggers fire
