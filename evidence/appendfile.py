@@ -34,25 +34,43 @@ class AppendOnlyFile:
         self.path = Path(path)
         self.durable = durable
         self.mode = mode
+        self._fd: int | None = None  # kept open between appends (a writer appends once per record)
 
     def append(self, value: dict[str, Any]) -> None:
+        fd = self._open()
         line = canonical_json(value) + b"\n"
-        created = not self.path.exists()
-        if created:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.mode)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size and _last_byte(self.path) != b"\n":
-                line = b"\n" + line  # a line cut short by a power loss stays apart from this one
             os.write(fd, line)
             if self.durable:
                 os.fsync(fd)
         finally:
-            os.close(fd)  # releases the lock
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _open(self) -> int:
+        if self._fd is not None:
+            return self._fd
+        created = not self.path.exists()
+        if created:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.mode)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            # A line a power loss cut short stays apart from the next one. (A killed process never leaves half
+            # a line: one write() of a short line to a local file is all or nothing.)
+            if os.fstat(fd).st_size and _last_byte(self.path) != b"\n":
+                os.write(fd, b"\n")
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
         if created and self.durable:
             _fsync_dir(self.path.parent)
+        self._fd = fd
+        return fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def lines(self) -> Iterator[Line]:
         """Every line, from the first."""

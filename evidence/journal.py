@@ -49,6 +49,9 @@ class WriterJournal:
     def path(self) -> Path:
         return self.file.path
 
+    def close(self) -> None:
+        self.file.close()
+
     def append(self, chain: str, seq: int, record_hash: str) -> None:
         statement = journal_statement(chain, self.store_id, seq, record_hash)
         self.file.append({**statement, "signature": self.key.sign(signed_message(statement))})

@@ -137,6 +137,9 @@ class EvidenceStore:
         return cls(open_database(database_url), LocalBlobStore(blob_dir, durable=False), None)
 
     def close(self) -> None:
+        for file in (self.journal, self.witness):
+            if file is not None:
+                file.close()
         self.engine.dispose()
 
     @property

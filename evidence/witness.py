@@ -70,6 +70,9 @@ class Witness:
     def publish(self, signed_statement: dict[str, Any]) -> None:
         self.file.append(signed_statement)
 
+    def close(self) -> None:
+        self.file.close()
+
     def read(self, store_id: str) -> WitnessView:
         view = WitnessView(self.path, self.path.exists())
         for line in self.file.lines():

@@ -369,7 +369,9 @@ def unsigned_tail(url: str) -> list[tuple[int, int]]:
 
 def killed_with_an_unsigned_tail(url: str, folder: Path, simulation: Simulation) -> None:
     """A real crawl process killed with SIGKILL once a run is signed and the next has stored a few captures."""
-    urls = [simulation.url("phuong-1") + f"/vi/news/tin-tuc-su-kien/page-{n}/" for n in range(1, 9)]
+    # Runs of 40 captures: the kill lands well inside one, after its third capture and before its checkpoint.
+    urls = [simulation.url(site) + f"/vi/news/tin-tuc-su-kien/page-{n}/" for n in range(1, 9)
+            for site in ("phuong-1", "phuong-2", "phuong-3", "phuong-4", "xa-tan-binh")]  # fmt: skip
     (folder / "targets.json").write_text(json.dumps(urls))
     command = [
         sys.executable,
@@ -408,6 +410,7 @@ def test_a_rewritten_unsigned_tail_is_named_before_recovery_and_flagged_not_sign
 ) -> None:
     killed_with_an_unsigned_tail(database_url, tmp_path, simulation)
     tail = unsigned_tail(database_url)
+    assert len(tail) >= 3, tail
     victim_id, victim_seq = tail[1]
     engine = create_engine(database_url)
     with engine.connect() as connection:
