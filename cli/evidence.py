@@ -18,8 +18,8 @@ from cli.console import current_settings, err, out
 from evidence.blobs import LocalBlobStore
 from evidence.db import open_database
 from evidence.errors import EvidenceError
-from evidence.ledger import record_hash
-from evidence.models import Blob, Checkpoint, Run, Snapshot, SnapshotBlob
+from evidence.ledger import FLAGGED, record_hash
+from evidence.models import Blob, Checkpoint, Event, Run, Snapshot, SnapshotBlob
 from evidence.signing import CollectorKey, parse_public_key
 from evidence.store import EvidenceStore
 from evidence.verify import VerifyReport, verify
@@ -159,6 +159,11 @@ def evidence_show(snapshot_id: Annotated[int, typer.Argument(help="Snapshot id."
         checkpoint = session.exec(
             select(Checkpoint).where(Checkpoint.seq >= snapshot.seq).order_by(col(Checkpoint.seq)).limit(1)
         ).first()
+        flags = session.exec(
+            select(Event)
+            .where(Event.kind == FLAGGED, Event.snapshot_id == snapshot_id)
+            .order_by(col(Event.seq))
+        ).all()
         sizes = {
             b.sha256: b.size
             for b in session.exec(select(Blob).where(col(Blob.sha256).in_([x.sha256 for x in links])))
@@ -184,6 +189,13 @@ def evidence_show(snapshot_id: Annotated[int, typer.Argument(help="Snapshot id."
     ]  # fmt: skip
     if snapshot.not_modified_of:
         rows.append(("not modified since", f"snapshot {snapshot.not_modified_of}"))
+    for flag in flags:
+        rows.append(
+            (
+                "FLAGGED",
+                f"{flag.created_at:%Y-%m-%d %H:%M} UTC, not vouched for by the collector: {flag.detail}",
+            )
+        )
     for name, value in rows:
         fields.add_row(name, value)
     out.print(fields)
@@ -202,7 +214,9 @@ def evidence_show(snapshot_id: Annotated[int, typer.Argument(help="Snapshot id."
     out.print(
         "record hash: ok" if own else "record hash: MISMATCH (the record or its blob links were changed)"
     )
-    if not own:
+    if flags:
+        out.print(f"flagged {len(flags)} times: the collector could not vouch for this record when it signed")
+    if not own or flags:
         raise typer.Exit(1)
 
 
