@@ -14,8 +14,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from evidence.errors import AppendFileError
 from evidence.ledger import canonical_json
 
 MAX_LINE_BYTES = 64 * 1024
@@ -37,15 +38,18 @@ class AppendOnlyFile:
         self._fd: int | None = None  # kept open between appends (a writer appends once per record)
 
     def append(self, value: dict[str, Any]) -> None:
-        fd = self._open()
         line = canonical_json(value) + b"\n"
-        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            os.write(fd, line)
-            if self.durable:
-                os.fsync(fd)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            fd = self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                os.write(fd, line)
+                if self.durable:
+                    os.fsync(fd)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            raise AppendFileError(str(self.path), f"cannot append: {exc.strerror}") from None
 
     def _open(self) -> int:
         if self._fd is not None:
@@ -67,6 +71,14 @@ class AppendOnlyFile:
         self._fd = fd
         return fd
 
+    def _read(self) -> BinaryIO | None:
+        try:
+            return self.path.open("rb")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise AppendFileError(str(self.path), f"cannot read: {exc.strerror}") from None
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -74,9 +86,8 @@ class AppendOnlyFile:
 
     def lines(self) -> Iterator[Line]:
         """Every line, from the first."""
-        try:
-            handle = self.path.open("rb")
-        except FileNotFoundError:
+        handle = self._read()
+        if handle is None:
             return
         with handle:
             number = 0
@@ -94,9 +105,8 @@ class AppendOnlyFile:
 
     def lines_from_end(self) -> Iterator[Line]:
         """Every line, from the last: a reader that needs only the recent ones stops early."""
-        try:
-            handle = self.path.open("rb")
-        except FileNotFoundError:
+        handle = self._read()
+        if handle is None:
             return
         with handle:
             position = handle.seek(0, os.SEEK_END)

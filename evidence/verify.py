@@ -424,6 +424,7 @@ def _verify_checkpoints(
             good = False
         if checkpoint.format >= 2 and checkpoint.store_id != report.store_id:
             report.add(name, f"signed for another store ({checkpoint.store_id}): copied from elsewhere")
+            good = False
         good = (
             _head_matches(name, "snapshot", checkpoint.seq, checkpoint.head_hash, snapshots.hashes, report)
             and good
