@@ -84,34 +84,53 @@ class AppendOnlyFile:
             os.close(self._fd)
             self._fd = None
 
-    def lines(self) -> Iterator[Line]:
-        """Every line, from the first."""
+    def size(self) -> int:
+        """The file's size now: a reader that stops there sees the file as it was at this moment."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise AppendFileError(str(self.path), f"cannot read: {exc.strerror}") from None
+
+    def lines(self, end: int | None = None) -> Iterator[Line]:
+        """Every line from the first, up to byte `end` (default: the end of the file). A last line without its
+        newline is being written (or was cut by a power loss): it is skipped."""
         handle = self._read()
         if handle is None:
             return
         with handle:
+            limit = end if end is not None else os.fstat(handle.fileno()).st_size
             number = 0
-            while True:
-                raw = handle.readline(MAX_LINE_BYTES + 1)
+            while handle.tell() < limit:
+                raw = handle.readline(min(MAX_LINE_BYTES + 1, limit - handle.tell()))
                 if not raw:
                     return
                 number += 1
-                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                    while raw and not raw.endswith(b"\n"):  # skip the rest of the overlong line
-                        raw = handle.readline(MAX_LINE_BYTES + 1)
+                if not raw.endswith(b"\n"):
+                    if len(raw) <= MAX_LINE_BYTES:
+                        return  # an unfinished last line
+                    while raw and not raw.endswith(b"\n") and handle.tell() < limit:  # the rest of it
+                        raw = handle.readline(min(MAX_LINE_BYTES + 1, limit - handle.tell()))
                     yield Line(number, None, f"longer than {MAX_LINE_BYTES} bytes")
                     continue
                 yield _parse(raw, number)
 
-    def lines_from_end(self) -> Iterator[Line]:
-        """Every line, from the last: a reader that needs only the recent ones stops early."""
+    def lines_from_end(self, end: int | None = None) -> Iterator[Line]:
+        """Every line from the last (before byte `end`, default the end of the file), back to the first: a reader
+        that needs only the recent ones stops early. An unfinished last line is skipped."""
         handle = self._read()
         if handle is None:
             return
         with handle:
-            position = handle.seek(0, os.SEEK_END)
+            position = end if end is not None else handle.seek(0, os.SEEK_END)
             head = b""  # the bytes before the last newline seen: the end of a line that starts further back
-            skipping = False  # inside an overlong line, looking for its start
+            skipping = (
+                True  # inside a line to skip (an unfinished last one, or an overlong one) up to its start
+            )
+            if position:
+                handle.seek(position - 1)
+                skipping = handle.read(1) != b"\n"
             while position > 0:
                 step = min(BLOCK, position)
                 position -= step
@@ -121,7 +140,7 @@ class AppendOnlyFile:
                     cut = block.rfind(b"\n")
                     if cut < 0:
                         continue
-                    skipping, block = False, block[:cut]
+                    skipping, block = False, block[: cut + 1]
                 parts = (block + head).split(b"\n")
                 head = parts[0]
                 for raw in reversed(parts[1:]):

@@ -58,15 +58,19 @@ class WriterJournal:
 
 
 def read_journal(
-    path: Path, store_id: str, keys: Iterable[str], since: dict[str, int] | None = None
+    path: Path,
+    store_id: str,
+    keys: Iterable[str],
+    since: dict[str, int] | None = None,
+    end: int | None = None,
 ) -> JournalView:
     """The journal's lines for this store at positions above `since` (per chain; all lines when None), read
-    from the end so that a checkpoint reads only the recent ones."""
+    from the end (or from byte `end`: the journal as it was then) so that a checkpoint reads only recent ones."""
     file = AppendOnlyFile(path)
     view = JournalView(exists=path.exists())
     accepted = set(keys)
     below = dict.fromkeys((SNAPSHOT_CHAIN, EVENT_CHAIN), 0)  # lines seen under the margin, per chain
-    for line in file.lines_from_end():
+    for line in file.lines_from_end(end):
         value = line.value
         if value is None:
             view.unreadable += 1

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from evidence.appendfile import AppendOnlyFile
 from evidence.blobs import BlobStore
 from evidence.errors import BlobCorrupt, BlobMissing
 from evidence.journal import EVENT_CHAIN, SNAPSHOT_CHAIN, read_journal
@@ -104,7 +105,14 @@ def verify(
     report = VerifyReport(
         trusted_keys=frozenset(trusted_public_keys) if trusted_public_keys is not None else None
     )
+    # The files as they are before the database is read: a writer appends to them while verify runs, and a
+    # journal line or a witnessed checkpoint newer than what verify reads of the database is not a cut.
+    witness = Witness(witness_file) if witness_file is not None else None
+    witness_end = witness.size() if witness is not None else None
+    journal_end = AppendOnlyFile(journal_file).size() if journal_file is not None else None
     with Session(engine) as session:
+        if engine.dialect.name == "postgresql":  # one snapshot of the database for every query (SQLite: WAL)
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         report.store_id = session.exec(select(StoreIdentity.id)).first() or ""
         if not report.store_id:
             report.add(
@@ -118,14 +126,14 @@ def verify(
         _verify_parses(session, events, report)
         _verify_flags(events, report)
         last = _verify_checkpoints(session, hashes, events, report)
-        witness = Witness(witness_file).read(report.store_id) if witness_file is not None else None
-        if witness is not None:
-            _verify_against_witness(session, witness, hashes, events, report)
+        seen = witness.read(report.store_id, witness_end) if witness is not None else None
+        if seen is not None:
+            _verify_against_witness(session, seen, hashes, events, report)
         if journal_file is not None:
             keys = set(report.trusted_keys) if report.trusted_keys is not None else set(report.signing_keys)
-            if witness is not None and report.trusted_keys is None:
-                keys |= witness.published_keys
-            _verify_tail_against_journal(journal_file, keys, last, hashes, events, report)
+            if seen is not None and report.trusted_keys is None:
+                keys |= seen.published_keys
+            _verify_tail_against_journal(journal_file, journal_end, keys, last, hashes, events, report)
     return report
 
 
@@ -558,7 +566,13 @@ def _witnessed_head(
 
 
 def _verify_tail_against_journal(
-    path: Path, keys: set[str], last: Signed, snapshots: ChainState, events: EventState, report: VerifyReport
+    path: Path,
+    end: int | None,
+    keys: set[str],
+    last: Signed,
+    snapshots: ChainState,
+    events: EventState,
+    report: VerifyReport,
 ) -> None:
     if not path.exists():
         report.journal = f"no journal at {path}: the unsigned tail was not checked against it"
@@ -566,9 +580,11 @@ def _verify_tail_against_journal(
     if not keys:
         report.journal = "no key to check the journal's signatures with: the unsigned tail was not checked"
         return
+    since = {SNAPSHOT_CHAIN: last.seq, EVENT_CHAIN: last.event_seq}
     journal = read_journal(
-        path, report.store_id, keys, since={SNAPSHOT_CHAIN: last.seq, EVENT_CHAIN: last.event_seq}
-    )
+        path, report.store_id, keys, since=since
+    )  # every line: a record just committed too
+    before = read_journal(path, report.store_id, keys, since=since, end=end)  # as it was when verify began
     checked = 0
     for chain, hashes, after in (
         (SNAPSHOT_CHAIN, snapshots.hashes, last.seq),
@@ -592,7 +608,7 @@ def _verify_tail_against_journal(
                 )
                 report.add(record, f"unsigned, and {said}: written or rewritten outside the collector")
         # A killed writer may leave one line ahead of the database (its record never committed); more is a cut.
-        highest = journal.highest.get(chain, 0)
+        highest = before.highest.get(chain, 0)
         if highest > head + 1:
             report.add(
                 f"{chain} chain",

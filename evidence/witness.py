@@ -70,12 +70,16 @@ class Witness:
     def publish(self, signed_statement: dict[str, Any]) -> None:
         self.file.append(signed_statement)
 
+    def size(self) -> int:
+        return self.file.size()
+
     def close(self) -> None:
         self.file.close()
 
-    def read(self, store_id: str) -> WitnessView:
+    def read(self, store_id: str, end: int | None = None) -> WitnessView:
+        """What the witness says of a store (up to byte `end`: the witness as it was then)."""
         view = WitnessView(self.path, self.path.exists())
-        for line in self.file.lines():
+        for line in self.file.lines(end):
             number = line.number or 0
             if line.value is None:
                 view.unreadable.append((number, line.problem))

@@ -367,23 +367,28 @@ def unsigned_tail(url: str) -> list[tuple[int, int]]:
     return [(i, s) for i, s in rows]
 
 
-def killed_with_an_unsigned_tail(url: str, folder: Path, simulation: Simulation) -> None:
-    """A real crawl process killed with SIGKILL once a run is signed and the next has stored a few captures."""
-    # Runs of 40 captures: the kill lands well inside one, after its third capture and before its checkpoint.
+def crawling(url: str, folder: Path, simulation: Simulation, *extra: str) -> subprocess.Popen[bytes]:
+    """A real crawl process that runs crawls of 40 captures, one after the other, until it is killed; returned
+    once its store is open."""
     urls = [simulation.url(site) + f"/vi/news/tin-tuc-su-kien/page-{n}/" for n in range(1, 9)
             for site in ("phuong-1", "phuong-2", "phuong-3", "phuong-4", "xa-tan-binh")]  # fmt: skip
     (folder / "targets.json").write_text(json.dumps(urls))
-    command = [
-        sys.executable,
-        str(WORKER),
-        url,
-        str(folder / "blobs"),
-        str(folder / "key.pem"),
-        str(folder / "targets.json"),
-    ]
-    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    files = [str(folder / "blobs"), str(folder / "key.pem"), str(folder / "targets.json")]
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKER), url, *files, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
+    assert worker.stdout is not None and worker.stdout.readline() == b"open\n", worker.stderr
+    return worker
+
+
+def killed_with_an_unsigned_tail(url: str, folder: Path, simulation: Simulation) -> None:
+    """A real crawl process killed with SIGKILL once a run is signed and the next has stored a few captures (a
+    run has 40: the kill lands well inside one, after its third capture and before its checkpoint)."""
+    worker = crawling(url, folder, simulation)
     try:
-        assert worker.stdout is not None and worker.stdout.readline() == b"open\n"
         deadline = time.monotonic() + 120
         while not (has_checkpoint(url) and len(unsigned_tail(url)) >= 3):
             assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
@@ -458,6 +463,32 @@ def test_a_rewritten_unsigned_tail_is_named_before_recovery_and_flagged_not_sign
         "not vouched for by the collector: it differs from what the writer journaled" in p.message
         for p in after
     )
+
+
+def test_verify_while_a_crawl_writes_sees_no_cut_and_no_stranger(
+    database_url: str, tmp_path: Path, simulation: Simulation
+) -> None:
+    """The journal and the witness grow while verify reads the database: what they hold beyond the moment verify
+    began is not taken for a cut tail, and every record verify reads has its journal line."""
+    witness = tmp_path / "witness.jsonl"
+    worker = crawling(database_url, tmp_path, simulation, "--witness", str(witness))
+    try:
+        reports = []
+        while len(reports) < 8:
+            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+            if not has_checkpoint(database_url):
+                time.sleep(0.05)
+                continue
+            engine = open_database(database_url)
+            key = CollectorKey.load(tmp_path / "key.pem").public_hex
+            reports.append(verify(engine, LocalBlobStore(tmp_path / "blobs", durable=False), {key},
+                                  witness_file=witness, journal_file=tmp_path / "journal.jsonl"))  # fmt: skip
+            engine.dispose()
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    assert [problems(r) for r in reports] == [[]] * len(reports)
+    assert reports[-1].head_seq > reports[0].head_seq  # the crawl went on while verify read
 
 
 def test_recovery_signs_an_honest_unsigned_tail(
