@@ -64,3 +64,18 @@ def test_several_processes_append_whole_lines(tmp_path: Path) -> None:
     seen = [json.loads(line) for line in lines]  # every line whole
     for name in "abc":
         assert [v["n"] for v in seen if v["writer"] == name] == list(range(300))
+
+
+def test_a_reader_sees_the_file_as_it_was_and_skips_a_line_being_written(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    file = AppendOnlyFile(path, durable=False)
+    file.append({"n": 1})
+    then = file.size()
+    file.append({"n": 2})
+    file.close()
+    with path.open("ab") as handle:
+        handle.write(b'{"n": 3, "being wri')  # another writer's line, half visible
+    assert [line.value for line in file.lines()] == [{"n": 1}, {"n": 2}]
+    assert [line.value for line in file.lines_from_end()] == [{"n": 2}, {"n": 1}]
+    assert [line.value for line in file.lines(then)] == [{"n": 1}]
+    assert [line.value for line in file.lines_from_end(then)] == [{"n": 1}]
