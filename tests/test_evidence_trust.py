@@ -473,7 +473,7 @@ def test_verify_while_a_crawl_writes_sees_no_cut_and_no_stranger(
     witness = tmp_path / "witness.jsonl"
     worker = crawling(database_url, tmp_path, simulation, "--witness", str(witness))
     try:
-        reports = []
+        reports: list[VerifyReport] = []
         while len(reports) < 8:
             assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
             if not has_checkpoint(database_url):
