@@ -83,8 +83,14 @@ class Daemon:
         self.log_json = log_json
         self.stopping = threading.Event()
         # The daemon only keeps its records here: its jobs run `cchc crawl` in processes of their own.
+        for warning in settings.trust_warnings():
+            log.warning(warning)
         self.store = EvidenceStore.open(
-            settings.storage.database_url, settings.storage.blob_dir, settings.collector.key_file
+            settings.storage.database_url,
+            settings.storage.blob_dir,
+            settings.collector.key_file,
+            journal_file=settings.storage.journal,
+            witness_file=settings.collector.witness_file,
         )
         self.engine: Engine = self.store.engine
         self.lease = Lease(self.engine, self.holder, settings.scheduler.lease_ttl_s)

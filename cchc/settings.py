@@ -147,12 +147,34 @@ class InspectionSettings(_Section):
     timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
 
 
+def user_config_dir() -> Path:
+    """$XDG_CONFIG_HOME/cchc, else ~/.config/cchc: where the signing key lives, away from the evidence."""
+    return _xdg_dir("XDG_CONFIG_HOME", ".config")
+
+
+def user_data_dir() -> Path:
+    """$XDG_DATA_HOME/cchc, else ~/.local/share/cchc: where the witness file is kept."""
+    return _xdg_dir("XDG_DATA_HOME", ".local/share")
+
+
+def _xdg_dir(variable: str, fallback: str) -> Path:
+    value = os.environ.get(variable, "")
+    base = Path(value) if value and Path(value).is_absolute() else Path.home() / fallback
+    return base / "cchc"
+
+
+# Where cchc-watch 0.1 kept the key, relative to the config's folder: still used (with a warning) when it exists
+# and the key's new home does not.
+LEGACY_KEY_FILE = Path("data/collector.ed25519")
+
+
 class CollectorSettings(_Section):
     """Who collects: named in every request's User-Agent and in the evidence's signatures."""
 
     name: Text = "cchc-watch"
     contact: Text
-    key_file: Path = Path("data/collector.ed25519")
+    key_file: Path = Field(default_factory=lambda: user_config_dir() / "collector.ed25519")
+    witness_file: Path = Field(default_factory=lambda: user_data_dir() / "witness.jsonl")
 
     @property
     def user_agent(self) -> str:
@@ -183,6 +205,12 @@ class StorageSettings(_Section):
     bundle_dir: Path = Path(
         "out/bundles"
     )  # evidence bundles (WACZ), made by the collector, offered by the web app
+    journal_file: Path | None = None  # None: beside the blob folder
+
+    @property
+    def journal(self) -> Path:
+        """The writer's journal: journal_file, else journal.jsonl beside the blob folder (data/journal.jsonl)."""
+        return self.journal_file or self.blob_dir.parent / "journal.jsonl"
 
 
 class BrowserSettings(_Section):
@@ -540,6 +568,32 @@ class Settings(_Section):
         start, end = date(self.inspection.year, 1, 1), date(self.inspection.year, 12, 31)
         return [u for u in self.unit if u.valid_from <= end and (u.valid_to is None or u.valid_to >= start)]
 
+    def evidence_folders(self) -> list[Path]:
+        """The folders that hold the evidence: the blob folder, and the SQLite database's folder."""
+        folders = [self.storage.blob_dir]
+        url = self.storage.database_url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            folders.append(Path(url.removeprefix("sqlite:///")).parent)
+        return folders
+
+    def trust_warnings(self) -> list[str]:
+        """What weakens the evidence's signatures: a signing key or a witness kept with the evidence it vouches
+        for, where whoever can rewrite the evidence can also replace them."""
+        warnings = []
+        for path, what, home in (
+            (self.collector.key_file, "signing key", user_config_dir() / "collector.ed25519"),
+            (self.collector.witness_file, "witness file", user_data_dir() / "witness.jsonl"),
+        ):
+            inside = next((f for f in self.evidence_folders() if path.is_relative_to(f)), None)
+            if inside is not None:
+                setting = "collector.key_file" if what == "signing key" else "collector.witness_file"
+                warnings.append(
+                    f"the {what} {path} is inside the evidence folder {inside}: whoever can rewrite the evidence "
+                    f"can replace it too. Move it: mkdir -p -m 700 {home.parent} && mv {path} {home}, then remove "
+                    f"{setting} from the config (see docs/evidence.md, 'The key's home')"
+                )
+        return warnings
+
     def base_urls(self) -> list[str]:
         """Every site the configuration names; the crawler fetches nothing else."""
         urls = [s.base_url for s in (self.sources.dvc_tinh, self.sources.motcua, self.sources.dvc_quocgia)]
@@ -614,10 +668,18 @@ def _resolve(settings: Settings, base: Path, env: Mapping[str, str], source: Pat
             "database_url": database_url,
             "blob_dir": (base / settings.storage.blob_dir).resolve(),
             "bundle_dir": (base / settings.storage.bundle_dir).resolve(),
+            "journal_file": (
+                (base / settings.storage.journal_file.expanduser()).resolve()
+                if settings.storage.journal_file is not None
+                else None
+            ),
         }
     )
     collector = settings.collector.model_copy(
-        update={"key_file": (base / settings.collector.key_file).resolve()}
+        update={
+            "key_file": _key_file(settings.collector, base),
+            "witness_file": (base / settings.collector.witness_file.expanduser()).resolve(),
+        }
     )
     indicators = settings.indicators.model_copy(update={"file": (base / settings.indicators.file).resolve()})
     authorities = [
@@ -630,6 +692,15 @@ def _resolve(settings: Settings, base: Path, env: Mapping[str, str], source: Pat
     )
     resolved._source_file = str(source)
     return resolved
+
+
+def _key_file(collector: CollectorSettings, base: Path) -> Path:
+    if "key_file" in collector.model_fields_set:
+        return (base / collector.key_file.expanduser()).resolve()
+    legacy = (base / LEGACY_KEY_FILE).resolve()
+    if not collector.key_file.exists() and legacy.exists():
+        return legacy  # Settings.trust_warnings() says to move it
+    return collector.key_file
 
 
 def _describe(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:

@@ -20,10 +20,11 @@ from cli.wiring import open_store, timestamp_authorities
 from evidence.blobs import LocalBlobStore
 from evidence.db import open_database
 from evidence.errors import EvidenceError
-from evidence.ledger import record_hash
-from evidence.models import Blob, Checkpoint, Run, Snapshot, SnapshotBlob
-from evidence.signing import CollectorKey
-from evidence.verify import verify
+from evidence.ledger import FLAGGED, record_hash
+from evidence.models import Blob, Checkpoint, Event, Run, Snapshot, SnapshotBlob
+from evidence.signing import CollectorKey, parse_public_key
+from evidence.store import EvidenceStore
+from evidence.verify import VerifyReport, verify
 
 evidence_app = typer.Typer(help="Verify, export and inspect the stored evidence.", no_args_is_help=True)
 
@@ -34,43 +35,114 @@ def _open(settings: Settings) -> tuple[Engine, LocalBlobStore]:
     )
 
 
-def _trusted_keys(settings: Settings, extra: list[str] | None) -> set[str] | None:
-    keys = set(extra or [])
-    if settings.collector.key_file.exists():
-        keys.add(CollectorKey.load_or_create(settings.collector.key_file).public_hex)
-    return keys or None
+def _trusted_keys(values: list[str] | None) -> set[str] | None:
+    """The keys given with --trust-key, and only those: never the key file beside the evidence."""
+    if not values:
+        return None
+    keys = set()
+    for value in values:
+        try:
+            keys.add(parse_public_key(value))
+        except ValueError as exc:
+            raise CchcError(f"--trust-key: {exc}") from None
+    return keys
 
 
 @evidence_app.command("verify")
 def evidence_verify(
     trust_key: Annotated[
         list[str] | None,
-        typer.Option(help="Also trust checkpoints signed by this Ed25519 public key (hex). Repeatable."),
+        typer.Option(
+            help="Trust checkpoints signed by this Ed25519 public key, and no other: hex, or a file with the hex "
+            "or the PEM `cchc evidence public-key` prints. Repeatable (a key used before a rotation)."
+        ),
     ] = None,
+    witness: Annotated[
+        Path | None,
+        typer.Option(help="The witness file to check the chains against (default: collector.witness_file)."),
+    ] = None,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also parse the stored evidence again with today's parsers and compare the observations.",
+        ),
+    ] = False,
 ) -> None:
-    """Recompute every blob digest, record hash and chain link, and check the signed checkpoints.
+    """Recompute every blob digest, record hash and link of both chains, check that every run, observation and
+    parse failure is what its event says, the signed checkpoints, the unsigned tail against the writer's journal,
+    and the chains against the witness.
 
-    Every problem is printed with its record id; the exit code is 0 only when everything is clean.
-    """
+    Every problem is printed with its record id; the exit code is 0 only when everything is clean. Without
+    --trust-key the signatures show that the store agrees with itself, not who made it."""
     settings = current_settings()
+    trusted = _trusted_keys(trust_key)
     engine, blobs = _open(settings)
-    trusted = _trusted_keys(settings, trust_key)
-    report = verify(engine, blobs, trusted)
-    for problem in report.problems:
-        err.print(str(problem), markup=False)
-    summary = (
-        f"{report.snapshots} snapshots, {report.blobs} blobs, {report.checkpoints} checkpoints; "
-        f"chain head seq {report.head_seq} {report.head_hash[:16]}…"
+    report = verify(
+        engine,
+        blobs,
+        trusted,
+        witness_file=witness or settings.collector.witness_file,
+        journal_file=settings.storage.journal,
     )
-    if report.unsigned_after_last_checkpoint:
-        summary += f"; {report.unsigned_after_last_checkpoint} records after the last signed checkpoint"
-    if trusted is None:
-        summary += "; no collector key found, so signatures were checked but not against a trusted key"
-    if report.clean:
-        out.print(f"evidence verifies: {summary}")
-        return
-    out.print(f"evidence does NOT verify: {len(report.problems)} problems; {summary}")
-    raise typer.Exit(1)
+    problems = [str(p) for p in report.problems]
+    deep_line = ""
+    if deep:
+        deep_line, differences = _recheck(settings)
+        problems += differences
+    for problem in problems:
+        err.print(problem, markup=False)
+    out.print(
+        ("evidence verifies: " if not problems else f"evidence does NOT verify: {len(problems)} problems; ")
+        + _summary(report),
+        markup=False,
+    )
+    for line in (_authenticity(report), report.witness, report.journal, deep_line):
+        if line:
+            out.print(line, markup=False)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _summary(report: VerifyReport) -> str:
+    summary = (
+        f"{report.snapshots} snapshots, {report.blobs} blobs, {report.checkpoints} checkpoints, {report.events} "
+        f"events ({report.runs} runs, {report.observations} observations, {report.parse_failures} parse failures); "
+        f"chain head seq {report.head_seq} {report.head_hash[:16]}…, event head seq {report.event_seq}"
+    )
+    unsigned = report.unsigned_after_last_checkpoint + report.unsigned_events_after_last_checkpoint
+    if unsigned:
+        summary += (
+            f"; {report.unsigned_after_last_checkpoint} snapshots and {report.unsigned_events_after_last_checkpoint}"
+            " events after the last signed checkpoint"
+        )
+    return summary
+
+
+def _authenticity(report: VerifyReport) -> str:
+    if report.trusted_keys is None:
+        return (
+            "consistency only: no --trust-key was given, so the signatures show that the store agrees with "
+            "itself, not that the collector made it; pass the published key to check authenticity"
+        )
+    keys = ", ".join(f"{k[:16]}…" for k in sorted(report.trusted_keys))
+    return f"authenticity: checkpoints checked against the trusted key {keys} and no other"
+
+
+def _recheck(settings: Settings) -> tuple[str, list[str]]:
+    from probes import PROBES
+    from probes._recheck import recheck
+
+    store = EvidenceStore.reader(settings.storage.database_url, settings.storage.blob_dir)
+    try:
+        result = recheck(settings, store, list(PROBES.values()))
+    finally:
+        store.close()
+    line = (
+        f"deep: {result.compared} snapshots parsed again with today's parsers, {len(result.differences)} differ; "
+        f"{result.older} read only by older parser versions, not compared"
+    )
+    return line, [f"{record}: {difference}" for record, difference in result.differences]
 
 
 @evidence_app.command("show")
@@ -89,6 +161,11 @@ def evidence_show(snapshot_id: Annotated[int, typer.Argument(help="Snapshot id."
         checkpoint = session.exec(
             select(Checkpoint).where(Checkpoint.seq >= snapshot.seq).order_by(col(Checkpoint.seq)).limit(1)
         ).first()
+        flags = session.exec(
+            select(Event)
+            .where(Event.kind == FLAGGED, Event.snapshot_id == snapshot_id)
+            .order_by(col(Event.seq))
+        ).all()
         sizes = {
             b.sha256: b.size
             for b in session.exec(select(Blob).where(col(Blob.sha256).in_([x.sha256 for x in links])))
@@ -116,6 +193,13 @@ def evidence_show(snapshot_id: Annotated[int, typer.Argument(help="Snapshot id."
     ]  # fmt: skip
     if snapshot.not_modified_of:
         rows.append(("not modified since", f"snapshot {snapshot.not_modified_of}"))
+    for flag in flags:
+        rows.append(
+            (
+                "FLAGGED",
+                f"{flag.created_at:%Y-%m-%d %H:%M} UTC, not vouched for by the collector: {flag.detail}",
+            )
+        )
     for name, value in rows:
         fields.add_row(name, value)
     out.print(fields)
@@ -134,7 +218,9 @@ def evidence_show(snapshot_id: Annotated[int, typer.Argument(help="Snapshot id."
     out.print(
         "record hash: ok" if own else "record hash: MISMATCH (the record or its blob links were changed)"
     )
-    if not own:
+    if flags:
+        out.print(f"flagged {len(flags)} times: the collector could not vouch for this record when it signed")
+    if not own or flags:
         raise typer.Exit(1)
 
 
@@ -242,7 +328,7 @@ def evidence_bundle(
             stamp_checkpoints(store.engine, authorities)
         try:
             summary = make_bundle(
-                settings, store.engine, store.blobs, store.key, units, chosen, target, authorities
+                settings, store.engine, store.blobs, store.signing_key(), units, chosen, target, authorities
             )
         except BundleError as exc:
             raise CchcError(str(exc)) from None

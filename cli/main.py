@@ -371,9 +371,9 @@ def _demo_bundles(settings: Settings, table: Any, period: str) -> list[tuple[Pat
         for unit in settings.units_in_inspection():
             target = bundle_path(settings, unit.id, chosen)
             target.parent.mkdir(parents=True, exist_ok=True)
-            summary = make_bundle(settings, store.engine, store.blobs, store.key, [unit], chosen, target,
+            summary = make_bundle(settings, store.engine, store.blobs, store.signing_key(), [unit], chosen, target,
                                   authorities, frame=table)  # fmt: skip
-            made.append((summary.path, store.key.public_hex))
+            made.append((summary.path, store.signing_key().public_hex))
     finally:
         store.close()
     return made

@@ -5,6 +5,8 @@ The crawler and the evidence store know nothing of settings; this is where the t
 
 from __future__ import annotations
 
+import logging
+
 from cchc.errors import ConfigError
 from cchc.settings import Settings
 from crawler import FetchPolicy, host_key
@@ -48,9 +50,20 @@ def check_contact(settings: Settings) -> None:
         )  # fmt: skip
 
 
+log = logging.getLogger("cchc.evidence")
+
+
 def open_store(settings: Settings) -> EvidenceStore:
+    """The evidence store to write to, with its key, journal and witness; a key kept with the evidence is
+    still used, with a warning that says how to move it."""
+    for warning in settings.trust_warnings():
+        log.warning(warning)
     return EvidenceStore.open(
-        settings.storage.database_url, settings.storage.blob_dir, settings.collector.key_file
+        settings.storage.database_url,
+        settings.storage.blob_dir,
+        settings.collector.key_file,
+        journal_file=settings.storage.journal,
+        witness_file=settings.collector.witness_file,
     )
 
 

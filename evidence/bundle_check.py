@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 from warcio.archiveiterator import ArchiveIterator
 
-from evidence.ledger import GENESIS, canonical_json, checkpoint_message
+from evidence.ledger import GENESIS, canonical_json, checkpoint_signed_message
+from evidence.models import Checkpoint
 from evidence.signing import signature_is_valid
 from evidence.timestamps import TimestampError, verify_timestamp
 from evidence.wacz import ATTESTATION, WACZ_VERSION
@@ -501,8 +502,21 @@ def _check_ledger(
         if created is None:
             layer.fail(f"{name}: its time cannot be read")
             continue
-        message = checkpoint_message(int(checkpoint["seq"]), str(checkpoint["head_hash"]), created,
-                                     checkpoint.get("run_id"), str(checkpoint.get("reason", "")))  # fmt: skip
+        message = checkpoint_signed_message(
+            Checkpoint(
+                run_id=checkpoint.get("run_id"),
+                seq=int(checkpoint["seq"]),
+                head_hash=str(checkpoint["head_hash"]),
+                created_at=created,
+                reason=str(checkpoint.get("reason", "")),
+                public_key=str(checkpoint.get("public_key")),
+                signature=str(checkpoint.get("signature")),
+                format=int(checkpoint.get("format") or 1),
+                store_id=checkpoint.get("store_id"),
+                event_seq=checkpoint.get("event_seq"),
+                event_head=checkpoint.get("event_head"),
+            )
+        )
         if not signature_is_valid(
             str(checkpoint.get("public_key")), message, str(checkpoint.get("signature"))
         ):

@@ -5,7 +5,8 @@ CchcError
       ├── BlobMissing        a digest the ledger names has no blob
       ├── BlobCorrupt        a blob whose bytes no longer hash to its name
       ├── LedgerConflict     two writers raced for the same chain position (retried internally)
-      └── KeyFileError       the collector's signing key cannot be read or written
+      ├── KeyFileError       the collector's signing key cannot be read or written
+      └── AppendFileError    the writer's journal or the witness cannot be read or written
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ class LedgerConflict(EvidenceError):
 
 
 class KeyFileError(EvidenceError):
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {reason}")
+
+
+class AppendFileError(EvidenceError):
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         super().__init__(f"{path}: {reason}")

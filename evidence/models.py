@@ -1,7 +1,8 @@
-"""The evidence schema (SQLModel, on SQLite and PostgreSQL): runs, snapshots and their blobs, checkpoints,
-observations and parse failures, with the indexes analysts need (unit, probe, period, time).
+"""The evidence schema (SQLModel, on SQLite and PostgreSQL): runs, snapshots and their blobs, the event chain,
+checkpoints, observations and parse failures, with the indexes analysts need (unit, probe, period, time).
 
-Snapshots, their blob links and checkpoints are append-only: the database refuses UPDATE and DELETE on them.
+Everything but a run's row is append-only: the database refuses UPDATE, DELETE and TRUNCATE on it. A run's row
+changes when the run ends; the events `run` and `run-end` hold what it said at each moment.
 """
 
 from __future__ import annotations
@@ -123,8 +124,45 @@ class SnapshotBlob(SQLModel, table=True):
     info: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
 
 
+class StoreIdentity(SQLModel, table=True):
+    """The store's id (one row, made with the schema): named in its checkpoints, its journal and the witness."""
+
+    __tablename__ = "store_identity"
+
+    id: str = Field(primary_key=True, max_length=32)  # 128 random bits, hex
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class Event(SQLModel, table=True):
+    """The second hash chain: what else a figure rests on (evidence.ledger).
+
+    kind: run (a run began: its content_hash covers trigger, surprise, probes, units, start, host, pid) |
+    run-end (a run ended, or its end was amended: status, finish, counts, note) | parse (a parser read a snapshot:
+    the digest of its observations and parse failures, the snapshot's record hash, the parser and its version) |
+    flag (a record the writer could not vouch for, found before signing; named by every verify).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(sa_column=sa.Column(sa.Integer, nullable=False, unique=True))
+    kind: str = Field(index=True)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
+    snapshot_id: int | None = Field(default=None, foreign_key="snapshot.id", index=True)
+    snapshot_hash: str | None = Field(default=None, max_length=64)  # the record hash it was linked to
+    flagged_event_seq: int | None = None  # a flag on an event rather than a snapshot
+    parser: str = ""
+    parser_version: str = ""
+    content_hash: str = Field(max_length=64)
+    detail: str = ""
+    created_at: datetime = Field(sa_column=utc_column())
+    by_upgrade: bool = False  # linked by the upgrade to 0013 as found then, not when it happened
+    prev_hash: str = Field(max_length=64)
+    record_hash: str = Field(max_length=64)
+
+
 class Checkpoint(SQLModel, table=True):
-    """A signed statement of the chain head: after it, rewriting history breaks a signature."""
+    """A signed statement of both chain heads: after it, rewriting history breaks a signature.
+
+    Format 1 (cchc-watch 0.1) signed the snapshot head only; format 2 adds the store id and the event head."""
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int | None = Field(default=None, foreign_key="run.id")
@@ -134,6 +172,10 @@ class Checkpoint(SQLModel, table=True):
     reason: str = "run-end"
     public_key: str  # hex, raw Ed25519
     signature: str  # hex
+    format: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    store_id: str | None = Field(default=None, max_length=32)
+    event_seq: int | None = None
+    event_head: str | None = Field(default=None, max_length=64)
 
 
 class Observation(SQLModel, table=True):
@@ -153,6 +195,7 @@ class Observation(SQLModel, table=True):
     parser: str
     parser_version: str
     derived_at: datetime = Field(sa_column=utc_column())
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)  # the parse event
 
 
 class ParseFailure(SQLModel, table=True):
@@ -168,6 +211,7 @@ class ParseFailure(SQLModel, table=True):
     parser_version: str
     reason: str
     created_at: datetime = Field(sa_column=utc_column())
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)  # the parse event
 
 
 class TimestampToken(SQLModel, table=True):

@@ -1,9 +1,12 @@
 """Keeping captures as evidence: blobs first, then one transaction that appends the snapshot to the ledger.
 
-Order matters for crash safety. Blobs are written (atomically) before the transaction that names them, so a
-process killed at any moment leaves at worst an unreferenced blob, never a snapshot without its blobs; the
-ledger append is one transaction, so the chain is never half-extended. A run still marked running whose
-process is gone is marked interrupted at the next start, and a recovery checkpoint signs the chain head.
+Order matters for crash safety. Blobs are written (atomically) before the transaction that names them, and a
+signed line naming the record goes to the writer's journal (fsynced) before it commits, so a process killed at
+any moment leaves at worst an unreferenced blob or a journal line ahead of the database, never a snapshot
+without its blobs; each append is one transaction, so a chain is never half-extended. Runs, parses and flags
+go to the event chain the same way. A run still marked running whose process is gone is marked interrupted at
+the next start; before its recovery checkpoint signs, the unsigned tail is checked against its blobs and the
+journal, and what does not check is flagged (evidence.vouch).
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,11 +29,40 @@ from sqlmodel import Session, col, func, select
 from crawler import Capture, Outcome
 from evidence.blobs import BlobStore, LocalBlobStore, StoredBlob
 from evidence.db import open_database
-from evidence.ledger import GENESIS, checkpoint_message, record_hash
-from evidence.models import Blob, Checkpoint, Observation, ParseFailure, Run, Snapshot, SnapshotBlob
+from evidence.errors import EvidenceError
+from evidence.journal import EVENT_CHAIN, SNAPSHOT_CHAIN, WriterJournal, read_journal
+from evidence.ledger import (
+    FLAGGED,
+    GENESIS,
+    PARSED,
+    RUN_BEGUN,
+    RUN_ENDED,
+    checkpoint_statement,
+    event_hash,
+    flag_digest,
+    parse_digest,
+    record_hash,
+    run_begin_digest,
+    run_end_digest,
+)
+from evidence.models import (
+    Blob,
+    Checkpoint,
+    Event,
+    Observation,
+    ParseFailure,
+    Run,
+    Snapshot,
+    SnapshotBlob,
+    StoreIdentity,
+)
 from evidence.signing import CollectorKey
+from evidence.vouch import Doubt, accepted_checkpoint, blob_doubts, find_doubts
+from evidence.witness import Witness
 
 MAX_APPEND_ATTEMPTS = 20
+JOURNAL_NAME = "journal.jsonl"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,22 +74,124 @@ class Validators:
     last_modified: str | None
 
 
+def default_journal(blob_dir: Path) -> Path:
+    """The writer's journal beside the blob folder (data/journal.jsonl beside data/blobs)."""
+    return Path(blob_dir).parent / JOURNAL_NAME
+
+
+class ReadOnlyStore(EvidenceError):
+    def __init__(self) -> None:
+        super().__init__("this evidence store was opened for reading: it cannot sign or append")
+
+
 class EvidenceStore:
-    def __init__(self, engine: Engine, blobs: BlobStore, key: CollectorKey) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        blobs: BlobStore,
+        key: CollectorKey | None,
+        *,
+        journal: WriterJournal | None = None,
+        witness: Witness | None = None,
+    ) -> None:
         self.engine = engine
         self.blobs = blobs
         self.key = key
+        self.journal = journal
+        self.witness = witness
+        self._store_id: str | None = None
 
     @classmethod
     def open(
-        cls, database_url: str, blob_dir: Path, key_file: Path, *, durable: bool = True
+        cls,
+        database_url: str,
+        blob_dir: Path,
+        key_file: Path,
+        *,
+        journal_file: Path | None = None,
+        witness_file: Path | None = None,
+        durable: bool = True,
     ) -> EvidenceStore:
+        """A store to write to: its key (made on first use), its journal (default: beside the blob folder), and
+        its witness when one is given (the key is published there on first use)."""
         blobs = LocalBlobStore(blob_dir, durable=durable)
         blobs.remove_stale_temp_files()
-        return cls(open_database(database_url, writer=True), blobs, CollectorKey.load_or_create(key_file))
+        engine = open_database(database_url, writer=True)
+        try:
+            key = CollectorKey.load_or_create(key_file)
+            store = cls(engine, blobs, key)
+            store.journal = WriterJournal(
+                journal_file or default_journal(blob_dir), store.store_id, key, durable=durable
+            )
+            if witness_file is not None:
+                store.witness = Witness(witness_file, durable=durable)
+                store.witness.publish_key(store.store_id, key)
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    @classmethod
+    def reader(cls, database_url: str, blob_dir: Path) -> EvidenceStore:
+        """A store to read from (verify, reparse checks): no key is made, nothing is signed."""
+        return cls(open_database(database_url), LocalBlobStore(blob_dir, durable=False), None)
 
     def close(self) -> None:
+        for file in (self.journal, self.witness):
+            if file is not None:
+                file.close()
         self.engine.dispose()
+
+    @property
+    def store_id(self) -> str:
+        if self._store_id is None:
+            self._store_id = read_store_id(self.engine)
+        return self._store_id
+
+    def signing_key(self) -> CollectorKey:
+        """The collector's key (a reader has none: ReadOnlyStore)."""
+        if self.key is None:
+            raise ReadOnlyStore()
+        return self.key
+
+    def _accepted_keys(self) -> set[str]:
+        """Keys whose checkpoints and journal lines this writer accepts: its own, and those the witness
+        published for this store (a key used before this one)."""
+        keys = {self.signing_key().public_hex}
+        if self.witness is not None:
+            keys |= self.witness.read(self.store_id).published_keys
+        return keys
+
+    def _in_transaction(self, work: Callable[[Session], T]) -> T:
+        """Run work in one transaction, again when another writer took a chain position first (PostgreSQL)."""
+        for attempt in range(MAX_APPEND_ATTEMPTS):
+            try:
+                with Session(self.engine, expire_on_commit=False) as session:
+                    result = work(session)
+                    session.commit()
+                    return result
+            except IntegrityError:
+                if attempt == MAX_APPEND_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _journal(self, chain: str, seq: int, hash_: str) -> None:
+        if self.journal is not None:
+            self.journal.append(chain, seq, hash_)
+
+    def _append_event(self, session: Session, event: Event) -> Event:
+        """Put an event at the end of the event chain (inside the caller's transaction), journaled first."""
+        head = session.exec(
+            select(Event.seq, Event.record_hash).order_by(col(Event.seq).desc()).limit(1)
+        ).first()
+        event.id = None
+        event.seq = head[0] + 1 if head else 1
+        event.prev_hash = head[1] if head else GENESIS
+        event.record_hash = event_hash(event)
+        session.add(event)
+        session.flush()  # a position another writer took fails here, before the journal line
+        self._journal(EVENT_CHAIN, event.seq, event.record_hash)
+        return event
 
     # --- runs -----------------------------------------------------------------------------------------------
 
@@ -81,14 +215,23 @@ class EvidenceStore:
             pid=os.getpid(),
             note=note,
         )
-        with Session(self.engine, expire_on_commit=False) as session:
+
+        def begin(session: Session) -> Run:
+            run.id = None
             session.add(run)
-            session.commit()
-        return run
+            session.flush()
+            self._append_event(
+                session, Event(seq=0, kind=RUN_BEGUN, run_id=run.id, content_hash=run_begin_digest(run),
+                               created_at=run.started_at, prev_hash="", record_hash="")
+            )  # fmt: skip
+            return run
+
+        return self._in_transaction(begin)
 
     def finish_run(self, run_id: int, status: str = "completed") -> Checkpoint | None:
-        """Close a run with its outcome counts, and sign a checkpoint over the chain head."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        """Close a run with its outcome counts, and sign a checkpoint over the chain heads."""
+
+        def finish(session: Session) -> None:
             run = session.get(Run, run_id)
             if run is None:
                 raise KeyError(run_id)
@@ -96,15 +239,25 @@ class EvidenceStore:
             run.counts = dict(Counter(rows))
             run.status = status
             run.finished_at = datetime.now(UTC)
-            session.add(run)
-            session.commit()
+            self._record_end(session, run)
+
+        self._in_transaction(finish)
         return self.checkpoint(run_id=run_id, reason="run-end")
+
+    def _record_end(self, session: Session, run: Run) -> None:
+        session.add(run)
+        session.flush()
+        self._append_event(
+            session, Event(seq=0, kind=RUN_ENDED, run_id=run.id, content_hash=run_end_digest(run),
+                           created_at=datetime.now(UTC), prev_hash="", record_hash="")
+        )  # fmt: skip
 
     def recover_interrupted(self) -> list[Run]:
         """Mark runs of this host whose process is gone as interrupted; sign the chain head they left."""
         host = socket.gethostname()
-        recovered: list[Run] = []
-        with Session(self.engine, expire_on_commit=False) as session:
+
+        def recover(session: Session) -> list[Run]:
+            recovered: list[Run] = []
             for run in session.exec(select(Run).where(Run.status == "running", Run.hostname == host)).all():
                 if run.pid != os.getpid() and not _process_alive(run.pid):
                     run.status = "interrupted"
@@ -115,18 +268,21 @@ class EvidenceStore:
                     run.note = (
                         run.note + " " if run.note else ""
                     ) + f"process {run.pid} ended without closing the run"
-                    session.add(run)
+                    self._record_end(session, run)
                     recovered.append(run)
-            session.commit()
+            return recovered
+
+        recovered = self._in_transaction(recover)
         if recovered:
-            self.checkpoint(run_id=recovered[-1].id, reason="recovery")
+            self.checkpoint(run_id=recovered[-1].id, reason="recovery", read_blobs=True)
         return recovered
 
     def interrupt_runs_of(self, pid: int, note: str, since: datetime | None = None) -> list[int]:
         """Close the runs a stopped process left (or closed as interrupted), with the reason; sign the head."""
         host = socket.gethostname()
-        closed: list[int] = []
-        with Session(self.engine) as session:
+
+        def interrupt(session: Session) -> list[int]:
+            closed: list[int] = []
             query = select(Run).where(
                 Run.pid == pid, Run.hostname == host, col(Run.status).in_(("running", "interrupted"))
             )
@@ -140,39 +296,74 @@ class EvidenceStore:
                     )
                 run.status = "interrupted"
                 run.note = (run.note + " " if run.note else "") + note
-                session.add(run)
+                self._record_end(session, run)
                 closed.append(run.id or 0)
-            session.commit()
+            return closed
+
+        closed = self._in_transaction(interrupt)
         if closed:
-            self.checkpoint(run_id=closed[-1], reason="recovery")
+            self.checkpoint(run_id=closed[-1], reason="recovery", read_blobs=True)
         return closed
 
     def checkpoint_needed(self) -> bool:
-        """Whether records were appended after the last signed checkpoint."""
+        """Whether records (captures or events) were appended after the last signed checkpoint."""
         with Session(self.engine) as session:
-            head = session.exec(select(func.max(Snapshot.seq))).one()
-            signed = session.exec(select(func.max(Checkpoint.seq))).one()
-        return head is not None and (signed is None or head > signed)
+            head: int | None = session.exec(select(func.max(Snapshot.seq))).one()
+            events: int | None = session.exec(select(func.max(Event.seq))).one()
+            last = session.exec(select(Checkpoint).order_by(col(Checkpoint.id).desc()).limit(1)).first()
+        if last is None:
+            return head is not None or events is not None
+        return (head or 0) > last.seq or (events or 0) > (last.event_seq or 0)
 
-    def checkpoint(self, run_id: int | None, reason: str) -> Checkpoint | None:
+    def checkpoint(self, run_id: int | None, reason: str, *, read_blobs: bool = False) -> Checkpoint | None:
+        """Sign both chain heads, after checking what no checkpoint vouches for yet (the unsigned tail) against
+        the journal, its record hashes and its blobs (read whole when read_blobs; else only seen to exist).
+        A record that does not check is flagged in the event chain, so the signature covers the flag, never
+        the record as vouched evidence. The signed checkpoint then goes to the witness."""
+        key = self.signing_key()
+        accepted = self._accepted_keys()
+        unreadable = blob_doubts(self.engine, self.blobs, self.store_id, accepted) if read_blobs else {}
         with Session(self.engine, expire_on_commit=False) as session:
-            head = session.exec(select(Snapshot).order_by(col(Snapshot.seq).desc()).limit(1)).first()
-            if head is None:
+            self._lock_chains(session)
+            base = accepted_checkpoint(session, self.store_id, accepted)
+            journal = (
+                read_journal(self.journal.path, self.store_id, accepted, since=base.positions)
+                if self.journal is not None
+                else None
+            )
+            head = _head(session, Snapshot)
+            for doubt in find_doubts(session, self.blobs, base, head[0], journal, unreadable):
+                self._append_event(session, _flag(doubt))
+            event_head = _head(session, Event)
+            if head[0] == 0 and event_head[0] == 0:
                 return None
             created = datetime.now(UTC)
-            message = checkpoint_message(head.seq, head.record_hash, created, run_id, reason)
+            signed = key.signed(
+                checkpoint_statement(
+                    store=self.store_id, seq=head[0], head_hash=head[1], event_seq=event_head[0],
+                    event_head=event_head[1], created_at=created, run_id=run_id, reason=reason,
+                )
+            )  # fmt: skip
             checkpoint = Checkpoint(
-                run_id=run_id,
-                seq=head.seq,
-                head_hash=head.record_hash,
-                created_at=created,
-                reason=reason,
-                public_key=self.key.public_hex,
-                signature=self.key.sign(message),
-            )
+                run_id=run_id, seq=head[0], head_hash=head[1], created_at=created, reason=reason,
+                public_key=signed["public_key"], signature=signed["signature"], format=signed["format"],
+                store_id=self.store_id, event_seq=event_head[0], event_head=event_head[1],
+            )  # fmt: skip
             session.add(checkpoint)
             session.commit()
-            return checkpoint
+        if self.witness is not None:
+            self.witness.publish(signed)
+        return checkpoint
+
+    def _lock_chains(self, session: Session) -> None:
+        """No other writer appends while the tail is checked and signed. SQLite: the writer's transaction
+        already holds the write lock (BEGIN IMMEDIATE); PostgreSQL: both chain tables are locked (reads go on).
+        The event table first: a parse holds it while its foreign keys reach for the snapshot table, so the
+        other order could deadlock with one."""
+        if self.engine.dialect.name == "postgresql":
+            session.execute(sa.text("LOCK TABLE event, snapshot IN EXCLUSIVE MODE"))
+        else:
+            session.execute(sa.text("SELECT 1 FROM event LIMIT 1"))  # begins the (immediate) transaction
 
     # --- captures -------------------------------------------------------------------------------------------
 
@@ -296,11 +487,12 @@ class EvidenceStore:
                     blob_links = [link for _, link in links]
                     snapshot.record_hash = record_hash(snapshot, blob_links)
                     session.add(snapshot)
-                    session.flush()
+                    session.flush()  # a position another writer took fails here, before the journal line
                     assert snapshot.id is not None
                     for link in blob_links:
                         link.snapshot_id = snapshot.id
                         session.add(link)
+                    self._journal(SNAPSHOT_CHAIN, snapshot.seq, snapshot.record_hash)
                     session.commit()
                     return snapshot
             except IntegrityError:
@@ -321,17 +513,38 @@ class EvidenceStore:
     # --- what parsers read off the snapshots ------------------------------------------------------------
 
     def add_observations(self, rows: list[Observation]) -> None:
-        """Observations are derived data: stored beside the ledger, re-derivable, never part of the chain."""
-        if not rows:
-            return
-        with Session(self.engine) as session:
-            session.add_all(rows)
-            session.commit()
+        """Observations are derived data, re-derivable from the snapshots; each parse's rows are linked to the
+        event chain by one `parse` event (their digest, the snapshot's record hash, the parser's version)."""
+        if rows:
+            self._keep_parse(rows, [])
 
     def add_parse_failure(self, failure: ParseFailure) -> None:
-        with Session(self.engine) as session:
-            session.add(failure)
-            session.commit()
+        self._keep_parse([], [failure])
+
+    def _keep_parse(self, observations: list[Observation], failures: list[ParseFailure]) -> None:
+        groups: dict[tuple[int, str, str], tuple[list[Observation], list[ParseFailure]]] = {}
+        for row in observations:
+            groups.setdefault((row.snapshot_id, row.probe, row.parser_version), ([], []))[0].append(row)
+        for failure in failures:
+            groups.setdefault((failure.snapshot_id, failure.probe, failure.parser_version), ([], []))[
+                1
+            ].append(failure)
+
+        def keep(session: Session) -> None:
+            for (snapshot_id, probe, version), (found, failed) in groups.items():
+                snapshot_hash = session.exec(
+                    select(Snapshot.record_hash).where(Snapshot.id == snapshot_id)
+                ).first()
+                event = self._append_event(
+                    session, Event(seq=0, kind=PARSED, snapshot_id=snapshot_id, snapshot_hash=snapshot_hash, parser=probe,
+                                   parser_version=version, content_hash=parse_digest(found, failed),
+                                   created_at=datetime.now(UTC), prev_hash="", record_hash="")
+                )  # fmt: skip
+                for row in (*found, *failed):
+                    row.id, row.event_id = None, event.id
+                    session.add(row)
+
+        self._in_transaction(keep)
 
     # --- reading --------------------------------------------------------------------------------------------
 
@@ -344,6 +557,34 @@ class EvidenceStore:
     def body(self, snapshot_id: int, role: str = "response_body") -> bytes | None:
         link = next((b for b in self.blob_links(snapshot_id) if b.role == role), None)
         return None if link is None else self.blobs.get(link.sha256)
+
+
+def read_store_id(engine: Engine) -> str:
+    with Session(engine) as session:
+        identity = session.exec(select(StoreIdentity.id)).first()
+    if identity is None:
+        raise EvidenceError("the evidence store has no identity row: it was not made by its migrations")
+    return identity
+
+
+def _head(session: Session, table: type[Snapshot] | type[Event]) -> tuple[int, str]:
+    head = session.exec(select(table.seq, table.record_hash).order_by(col(table.seq).desc()).limit(1)).first()
+    return (head[0], head[1]) if head else (0, GENESIS)
+
+
+def _flag(doubt: Doubt) -> Event:
+    return Event(
+        seq=0,
+        kind=FLAGGED,
+        snapshot_id=doubt.snapshot_id,
+        snapshot_hash=doubt.record_hash if doubt.snapshot_id is not None else None,
+        flagged_event_seq=doubt.event_seq,
+        content_hash=flag_digest(doubt.reason),
+        detail=doubt.reason,
+        created_at=datetime.now(UTC),
+        prev_hash="",
+        record_hash="",
+    )
 
 
 def _process_alive(pid: int) -> bool:

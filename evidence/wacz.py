@@ -57,7 +57,8 @@ LEDGER_SCHEMAS: dict[str, dict[str, Any]] = {
                                         {"name": "payload", "type": "object"}, {"name": "record_hash", "type": "string"}]},
     "ledger/checkpoints.jsonl": {"fields": [{"name": n, "type": t} for n, t in (
         ("id", "integer"), ("run_id", "any"), ("seq", "integer"), ("head_hash", "string"), ("created_at", "string"),
-        ("reason", "string"), ("public_key", "string"), ("signature", "string"))]},
+        ("reason", "string"), ("public_key", "string"), ("signature", "string"), ("format", "integer"),
+        ("store_id", "any"), ("event_seq", "any"), ("event_head", "any"))]},
 }  # fmt: skip
 
 
@@ -301,6 +302,10 @@ def _checkpoint_entry(checkpoint: Checkpoint) -> dict[str, Any]:
         "reason": checkpoint.reason,
         "public_key": checkpoint.public_key,
         "signature": checkpoint.signature,
+        "format": checkpoint.format,
+        "store_id": checkpoint.store_id,
+        "event_seq": checkpoint.event_seq,
+        "event_head": checkpoint.event_head,
     }
 
 

@@ -89,6 +89,29 @@ def stored_view(
     )
 
 
+def view_to_parse(
+    settings: Settings,
+    store: EvidenceStore,
+    snapshot: Snapshot,
+    links: Sequence[SnapshotBlob],
+    probe: Probe | None = None,
+) -> SnapshotView:
+    """What the parser read when this snapshot was captured: a 304's view carries the content it confirmed; a
+    snapshot kept before the server's time was measured gets a bound of it, for a probe that reads timing."""
+    max_bytes = settings.politeness.max_body_bytes
+    view = stored_view(store, snapshot, links, max_bytes=max_bytes)
+    if snapshot.response_ms is None and getattr(probe, "reads_timing", False):
+        with Session(store.engine) as session:
+            bound, basis = server_time(session, snapshot)
+        view = replace(view, response_ms=bound, response_basis=basis)
+    if snapshot.not_modified_of is not None and not view.body and not view.body_error:
+        earlier = store.body(snapshot.not_modified_of) or b""
+        encoding = content_encoding_of(store, snapshot.not_modified_of)
+        body, problem = decoded_body(earlier, encoding, browser=False, max_bytes=max_bytes)
+        view = replace(view, body=body, body_error=problem)
+    return view
+
+
 def _snapshots(store: EvidenceStore, probe: Probe) -> Iterator[tuple[Snapshot, list[SnapshotBlob], bool]]:
     """Snapshots of a probe in ledger order, their blobs, and whether the current parser already read them."""
     last = 0
@@ -142,17 +165,7 @@ def reparse(
                 counts.skipped += 1
                 continue
             assert snapshot.id is not None
-            max_bytes = settings.politeness.max_body_bytes
-            view = stored_view(store, snapshot, links, max_bytes=max_bytes)
-            if snapshot.response_ms is None and getattr(probe, "reads_timing", False):
-                with Session(store.engine) as session:
-                    bound, basis = server_time(session, snapshot)
-                view = replace(view, response_ms=bound, response_basis=basis)
-            if snapshot.not_modified_of is not None and not view.body and not view.body_error:
-                earlier = store.body(snapshot.not_modified_of) or b""
-                encoding = content_encoding_of(store, snapshot.not_modified_of)
-                body, problem = decoded_body(earlier, encoding, browser=False, max_bytes=max_bytes)
-                view = replace(view, body=body, body_error=problem)
+            view = view_to_parse(settings, store, snapshot, links, probe)
             parsed, failure = parse_and_keep(store, probe, settings, snapshot.id, snapshot.unit, view)
             if failure is not None:
                 counts.parse_failures += 1

@@ -1,6 +1,6 @@
 """A crawl that runs until killed: the subject of the crash test (tests/test_evidence_crash.py).
 
-Usage: python _crash_worker.py DATABASE_URL BLOB_DIR KEY_FILE TARGETS_JSON [--once]
+Usage: python _crash_worker.py DATABASE_URL BLOB_DIR KEY_FILE TARGETS_JSON [--once] [--witness FILE]
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ async def crawl(store: EvidenceStore, urls: list[str], once: bool) -> None:
 
 def main() -> None:
     database_url, blob_dir, key_file, targets = sys.argv[1:5]
-    store = EvidenceStore.open(database_url, Path(blob_dir), Path(key_file))
+    witness = Path(sys.argv[sys.argv.index("--witness") + 1]) if "--witness" in sys.argv else None
+    store = EvidenceStore.open(database_url, Path(blob_dir), Path(key_file), witness_file=witness)
+    print("open", flush=True)  # the test's random moments to kill begin now, not during imports
     asyncio.run(crawl(store, json.loads(Path(targets).read_text()), once="--once" in sys.argv))
     print("finished")
 

@@ -20,6 +20,22 @@ CONFIG = REPO / "config.toml"
 PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The signing keys and witness files tests make go to folders of the session (XDG_CONFIG_HOME and
+    XDG_DATA_HOME, inherited by every process a test starts), never the real ~/.config or ~/.local/share."""
+    names = ("XDG_CONFIG_HOME", "XDG_DATA_HOME")
+    saved = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ[name] = str(tmp_path_factory.mktemp(name.lower()))
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return load_settings(CONFIG, environ={})

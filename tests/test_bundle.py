@@ -74,10 +74,10 @@ def made(
     local = local.model_copy(
         update={"storage": local.storage.model_copy(update={"bundle_dir": folder / "bundles"})}
     )
-    summary = make_bundle(local, store.engine, store.blobs, store.key, [local.unit_by_id(UNIT)],
+    summary = make_bundle(local, store.engine, store.blobs, store.signing_key(), [local.unit_by_id(UNIT)],
                           parse_period(PERIOD), bundle_path(local, UNIT, parse_period(PERIOD)), authorities)  # fmt: skip
     assert summary.timestamped_by == [authority.name] and not summary.timestamp_failures
-    key = store.key.public_hex
+    key = store.signing_key().public_hex
     store.close()
     return Made(summary.path, key, {authority.name: authority.root_pem}, folder, local, summary.digest)
 
@@ -293,7 +293,7 @@ def test_a_figure_whose_snapshot_was_left_out_is_named(made: Made, tmp_path: Pat
     kept = included[: len(included) // 2]
     left_out = included[-1]
     figure = {"unit": UNIT, "indicator": "PAR_NEWS", "period": PERIOD, "snapshots": [kept[0], left_out]}
-    path = write_bundle(store.engine, store.blobs, tmp_path / "partial.wacz", snapshot_ids=kept, key=store.key,
+    path = write_bundle(store.engine, store.blobs, tmp_path / "partial.wacz", snapshot_ids=kept, key=store.signing_key(),
                         title="partial", files=[BundleFile("figures/figures.jsonl", json.dumps(figure).encode())]).path  # fmt: skip
     store.close()
     report = check_bundle(path, trusted_keys={made.key})

@@ -95,3 +95,32 @@ def test_export_writes_a_warc_with_the_filters(config_copy: Path, stored: Settin
 def test_public_key_is_exportable(config_copy: Path, stored: Settings) -> None:
     result = cchc(config_copy, "public-key")
     assert result.returncode == 0 and result.stdout.startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_verify_trusts_only_the_key_it_is_given(config_copy: Path, stored: Settings, tmp_path: Path) -> None:
+    published = cchc(config_copy, "public-key")
+    pem = tmp_path / "published.pem"
+    pem.write_text(published.stdout, encoding="utf-8")  # as an inspector would keep what was published
+    raw = published.stdout.split("raw (hex): ")[1].strip()
+
+    unchecked = cchc(config_copy, "verify")
+    assert unchecked.returncode == 0, unchecked.stderr
+    assert "consistency only: no --trust-key was given" in unchecked.stdout
+    assert f"witness {stored.collector.witness_file}: 1 checkpoints, the last at seq 3" in unchecked.stdout
+
+    trusted = cchc(config_copy, "verify", "--trust-key", str(pem))
+    assert trusted.returncode == 0, trusted.stderr
+    assert (
+        f"authenticity: checkpoints checked against the trusted key {raw[:16]}… and no other"
+        in trusted.stdout
+    )
+    assert cchc(config_copy, "verify", "--trust-key", raw).returncode == 0
+
+    # The collector's own key file is beside the store, but only the key given is trusted.
+    other = cchc(config_copy, "verify", "--trust-key", "ab" * 32)
+    assert other.returncode == 1
+    assert other.stderr.startswith("checkpoint 1 (seq 3): signed by an untrusted key")
+
+    wrong = cchc(config_copy, "verify", "--trust-key", "not-a-key")
+    assert wrong.returncode == 1
+    assert wrong.stderr == "--trust-key: 'not-a-key' is neither a 64-digit hex key nor a key file\n"

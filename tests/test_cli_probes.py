@@ -66,6 +66,13 @@ def test_crawl_prints_a_summary_and_keeps_the_evidence(sim_config: Path) -> None
     finally:
         store.close()
     assert cchc(sim_config, "evidence", "verify").returncode == 0
+    deep = cchc(sim_config, "evidence", "verify", "--deep")  # the news parser reads every stored page again
+    assert deep.returncode == 0, deep.stderr
+    parsed_again = int(deep.stdout.split("deep: ")[1].split(" snapshots")[0])
+    assert (
+        parsed_again > 0
+        and f"deep: {parsed_again} snapshots parsed again with today's parsers, 0 differ" in deep.stdout
+    )
 
 
 def test_crawl_refuses_an_unknown_unit_or_probe(sim_config: Path) -> None:

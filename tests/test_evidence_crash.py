@@ -47,8 +47,9 @@ def test_sigkill_at_random_moments_ten_times(
     command = [sys.executable, str(WORKER), database_url, str(blob_dir), str(key), str(targets)]
     rng = random.Random(20230526)
     for _ in range(10):
-        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
-        time.sleep(rng.uniform(0.8, 3.0))
+        worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+        assert worker.stdout is not None and worker.stdout.readline() == b"open\n"  # its store is open
+        time.sleep(rng.uniform(0.0, 2.0))  # a random moment of its crawl
         assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)

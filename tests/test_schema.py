@@ -142,13 +142,58 @@ def test_a_store_an_earlier_version_wrote_upgrades_to_head_and_verifies_clean(
     assert upgraded.returncode == 0, upgraded.stderr
     assert f"revision {head_revision()}" in upgraded.stdout
 
-    assert row_counts(url) == counts  # nothing lost (nor added)
+    after = row_counts(url)
+    assert {table: after[table] for table in counts} == counts  # nothing lost (nor added)
     assert chain(url) == links  # the ledger as it was, link by link
+    # What 0013 adds: the store's id, and the event chain linking the rows the earlier version wrote.
+    assert after["store_identity"] == 1 and after["event"] > counts["run"]
+    engine = open_database(url)
+    report = verify(engine, LocalBlobStore(blobs, durable=False), {PUBLIC_KEY})
+    with engine.connect() as connection:
+        assert (
+            connection.exec_driver_sql("SELECT count(*) FROM observation WHERE event_id IS NULL").scalar()
+            == 0
+        )
+        assert connection.exec_driver_sql("SELECT count(*) FROM event WHERE NOT by_upgrade").scalar() == 0
+    engine.dispose()
+    assert report.clean, report.problems
+    assert report.snapshots == counts["snapshot"] and report.observations == counts["observation"]
+    assert report.runs == counts["run"] and report.events == after["event"]
+
+
+def test_the_upgrade_links_rows_as_it_finds_them_and_names_later_edits(
+    earlier_store: tuple[str, Path], tmp_path: Path
+) -> None:
+    """What the upgrade vouches for (docs/evidence.md): rows as they were at upgrade time. An edit made before it
+    is not seen by the chain (only by `verify --deep`); one made after it is named."""
+    url, blobs = earlier_store
+    edit(url, "UPDATE observation SET value = 0 WHERE id = (SELECT min(id) FROM observation)")
+    assert cchc(tmp_path, url, blobs, "db", "upgrade").returncode == 0
+    engine = open_database(url)
+    assert verify(engine, LocalBlobStore(blobs, durable=False), {PUBLIC_KEY}).clean
+    engine.dispose()
+
+    edit(url, "UPDATE run SET surprise = true")
     engine = open_database(url)
     report = verify(engine, LocalBlobStore(blobs, durable=False), {PUBLIC_KEY})
     engine.dispose()
-    assert report.clean, report.problems
-    assert report.snapshots == counts["snapshot"]
+    assert [p.record for p in report.problems] == ["run 1"]
+    assert "surprise flag" in report.problems[0].message
+
+
+def edit(url: str, statement: str) -> None:
+    """Someone with write access to the database: the append-only guards lifted, then the edit."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            for name in connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type='trigger'"
+            ).scalars():
+                connection.exec_driver_sql(f"DROP TRIGGER {name}")
+        else:
+            connection.exec_driver_sql("SET session_replication_role = replica")  # no user triggers fire
+        connection.exec_driver_sql(statement)
+    engine.dispose()
 
 
 def test_a_store_made_before_migrations_is_refused_in_one_line_until_upgraded(

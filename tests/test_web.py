@@ -280,7 +280,7 @@ def test_a_units_evidence_bundle_is_offered_once_the_collector_made_it(
     store = open_store(settings)
     try:
         store.checkpoint(run_id=None, reason="bundle")
-        made = make_bundle(settings, store.engine, store.blobs, store.key, [settings.unit_by_id("phuong-3")],
+        made = make_bundle(settings, store.engine, store.blobs, store.signing_key(), [settings.unit_by_id("phuong-3")],
                            parse_period("2023"), bundle_path(settings, "phuong-3", parse_period("2023")))  # fmt: skip
     finally:
         store.close()

@@ -162,6 +162,10 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "job_run": "Mỗi lần chạy một việc theo lịch: đến hạn lúc nào, kết thúc ra sao, lượt chạy nào",
     "missed_run": "Thời điểm đến lịch đã trôi qua mà không chạy, và cách daemon xử lý",
     "alembic_version": "Phiên bản lược đồ của cơ sở dữ liệu (Alembic): lệnh `cchc db upgrade` nâng cấp",
+    "event": "Chuỗi băm thứ hai: lượt chạy bắt đầu/kết thúc, mỗi lần parser đọc một snapshot, các bản ghi bị gắn cờ",
+    "store_identity": "Mã định danh của kho bằng chứng, ghi trong checkpoint, nhật ký và tệp nhân chứng",
+    "timestamp_token": "Dấu thời gian RFC 3161 của tổ chức cấp dấu thời gian trên chữ ký của mỗi điểm kiểm (checkpoint)",
+    "timestamp_attempt": "Các lần xin dấu thời gian chưa được cấp (tổ chức cấp không trả lời, từ chối, hay trả lời không hợp lệ)",
 }
 
 EXAMPLES: list[ExampleQuery] = [

@@ -34,6 +34,7 @@ def main() -> None:
     with Simulation(world_spec(settings)) as sim:
         store = EvidenceStore.open(f"sqlite:///{work / 'evidence.sqlite3'}", work / "blobs", work / "key.pem")
         run_probes(pointed(settings, sim), store, ["news", "availability"], ["phuong-1"])
+        assert store.key is not None
         (TARGET / "public_key.hex").write_text(store.key.public_hex + "\n")
         store.close()
     # One file, no WAL beside it: the test copies it and opens it as an earlier version left it.

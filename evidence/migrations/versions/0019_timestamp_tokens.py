@@ -1,7 +1,7 @@
 """RFC 3161 timestamp tokens over checkpoints (append-only), and the attempts that got none.
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0013_trust
 Created: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013_trust"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -61,6 +61,10 @@ def upgrade() -> None:
         op.execute(
             "CREATE TRIGGER timestamp_token_append_only BEFORE UPDATE OR DELETE ON timestamp_token "
             "FOR EACH ROW EXECUTE FUNCTION cchc_append_only()"
+        )
+        op.execute(
+            "CREATE TRIGGER timestamp_token_no_truncate BEFORE TRUNCATE ON timestamp_token "
+            "FOR EACH STATEMENT EXECUTE FUNCTION cchc_append_only()"
         )
 
 
