@@ -156,7 +156,9 @@ def test_a_second_daemon_is_refused_then_takes_over_when_the_lease_expires(
         )
         with daemon(config, tmp_path / "b.log") as second:
             wait_until(
-                lambda: "standing by" in (tmp_path / "b.log").read_text(), 120, "the second daemon standing by"
+                lambda: "standing by" in (tmp_path / "b.log").read_text(),
+                120,
+                "the second daemon standing by",
             )
             time.sleep(3)
             assert {r.holder for r in job_runs(engine)} == {holder_a}  # only the holder schedules
