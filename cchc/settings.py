@@ -247,8 +247,32 @@ class MotcuaSource(_Section):
     valid_to: date | None = None
 
 
+class NationalApi(_Section):
+    """Which of the national portal's APIs publishes the 766 figures of the periods a rule set covers: the 2023
+    rest.jsp services, or today's api/v1/reporting (docs/portal-fields.md §v1)."""
+
+    api: Literal["rest.jsp", "v1"]
+    rule_set: str = Field(min_length=1)  # the rule set (indicators.toml) whose formulas those periods follow
+    valid_from: date
+    valid_to: date | None = None
+
+    def covers(self, first: date, last: date) -> bool:
+        """A period (its first and last day) lies wholly within this API's validity."""
+        return self.valid_from <= first and (self.valid_to is None or last <= self.valid_to)
+
+
+# rest.jsp for the 2023 rule set; api/v1 from the two-tier local government (1 July 2025), whose commune-level
+# departments it lists [inferred: the real v1 captures are of 2026-08; when v1 started is not published].
+DEFAULT_NATIONAL_APIS = (
+    NationalApi(api="rest.jsp", rule_set="tn-2023-inspection", valid_from=date(2019, 12, 9),
+                valid_to=date(2025, 6, 30)),
+    NationalApi(api="v1", rule_set="dvcqg-v1", valid_from=date(2025, 7, 1)),
+)  # fmt: skip
+
+
 class NationalSource(_Section):
-    """The national public-service portal (Cổng DVCQG): POST /jsp/rest.jsp and JS-filled dashboards."""
+    """The national public-service portal (Cổng DVCQG): POST /jsp/rest.jsp, POST /api/v1/reporting/... and the
+    JS-filled dashboards."""
 
     name: Text
     base_url: BaseUrl
@@ -261,8 +285,17 @@ class NationalSource(_Section):
     # Decision-766 dashboard groups and their maxima, as the dashboard pages name them.
     dashboard_groups: dict[str, float]
     bot_cookie_page: UrlPath = "/p/home/dvc-index-tinhthanhpho-tonghop.html"
+    # Which API each period is read from, by rule set; a period no entry covers wholly is read from rest.jsp.
+    apis: list[NationalApi] = list(DEFAULT_NATIONAL_APIS)
+    # The province's departmentId (a UUID) on api/v1: the root whose departments the evaluations list.
+    # Unknown for Tây Ninh: `cchc discover` cannot find it (api/v1 has no list of provinces we know of).
+    root_department_id: str = ""
     valid_from: date
     valid_to: date | None = None
+
+    def api_for(self, first: date, last: date) -> NationalApi:
+        """The API a period (its first and last day) is read from: the first entry that covers it wholly."""
+        return next((a for a in self.apis if a.covers(first, last)), DEFAULT_NATIONAL_APIS[0])
 
 
 class Sources(_Section):
@@ -324,6 +357,10 @@ class Unit(_Section):
     dvc_linh_vuc_ids: dict[Text, int] = {}
     national_id: str | None = None
     ma_coquan: str | None = None
+    # The unit's departmentId (UUID) and departmentCode ("H44.100") on the national api/v1; `cchc discover`
+    # proposes them from the root department's tree.
+    v1_department_id: str | None = None
+    v1_department_code: str | None = None
     valid_from: date
     valid_to: date | None = None
     successor: Slug | None = None

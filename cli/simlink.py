@@ -51,6 +51,8 @@ def world_spec(settings: Settings, extra_faults: Iterable[FaultSpec] = ()) -> Wo
                 linh_vuc=tuple(u.dvc_linh_vuc),
                 national_id=u.national_id,
                 ma_coquan=u.ma_coquan,
+                v1_department_id=u.v1_department_id,
+                v1_department_code=u.v1_department_code,
                 valid_from=u.valid_from,
                 valid_to=u.valid_to,
             )
@@ -81,6 +83,7 @@ def world_spec(settings: Settings, extra_faults: Iterable[FaultSpec] = ()) -> Wo
         i766_discrepancies=settings.sim.i766_discrepancies,
         contract=settings.sim.contract,
         faults=(*faults, *extra_faults),
+        v1_root=sources.dvc_quocgia.root_department_id,
     )
 
 

@@ -146,6 +146,48 @@ class Reconciliation(_Model):
     tolerance: float = Field(default=0.05, ge=0, le=5)
 
 
+class FormulaPart(_Model):
+    """One term of a dashboard score: max × rate (linear), max × min(1, rate / threshold), max (constant), or
+    nothing (an informational metric). A table's part reads its metric's numerator and denominator."""
+
+    numerator: str = "numerator"
+    denominator: str = "denominator"
+    max_points: float = Field(ge=0)
+    scoring: Literal["linear", "threshold", "constant", "none"]
+    threshold: float | None = Field(default=None, gt=0, le=1)
+    when_no_denominator: Literal["na", "zero", "full"] = "na"
+
+    @model_validator(mode="after")
+    def _threshold_when_capped(self) -> FormulaPart:
+        if (self.scoring == "threshold") != (self.threshold is not None):
+            raise ValueError("a threshold goes with scoring = 'threshold', and only with it")
+        return self
+
+
+class DashboardFormula(_Model):
+    """How one api/v1 endpoint's published score (its row's, or one metric's) follows from its published counts."""
+
+    endpoint: str
+    group: str
+    metric: str = ""  # a table's metric code; "" for a tree row's own score
+    indicator: str = ""  # our indicator(s) it corresponds to, for the docs
+    parts: list[FormulaPart] = Field(min_length=1, max_length=10)
+    fit: int = Field(ge=0)  # rows of the real responses it reproduces to 0.01 (the README's count)
+    decidable: bool = True  # False: the real responses cannot tell this form from the others
+    exceptions: str = Field(min_length=1)
+
+
+class Dashboard(_Model):
+    """The national dashboard's own rule set on api/v1 (`dvcqg-v1`)."""
+
+    rule_set: str
+    source: str = Field(min_length=1)
+    formula: list[DashboardFormula] = []
+
+    def formulas_of(self, endpoint: str) -> list[DashboardFormula]:
+        return [f for f in self.formula if f.endpoint == endpoint]
+
+
 class Definitions(_Model):
     group: list[Group]
     reported_only: list[ReportedOnly] = []
@@ -153,6 +195,7 @@ class Definitions(_Model):
     bands: Bands
     reconciliation: Reconciliation = Reconciliation()
     indicator: list[Indicator] = Field(min_length=1)
+    dashboard: Dashboard | None = None
 
     def problems(self) -> list[str]:
         groups = {g.id for g in self.group}
@@ -182,6 +225,9 @@ class Definitions(_Model):
                     f"group[{grp.id}].max_points: its indicators give {members:g} points, more than the "
                     f"group's {grp.max_points:g}"
                 )
+        for n, formula in enumerate(self.dashboard.formula if self.dashboard else []):
+            if formula.group not in groups and formula.group not in ("TTTT", "CLGQ"):
+                problems.append(f"dashboard.formula[{n}].group: expected a 766 group, got {formula.group!r}")
         for ind in self.indicator:
             for field_name in ("same_as", "multiply_by"):
                 ref = getattr(ind, field_name)

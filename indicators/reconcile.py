@@ -22,7 +22,9 @@ import pandas as pd
 
 from cchc.settings import Unit
 from indicators.definitions import Definitions
+from indicators.published import group_score
 from indicators.scorecard import Cells, Period, compute, parse_period, period_cells
+from probes.national_v1 import Report
 
 STATUSES = ("equal", "within", "differs", "unchecked", "no_published")
 
@@ -242,3 +244,51 @@ def _published(found: _Found, unit: str, metrics: Sequence[str]) -> tuple[float 
             observations.update(sources[0])
             snapshots.update(sources[1])
     return float(sum(v or 0.0 for v in values)), sorted(observations), sorted(snapshots)
+
+
+# --- the national dashboard's own answers (api/v1) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DepartmentCheck:
+    """A department's published group score on one api/v1 answer beside what its published counts give by the
+    dashboard's formulas (indicators.toml [dashboard]): the same statuses and tolerance as a unit's GroupCheck."""
+
+    endpoint: str
+    group: str
+    department: str  # its departmentId
+    code: str | None
+    name: str
+    published: float
+    computed: float
+    unscored_max: float  # maxima of the metrics the rule set has no formula for
+    unscored: tuple[str, ...]
+    tolerance: float
+    status: str
+
+    @property
+    def finding(self) -> bool:
+        return self.status == "differs"
+
+    def describe(self) -> str:
+        allowed = (f"{self.computed:.2f}" if self.unscored_max == 0
+                   else f"{self.computed:.2f}–{self.computed + self.unscored_max:.2f}")  # fmt: skip
+        return (f"{self.code or self.department} {self.name} {self.group} ({self.endpoint}): published "
+                f"{self.published:.2f}, its counts give {allowed}")  # fmt: skip
+
+
+def reconcile_report(report: Report, definitions: Definitions, *, parent: bool = True) -> list[DepartmentCheck]:
+    """Every department of an answer (and the province, with parent) reconciled; none without a [dashboard]."""
+    dashboard = definitions.dashboard
+    if dashboard is None:
+        return []
+    tolerance = definitions.reconciliation.tolerance
+    rows = [report.parent, *report.departments] if parent else list(report.departments)
+    checks = []
+    for row in rows:
+        computed, unscored, missing = group_score(report, dashboard, row)
+        scored_any = unscored < row.max_score
+        status = _status(row.score, computed, unscored, scored_any, row.max_score, tolerance)
+        checks.append(DepartmentCheck(report.endpoint.name, report.endpoint.group, row.id, row.code, row.name,
+                                      row.score, computed, unscored, tuple(missing), tolerance, status))  # fmt: skip
+    return checks

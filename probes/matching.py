@@ -69,6 +69,8 @@ def name_key(name: str) -> NameKey:
     apart, a qualifier in brackets or after a comma dropped, and a numeral written one way ("IV", "04" → "4")."""
     text = unicodedata.normalize("NFC", name).replace("\xa0", " ").casefold()
     text = re.sub(r"\([^)]*\)", " ", text).split(",", 1)[0]
+    # api/v1 names some communes "UBND xã Bình Phú - Tỉnh Phú Thọ": the province after a dash qualifies it.
+    text = re.sub(r"\s[-–—]\s*(?:tỉnh|thành phố)\s.*$", "", text)
     text = re.sub(r"[–—-]", " ", text)
     text = re.sub(r"\s+", " ", text).strip()
     text = _COMMITTEE.sub("", text)

@@ -34,11 +34,13 @@ from probes._base import Found, LayoutNotRecognised, Parsed, SnapshotView
 from probes._national import ensure_cookies, rest_params, rest_rows, rest_target
 from probes._probe import Job
 from probes._session import CrawlSession
+from probes.v1_reports import v1_jobs, v1_parse
 from probes._text import clean, parse_count, parse_decimal
 from probes.matching import Candidate, Match, Wanted, match_agencies
 
 NAME = "service_stats"
-VERSION = "3"  # 2: every row kept, units matched by id, code, then name; 3: the optional open-dossier counts
+# 2: every row kept, units matched by id, code, then name; 3: the optional open-dossier counts; 4: api/v1
+VERSION = "4"
 log = logging.getLogger("cchc.probes")
 
 MONTHLY_SERVICE = "report_by_month_sum_service"
@@ -281,9 +283,15 @@ class ServiceStatsProbe:
                 walk = partial(self._month, period, bool(wards), bool(phong))
                 jobs.append(Job(NAME, f"dossiers/{period.key}", walk, wards + phong))
         if scored:
-            for period in periods_to_crawl(year, today):
+            national = settings.sources.dvc_quocgia
+            periods = periods_to_crawl(year, today)
+            rest = [p for p in periods if national.api_for(p.start, p.end).api == "rest.jsp"]
+            for period in rest:
                 jobs.append(Job(NAME, f"i766/{period.key}", partial(self._i766, period), scored))
-            jobs.append(Job(NAME, "i766/dashboard", self._dashboard, scored))
+            if rest:
+                jobs.append(Job(NAME, "i766/dashboard", self._dashboard, scored))
+            v1 = [p for p in periods if p not in rest and not p.half]  # api/v1 knows no half-years
+            jobs += v1_jobs(self, v1, scored)
         return jobs
 
     async def _month(self, period: ReportPeriod, wards: bool, phong: bool, session: CrawlSession) -> None:
@@ -424,6 +432,9 @@ class ServiceStatsProbe:
 
     def parse(self, view: SnapshotView, settings: Settings) -> Parsed:
         rest_path = settings.sources.dvc_quocgia.rest_path
+        v1 = v1_parse(view, settings)
+        if v1 is not None:
+            return v1
         if not urlsplit(view.url).path.endswith(rest_path):
             if view.render == "browser":
                 return Parsed(_dashboard(view, rest_path))

@@ -51,6 +51,8 @@ class CitySpec:
     national_id: str
     ma_coquan: str
     national_name: str | None = None  # how the national portal's reports name it, when not as `name`
+    v1_department_id: str | None = None  # its departmentId and code on api/v1 (drawn when not configured)
+    v1_department_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class WorldSpec:
     # "public": the APIs send only the fields portals.md marks as seen publicly; "full": the assumed ones too.
     contract: str = "full"
     faults: tuple[FaultSpec, ...] = ()
+    v1_root: str = ""  # the province's departmentId on api/v1 (the config's root_department_id; drawn when "")
 
     def __post_init__(self) -> None:
         if self.contract not in CONTRACTS:

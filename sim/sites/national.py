@@ -16,6 +16,8 @@ from sim import vocab
 from sim.http import Request, Response, Site
 from sim.render import render
 from sim.spec import NATIONAL_SITE
+from sim.sites.national_v1 import PREFIX as V1_PREFIX
+from sim.sites.national_v1 import V1Api
 from sim.world import CITY, COUNT_FIELDS, DossierMonth, NationalAgency, World
 
 GROUP_PAGES = {
@@ -76,6 +78,7 @@ class NationalSite(Site):
         self.level_by_id = {v: k for k, v in world.spec.impl_level_ids.items()}
         self.agency_by_id = {a.id: a for a in world.province_agencies}
         self.unit_by_national = {u.national_id: u for u in world.spec.units if u.national_id}
+        self.v1 = V1Api(world)
         self.monthly: dict[tuple[str, str], list[DossierMonth]] = {}
         for row in world.dossiers:
             self.monthly.setdefault((row.agency, row.month), []).append(row)
@@ -96,6 +99,8 @@ class NationalSite(Site):
             return Response.html("<html><body>Đăng nhập</body></html>")
         if path == "/jsp/rest.jsp" and request.method == "POST":
             return self._rest(request)
+        if path.startswith(V1_PREFIX):
+            return self.v1.handle(request)
         return Response.html("<html><body><h1>404</h1></body></html>", 404)
 
     # --- pages ----------------------------------------------------------------------------------------------
