@@ -235,7 +235,11 @@ def parse_command(
     ] = None,
     request: Annotated[
         str | None,
-        typer.Option(help="The request body it answered (rest.jsp params=…, a multipart form), or @FILE."),
+        typer.Option(
+            "--request",
+            "--payload",
+            help="The request body it answered (rest.jsp params=…, a multipart form, api/v1's JSON), or @FILE.",
+        ),
     ] = None,
 ) -> None:
     """Parse a saved page or JSON file offline and print its observations as JSON lines.

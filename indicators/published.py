@@ -34,11 +34,15 @@ def part_points(part: FormulaPart, numerator: float | None, denominator: float |
     if not denominator or numerator is None:
         return {"zero": 0.0, "full": part.max_points, "na": None}[part.when_no_denominator]
     rate = max(0.0, numerator / denominator)
-    share = min(1.0, rate / part.threshold) if part.scoring == "threshold" and part.threshold else min(1.0, rate)
+    share = (
+        min(1.0, rate / part.threshold) if part.scoring == "threshold" and part.threshold else min(1.0, rate)
+    )
     return half_up(part.max_points * share)
 
 
-def _inputs(formula: DashboardFormula, part: FormulaPart, row: Department) -> tuple[float | None, float | None]:
+def _inputs(
+    formula: DashboardFormula, part: FormulaPart, row: Department
+) -> tuple[float | None, float | None]:
     if formula.metric:
         metric = row.metric(formula.metric)
         if metric is None:
@@ -93,8 +97,16 @@ def recompute_report(report: Report, dashboard: Dashboard, *, parent: bool = Fal
     """Every department's (and with parent=True the province's) scores of one answer, recomputed."""
     rows = [report.parent, *report.departments] if parent else list(report.departments)
     return [
-        ScoreCheck(report.endpoint.name, f.metric, row.id, row.code, row.name, published(f, row), recompute(f, row),
-                   checked(f, row))  # fmt: skip
+        ScoreCheck(
+            report.endpoint.name,
+            f.metric,
+            row.id,
+            row.code,
+            row.name,
+            published(f, row),
+            recompute(f, row),
+            checked(f, row),
+        )
         for f in dashboard.formulas_of(report.endpoint.name)
         for row in rows
     ]

@@ -277,7 +277,9 @@ class DepartmentCheck:
                 f"{self.published:.2f}, its counts give {allowed}")  # fmt: skip
 
 
-def reconcile_report(report: Report, definitions: Definitions, *, parent: bool = True) -> list[DepartmentCheck]:
+def reconcile_report(
+    report: Report, definitions: Definitions, *, parent: bool = True
+) -> list[DepartmentCheck]:
     """Every department of an answer (and the province, with parent) reconciled; none without a [dashboard]."""
     dashboard = definitions.dashboard
     if dashboard is None:

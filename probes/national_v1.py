@@ -26,7 +26,7 @@ from probes._base import LayoutNotRecognised, SnapshotView
 
 VERSION = "1"
 API_PREFIX = "/api/v1/reporting/"
-FORMALITIES = "formalities"
+FORMALITIES: Literal["formalities"] = "formalities"
 Family = Literal["tree", "table"]
 MAX_DEPARTMENTS = 5000  # a province lists some hundreds; more is not an answer we know
 MAX_METRICS = 50
@@ -65,23 +65,46 @@ ENDPOINTS: dict[str, Endpoint] = {
     for e in (
         Endpoint("transparency", "table", "CKMB", 18),
         Endpoint(
-            "dvc-progress-tree", "tree", "TDGQ", 20,
+            "dvc-progress-tree",
+            "tree",
+            "TDGQ",
+            20,
             counts=("totalReceived", "totalOnTime", "totalOverdue", "avgProcessingDays"),
             parent_counts=("totalReceived", "totalOnTime", "totalCompleted", "avgProcessingDays"),
-            score_field="score", max_field="maxScore",
+            score_field="score",
+            max_field="maxScore",
         ),
         Endpoint(
-            "provide-online-tree", "tree", "CLGQ", 12,
-            parent_counts=("authorityCount", "partialCount", "fullCount", "onlineDossierCount",
-                           "onlineServiceTotal", "channelOnlineSum", "channelDirectSum", "channelPostalSum",
-                           "channelTotalSum", "onlineOnTimeSum", "onlineOverdueSum"),
+            "provide-online-tree",
+            "tree",
+            "CLGQ",
+            12,
+            parent_counts=(
+                "authorityCount",
+                "partialCount",
+                "fullCount",
+                "onlineDossierCount",
+                "onlineServiceTotal",
+                "channelOnlineSum",
+                "channelDirectSum",
+                "channelPostalSum",
+                "channelTotalSum",
+                "onlineOnTimeSum",
+                "onlineOverdueSum",
+            ),
         ),
-        Endpoint("formality-online-payment-tree", "tree", "TTTT", 10, counts=_PAYMENT_COUNTS,
-                 parent_counts=_PAYMENT_COUNTS),
+        Endpoint(
+            "formality-online-payment-tree",
+            "tree",
+            "TTTT",
+            10,
+            counts=_PAYMENT_COUNTS,
+            parent_counts=_PAYMENT_COUNTS,
+        ),
         Endpoint("handling-satisfaction", "table", "MDHL", 18, date_range=True),
         Endpoint("dossier-digitized", "table", "MDSH", 22),
     )
-}  # fmt: skip
+}
 # Counts a table row may carry beside its metrics (handling-satisfaction); read when present.
 TABLE_ROW_COUNTS = ("totalPetitions", "classifiedPetitions", "totalDossiers")
 
@@ -100,8 +123,15 @@ class Metric:
     extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. dataQualityStatus of DOSSIER_SYNC
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "numerator": self.numerator, "denominator": self.denominator,
-                "ratio": self.ratio, "score": self.score, "max_score": self.max_score, **self.extra}  # fmt: skip
+        return {
+            "code": self.code,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "ratio": self.ratio,
+            "score": self.score,
+            "max_score": self.max_score,
+            **self.extra,
+        }
 
 
 @dataclass(frozen=True)
@@ -181,9 +211,15 @@ def endpoint_of(url: str) -> Endpoint | Literal["formalities"] | None:
 
 
 def evaluation_payload(
-    endpoint: Endpoint, root: str, year: int, *, month: int = 0, quarter: int = 0, page: int = 1,
+    endpoint: Endpoint,
+    root: str,
+    year: int,
+    *,
+    month: int = 0,
+    quarter: int = 0,
+    page: int = 1,
     page_size: int = 200,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The request body the dashboard sends: a month, a quarter or a year (handling-satisfaction: its dates)."""
     payload: dict[str, Any] = {"rootDepartmentId": root, "currentPage": page, "pageSize": page_size}
     if endpoint.date_range:
@@ -240,8 +276,11 @@ def period_of(payload: Mapping[str, Any]) -> str | None:
         return None
     if last < first or not 2000 <= first.year <= 2100:
         return None
-    for months, key in ((1, f"{first.year}-{first.month:02d}"), (3, f"{first.year}-Q{(first.month + 2) // 3}"),
-                        (12, str(first.year))):  # fmt: skip
+    for months, key in (
+        (1, f"{first.year}-{first.month:02d}"),
+        (3, f"{first.year}-Q{(first.month + 2) // 3}"),
+        (12, str(first.year)),
+    ):
         quarter = (first.month + 2) // 3 if months == 3 else 0
         start, end = _span(first.year, first.month if months == 1 else 0, quarter)
         if (first, last) == (start, end):
@@ -323,8 +362,10 @@ def envelope(view: SnapshotView, parser: str) -> Mapping[str, Any]:
         raise reader.fail("the answer is not JSON") from None
     top = reader.obj(body, "the answer")
     if top.get("code") != "OK":
-        raise reader.fail(f"the answer's code is {_shape(top.get('code'))}, expected 'OK' "
-                          f"(message {str(top.get('message'))[:80]!r})")  # fmt: skip
+        raise reader.fail(
+            f"the answer's code is {_shape(top.get('code'))}, expected 'OK' "
+            f"(message {str(top.get('message'))[:80]!r})"
+        )
     return reader.obj(top.get("data"), "the answer's data")
 
 
@@ -333,12 +374,16 @@ def read_report(view: SnapshotView, parser: str = "v1-evaluation") -> Report:
     reader = _Reader(view, parser)
     endpoint = endpoint_of(view.url)
     if not isinstance(endpoint, Endpoint):
-        raise reader.fail(f"{urlsplit(view.url).path} is not one of the evaluation endpoints {sorted(ENDPOINTS)}")
+        raise reader.fail(
+            f"{urlsplit(view.url).path} is not one of the evaluation endpoints {sorted(ENDPOINTS)}"
+        )
     payload = request_payload(view)
     period = period_of(payload)
     if period is None:
-        raise reader.fail(f"the request to {endpoint.name} names no period we know ({json.dumps(payload)[:120]}); "
-                          "expected timeType/year/month|quarter or fromDate/toDate")  # fmt: skip
+        raise reader.fail(
+            f"the request to {endpoint.name} names no period we know ({json.dumps(payload)[:120]}); "
+            "expected timeType/year/month|quarter or fromDate/toDate"
+        )
     data = envelope(view, parser)
     page = _int(payload.get("currentPage")) or 1
     size = _int(payload.get("pageSize")) or 0
@@ -346,16 +391,20 @@ def read_report(view: SnapshotView, parser: str = "v1-evaluation") -> Report:
     if endpoint.family == "tree":
         parent = _tree_row(reader, endpoint, reader.obj(data.get("parent"), "data.parent"), 0)
         children = reader.list(data.get("children"), "data.children", MAX_DEPARTMENTS)
-        rows = tuple(_tree_row(reader, endpoint, reader.obj(c, f"child {n}"), n)
-                     for n, c in enumerate(children, start=1))  # fmt: skip
+        rows = tuple(
+            _tree_row(reader, endpoint, reader.obj(c, f"child {n}"), n)
+            for n, c in enumerate(children, start=1)
+        )
         return Report(endpoint, period, root, parent, rows, None, page, size)
     overview = _table_row(reader, endpoint, reader.obj(data.get("overview"), "data.overview"), 0)
     evaluation = reader.list(data.get("evaluation"), "data.evaluation", MAX_DEPARTMENTS)
     pagination = reader.obj(data.get("pagination"), "data.pagination")
     total = int(reader.required(pagination, "total", "data.pagination"))
     first = (page - 1) * size if size else 0
-    rows = tuple(_table_row(reader, endpoint, reader.obj(r, f"evaluation row {n}"), first + n)
-                 for n, r in enumerate(evaluation, start=1))  # fmt: skip
+    rows = tuple(
+        _table_row(reader, endpoint, reader.obj(r, f"evaluation row {n}"), first + n)
+        for n, r in enumerate(evaluation, start=1)
+    )
     return Report(endpoint, period, root, overview, rows, total, page, size)
 
 
@@ -363,8 +412,10 @@ def _identity(reader: _Reader, row: Mapping[str, Any], what: str) -> tuple[str, 
     code = row.get("departmentCode")
     if code is not None and not isinstance(code, str):
         raise reader.fail(f"{what} has departmentCode = {_shape(code)}, expected a string")
-    return reader.text(row, "departmentId", what), (code or "").strip() or None, reader.text(
-        row, "departmentName", what
+    return (
+        reader.text(row, "departmentId", what),
+        (code or "").strip() or None,
+        reader.text(row, "departmentName", what),
     )
 
 
@@ -397,16 +448,25 @@ def _table_row(reader: _Reader, endpoint: Endpoint, row: Mapping[str, Any], n: i
     )
     counts = {k: reader.required(row, k, what) for k in TABLE_ROW_COUNTS if row.get(k) is not None}
     return Department(
-        ident, code, name, level if isinstance(level, str) else None, n,
-        reader.required(row, "totalScore", what), reader.required(row, "totalMaxScore", what),
-        reader.required(row, "ratio", what), counts, metrics,
-    )  # fmt: skip
+        ident,
+        code,
+        name,
+        level if isinstance(level, str) else None,
+        n,
+        reader.required(row, "totalScore", what),
+        reader.required(row, "totalMaxScore", what),
+        reader.required(row, "ratio", what),
+        counts,
+        metrics,
+    )
 
 
 def _metric(reader: _Reader, m: Mapping[str, Any], what: str) -> Metric:
     code = reader.text(m, "code", what)
     name = m.get("name")
-    extra = {k: v for k, v in m.items() if k in ("dataQualityStatus", "dataQualityMessage") and isinstance(v, str)}
+    extra = {
+        k: v for k, v in m.items() if k in ("dataQualityStatus", "dataQualityMessage") and isinstance(v, str)
+    }
     return Metric(
         code,
         name.strip() if isinstance(name, str) else "",
@@ -441,11 +501,15 @@ def read_formalities(view: SnapshotView, parser: str = "v1-formalities") -> Cata
         department = item.get("departmentId")
         out.append(
             Formality(
-                reader.text(item, "id", what), reader.text(item, "code", what), reader.text(item, "name", what),
-                reader.text(item, "state", what), department if isinstance(department, str) else None,
-                lists["publishingDepartmentIds"], lists["appliedDepartmentIds"],
+                reader.text(item, "id", what),
+                reader.text(item, "code", what),
+                reader.text(item, "name", what),
+                reader.text(item, "state", what),
+                department if isinstance(department, str) else None,
+                lists["publishingDepartmentIds"],
+                lists["appliedDepartmentIds"],
             )
-        )  # fmt: skip
+        )
     return Catalogue(
         tuple(out),
         int(reader.required(pagination, "total", "data.pagination")),

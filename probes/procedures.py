@@ -13,6 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from datetime import date
 from functools import partial
 from typing import Any, Literal
 
@@ -27,11 +28,12 @@ from probes._probe import Job
 from probes._session import CrawlSession
 from probes._text import clean, parse_count
 from probes.matching import Candidate, Match, Wanted, match_agencies
+from probes.national_v1 import API_PREFIX, FORMALITIES, formalities_payload, read_formalities
 
 NAME = "procedures"
-VERSION = (
-    "2"  # 2: only the publicly seen list fields are required; every unit's DonViID checked in the directory
-)
+# 2: only the publicly seen list fields are required; every unit's DonViID checked in the directory;
+# 3: the national catalogue of api/v1 (formalities)
+VERSION = "3"
 
 log = logging.getLogger("cchc.probes")
 
@@ -230,12 +232,27 @@ class ProceduresProbe:
             jobs.append(Job(NAME, "city/list", walk, phong))
         if wards or phong:
             jobs.append(Job(NAME, "directory", self._walk_directory, tuple(w.id for w in wards) + phong))
+            year = (
+                settings.inspection.year
+            )  # the catalogue of today's API, when the inspection year is read from it
+            if settings.sources.dvc_quocgia.api_for(date(year, 1, 1), date(year, 12, 31)).api == "v1":
+                jobs.append(Job(NAME, "formalities", self._walk_formalities, ()))
         if wards:
             wards_ids = tuple(w.id for w in wards)
             jobs.append(Job(NAME, "reference/xa", partial(self._walk_reference, "xa"), wards_ids))
         if phong:
             jobs.append(Job(NAME, "reference/huyen", partial(self._walk_reference, "huyen"), phong))
         return jobs
+
+    async def _walk_formalities(self, session: CrawlSession) -> None:
+        """The national catalogue on api/v1, page by page to its totalPages (bounded)."""
+        for page in range(1, FORMALITY_MAX_PAGES + 1):
+            _, parsed = await session.visit(self, formalities_target(session.settings, page))
+            if parsed is None:
+                return
+            summary = next((f for f in parsed.found if f.metric == "formalities_page"), None)
+            if summary is None or page >= int(summary.attributes["total_pages"]):
+                return
 
     async def _walk_list(
         self, donvi_id: int, unit: str | None, wanted: frozenset[str], session: CrawlSession
@@ -339,6 +356,8 @@ class ProceduresProbe:
             return Parsed([_rendered_list(view, settings)])
         if path.endswith(national.rest_path):
             return Parsed(_reference_page(view, settings))
+        if path.endswith(API_PREFIX + FORMALITIES):
+            return Parsed(_formalities(view))
         if path.endswith(national.bot_cookie_page):
             return Parsed([])  # the page fetched for the gateway's session cookies: no procedures on it
         raise LayoutNotRecognised(
@@ -347,6 +366,36 @@ class ProceduresProbe:
             f"{host_key(view.where)}: not a snapshot this probe reads (expected {dvc.api_path}{LIST_ENDPOINT}, "
             f"{DETAIL_ENDPOINT}, {FIELDS_ENDPOINT}, {DIRECTORY_ENDPOINT}, {dvc.list_page} or {national.rest_path})",
         )
+
+
+# --- the national catalogue on api/v1 ---------------------------------------------------------------------------
+
+FORMALITY_PAGE_SIZE = 200
+FORMALITY_MAX_PAGES = 100  # 5741 procedures in 2026: 29 pages of 200
+
+
+def formalities_target(settings: Settings, page: int) -> Target:
+    source = settings.sources.dvc_quocgia
+    body = json.dumps(formalities_payload(page, FORMALITY_PAGE_SIZE), separators=(",", ":")).encode()
+    return Target(url=source.base_url + API_PREFIX + FORMALITIES, method="POST", body=body,
+                  headers=(("Content-Type", "application/json"), ("Accept", "application/json")),
+                  probe=NAME, label=f"v1 formalities page {page}")  # fmt: skip
+
+
+def _formalities(view: SnapshotView) -> list[Found]:
+    """A page of the national catalogue: each procedure as published (id, code, name, state, departments)."""
+    catalogue = read_formalities(view, NAME)
+    found = [
+        Found("national_formality", "instant", None, text=f.name,
+              attributes={"id": f.id, "code": f.code, "state": f.state, "department_id": f.department_id,
+                          "publishing": list(f.publishing), "applied": list(f.applied)})
+        for f in catalogue.items
+    ]  # fmt: skip
+    pages = -(-catalogue.total // catalogue.page_size) if catalogue.page_size else 1
+    found.append(Found("formalities_page", "instant", None, value=float(len(catalogue.items)),
+                       attributes={"total": catalogue.total, "page": catalogue.page,
+                                   "page_size": catalogue.page_size, "total_pages": pages}))  # fmt: skip
+    return found
 
 
 # --- the province DVC API -------------------------------------------------------------------------------------

@@ -34,9 +34,9 @@ from probes._base import Found, LayoutNotRecognised, Parsed, SnapshotView
 from probes._national import ensure_cookies, rest_params, rest_rows, rest_target
 from probes._probe import Job
 from probes._session import CrawlSession
-from probes.v1_reports import v1_jobs, v1_parse
 from probes._text import clean, parse_count, parse_decimal
 from probes.matching import Candidate, Match, Wanted, match_agencies
+from probes.v1_reports import v1_jobs, v1_parse
 
 NAME = "service_stats"
 # 2: every row kept, units matched by id, code, then name; 3: the optional open-dossier counts; 4: api/v1

@@ -77,14 +77,24 @@ def metric_metric(code: str) -> str:
 def evaluation_target(settings: Settings, endpoint: Endpoint, period: Period, root: str, page: int) -> Target:
     """A POST of the dashboard's JSON body to one evaluation endpoint."""
     source = settings.sources.dvc_quocgia
-    payload = evaluation_payload(endpoint, root, period.year, month=period.month, quarter=period.quarter,
-                                 page=page, page_size=PAGE_SIZE)  # fmt: skip
+    payload = evaluation_payload(
+        endpoint,
+        root,
+        period.year,
+        month=period.month,
+        quarter=period.quarter,
+        page=page,
+        page_size=PAGE_SIZE,
+    )
     return Target(
         url=source.base_url + endpoint.path,
         method="POST",
         body=json.dumps(payload, separators=(",", ":")).encode(),
-        headers=(("Content-Type", "application/json"), ("Accept", "application/json"),
-                 ("Referer", source.base_url + "/")),  # fmt: skip
+        headers=(
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+            ("Referer", source.base_url + "/"),
+        ),
         probe=SERVICE,
         label=f"v1 {endpoint.name} {period.key} page {page}",
     )
@@ -103,8 +113,10 @@ async def _walk(probe: Parser, endpoint: Endpoint, period: Period, session: Craw
     settings = session.settings
     root = settings.sources.dvc_quocgia.root_department_id
     if not root:
-        message = (f"{SERVICE}: sources.dvc_quocgia.root_department_id is not set: api/v1 {endpoint.name} "
-                   f"{period.key} not asked for (the province's departmentId, a UUID)")  # fmt: skip
+        message = (
+            f"{SERVICE}: sources.dvc_quocgia.root_department_id is not set: api/v1 {endpoint.name} "
+            f"{period.key} not asked for (the province's departmentId, a UUID)"
+        )
         if message not in session.counts.failures:
             log.warning("%s", message)
             session.counts.failures.append(message)
@@ -139,9 +151,12 @@ def v1_parse(view: SnapshotView, settings: Settings) -> Parsed | None:
         return None
     report = read_report(view, "v1-evaluation")
     if not re.fullmatch(r"\d{4}(-\d{2}|-Q[1-4])?", report.period):
-        raise LayoutNotRecognised("v1-evaluation", view.where,
-                                  f"the request's dates {report.period} are not a month, quarter or year: "
-                                  f"observations are kept by calendar period (api/v1 on {host_key(view.where)})")  # fmt: skip
+        raise LayoutNotRecognised(
+            "v1-evaluation",
+            view.where,
+            f"the request's dates {report.period} are not a month, quarter or year: "
+            f"observations are kept by calendar period (api/v1 on {host_key(view.where)})",
+        )
     return Parsed(observations(report, settings))
 
 
@@ -159,8 +174,12 @@ def v1_wanted(settings: Settings, period: str) -> list[Wanted]:
 def observations(report: Report, settings: Settings) -> list[Found]:
     endpoint, period = report.endpoint, report.period
     rows = [
-        _Row(d, Candidate(d.id, d.code, d.name, f"row {d.row} of {endpoint.name}",
-                          {"row": d.row, "capdonvi": d.level}))  # fmt: skip
+        _Row(
+            d,
+            Candidate(
+                d.id, d.code, d.name, f"row {d.row} of {endpoint.name}", {"row": d.row, "capdonvi": d.level}
+            ),
+        )
         for d in report.departments
     ]
     matches = match_agencies(v1_wanted(settings, period), [r.candidate for r in rows])
@@ -172,25 +191,60 @@ def observations(report: Report, settings: Settings) -> list[Found]:
         if match is not None:
             found += _unit_found(endpoint, period, row.department, match)
     found += [
-        Found("unit_match", period, m.wanted.key, value=1.0 if m.found else 0.0, text=m.describe(),
-              attributes={**m.as_dict(), "service": endpoint.name, "api": "v1", "scope": "national",
-                          "page": report.page, "fields_absent": []})
+        Found(
+            "unit_match",
+            period,
+            m.wanted.key,
+            value=1.0 if m.found else 0.0,
+            text=m.describe(),
+            attributes={
+                **m.as_dict(),
+                "service": endpoint.name,
+                "api": "v1",
+                "scope": "national",
+                "page": report.page,
+                "fields_absent": [],
+            },
+        )
         for m in matches
-    ]  # fmt: skip
+    ]
     found.append(
-        Found("report_rows", period, None, value=float(len(rows)),
-              attributes={"service": endpoint.name, "api": "v1", "page": report.page, "total": report.total,
-                          "first": rows[0].department.id if rows else None, "root": report.root,
-                          "matched": sum(m.found for m in matches)})
-    )  # fmt: skip
+        Found(
+            "report_rows",
+            period,
+            None,
+            value=float(len(rows)),
+            attributes={
+                "service": endpoint.name,
+                "api": "v1",
+                "page": report.page,
+                "total": report.total,
+                "first": rows[0].department.id if rows else None,
+                "root": report.root,
+                "matched": sum(m.found for m in matches),
+            },
+        )
+    )
     return found
 
 
 def _parent(report: Report) -> Found:
     d = report.parent
-    return Found("report_parent", report.period, None, value=d.score, text=d.name,
-                 attributes={"service": report.endpoint.name, "api": "v1", "national_id": d.id, "code": d.code,
-                             "name": d.name, "values": d.values()})  # fmt: skip
+    return Found(
+        "report_parent",
+        report.period,
+        None,
+        value=d.score,
+        text=d.name,
+        attributes={
+            "service": report.endpoint.name,
+            "api": "v1",
+            "national_id": d.id,
+            "code": d.code,
+            "name": d.name,
+            "values": d.values(),
+        },
+    )
 
 
 def _row_found(endpoint: Endpoint, period: str, row: _Row, match: Match | None) -> Found:
@@ -200,28 +254,56 @@ def _row_found(endpoint: Endpoint, period: str, row: _Row, match: Match | None) 
         period,
         match.wanted.key if match is not None else None,
         text=d.name,
-        attributes={"service": endpoint.name, "api": "v1", "row": d.row, "national_id": d.id, "code": d.code,
-                    "name": d.name, "level": d.level, "values": d.values(), "fields_absent": [],
-                    "ours": match.wanted.key if match is not None else None,
-                    "method": match.method if match is not None else None},
-    )  # fmt: skip
+        attributes={
+            "service": endpoint.name,
+            "api": "v1",
+            "row": d.row,
+            "national_id": d.id,
+            "code": d.code,
+            "name": d.name,
+            "level": d.level,
+            "values": d.values(),
+            "fields_absent": [],
+            "ours": match.wanted.key if match is not None else None,
+            "method": match.method if match is not None else None,
+        },
+    )
 
 
 def _unit_found(endpoint: Endpoint, period: str, d: Department, match: Match) -> list[Found]:
-    identity: dict[str, Any] = {"id": d.id, "code": d.code or "", "name": d.name, "service": endpoint.name,
-                                "api": "v1", "match": match.method, "agency": d.id}  # fmt: skip
+    identity: dict[str, Any] = {
+        "id": d.id,
+        "code": d.code or "",
+        "name": d.name,
+        "service": endpoint.name,
+        "api": "v1",
+        "match": match.method,
+        "agency": d.id,
+    }
     found = [
-        Found(score_metric(endpoint), period, match.wanted.key, value=d.score,
-              attributes={**identity, "max_score": d.max_score, "ratio": d.ratio})
-    ]  # fmt: skip
+        Found(
+            score_metric(endpoint),
+            period,
+            match.wanted.key,
+            value=d.score,
+            attributes={**identity, "max_score": d.max_score, "ratio": d.ratio},
+        )
+    ]
     found += [
-        Found(count_metric(k), period, match.wanted.key, value=v, attributes=identity) for k, v in d.counts.items()
+        Found(count_metric(k), period, match.wanted.key, value=v, attributes=identity)
+        for k, v in d.counts.items()
     ]
     # A metric without a score (null: no data this period) is not an observation: N/A, never 0.
     found += [
-        Found(metric_metric(m.code), period, match.wanted.key, value=m.score, text=m.name or None,
-              attributes={**identity, **m.as_dict()})
+        Found(
+            metric_metric(m.code),
+            period,
+            match.wanted.key,
+            value=m.score,
+            text=m.name or None,
+            attributes={**identity, **m.as_dict()},
+        )
         for m in d.metrics
         if m.score is not None
-    ]  # fmt: skip
+    ]
     return found

@@ -51,8 +51,6 @@ class CitySpec:
     national_id: str
     ma_coquan: str
     national_name: str | None = None  # how the national portal's reports name it, when not as `name`
-    v1_department_id: str | None = None  # its departmentId and code on api/v1 (drawn when not configured)
-    v1_department_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,8 @@ class UnitSpec:
     valid_from: date = date(2014, 1, 1)
     valid_to: date | None = None
     national_name: str | None = None  # how the national portal's reports name it, when not as `name`
+    v1_department_id: str | None = None  # its departmentId and code on api/v1 (drawn when not configured)
+    v1_department_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,9 @@ class WorldSpec:
     # "public": the APIs send only the fields portals.md marks as seen publicly; "full": the assumed ones too.
     contract: str = "full"
     faults: tuple[FaultSpec, ...] = ()
-    v1_root: str = ""  # the province's departmentId on api/v1 (the config's root_department_id; drawn when "")
+    v1_root: str = (
+        ""  # the province's departmentId on api/v1 (the config's root_department_id; drawn when "")
+    )
 
     def __post_init__(self) -> None:
         if self.contract not in CONTRACTS:

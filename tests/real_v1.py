@@ -19,7 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 CANDIDATES = (REPO.parent / "shared", REPO.parent.parent / "shared")
 SHARED = next((c for c in CANDIDATES if (c / "real" / "dvcqg-v1" / "captures.json").is_file()), None)
 REAL = SHARED / "real" / "dvcqg-v1" if SHARED else None
-SKIP_REASON = f"the real api/v1 responses are not beside the repository (looked in {', '.join(map(str, CANDIDATES))})"
+SKIP_REASON = (
+    f"the real api/v1 responses are not beside the repository (looked in {', '.join(map(str, CANDIDATES))})"
+)
 needs_real = pytest.mark.skipif(REAL is None, reason=SKIP_REASON)
 
 
@@ -58,7 +60,8 @@ def captures() -> list[Capture]:
         return []
     entries = json.loads((REAL / "captures.json").read_text(encoding="utf-8"))
     return [
-        Capture(REAL / e["file"], e["url"], e["payload"], int(e["httpStatus"]), e["contentType"]) for e in entries
+        Capture(REAL / e["file"], e["url"], e["payload"], int(e["httpStatus"]), e["contentType"])
+        for e in entries
     ]
 
 

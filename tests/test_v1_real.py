@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from real_v1 import Capture, capture, evaluations, needs_real
 
 from cchc.settings import Settings
 from indicators.definitions import load_definitions
@@ -20,7 +21,6 @@ from indicators.reconcile import reconcile_report
 from probes import get_probe
 from probes._base import LayoutNotRecognised
 from probes.national_v1 import ENDPOINTS, read_formalities, read_report
-from real_v1 import Capture, capture, evaluations, needs_real
 
 pytestmark = needs_real
 DEFINITIONS = load_definitions(Path(__file__).resolve().parent.parent / "indicators.toml")
@@ -46,14 +46,25 @@ def test_every_department_of_each_answer_is_read_with_its_figures(endpoint: str)
     assert report.parent.score == parent["totalScore"]
     score_key = "score" if endpoint == "dvc-progress-tree" else "totalScore"
     for got, raw in zip(report.departments, rows, strict=True):
-        assert (got.id, got.name, got.code) == (raw["departmentId"], raw["departmentName"], raw.get("departmentCode"))
+        assert (got.id, got.name, got.code) == (
+            raw["departmentId"],
+            raw["departmentName"],
+            raw.get("departmentCode"),
+        )
         assert got.score == raw[score_key] and got.ratio == raw["ratio"]
         for key in ENDPOINTS[endpoint].counts:
             assert got.counts[key] == raw[key]
         for metric, raw_metric in zip(got.metrics, raw.get("metrics", []), strict=True):
-            assert (metric.code, metric.numerator, metric.denominator, metric.ratio, metric.score,
-                    metric.max_score) == tuple(raw_metric[k] for k in ("code", "numerator", "denominator", "ratio",
-                                                                       "score", "maxScore"))  # fmt: skip
+            assert (
+                metric.code,
+                metric.numerator,
+                metric.denominator,
+                metric.ratio,
+                metric.score,
+                metric.max_score,
+            ) == tuple(
+                raw_metric[k] for k in ("code", "numerator", "denominator", "ratio", "score", "maxScore")
+            )
     levels = {d.level for d in report.departments}
     assert levels == {"PROVINCE", "COMMUNE"}
     assert sum(d.level == "COMMUNE" for d in report.departments) == 148
@@ -66,7 +77,10 @@ def test_the_province_totals_are_kept() -> None:
     payment = read_report(capture("formality-online-payment-tree").view())
     assert payment.parent.counts["totalDossierOnlinePaymentSuccess"] == 82913
     online = read_report(capture("provide-online-tree").view())
-    assert online.parent.counts["onlineDossierCount"] == 406 and online.parent.counts["onlineServiceTotal"] == 1968
+    assert (
+        online.parent.counts["onlineDossierCount"] == 406
+        and online.parent.counts["onlineServiceTotal"] == 1968
+    )
 
 
 def test_the_formalities_page_is_read() -> None:
@@ -80,13 +94,14 @@ def test_the_formalities_page_is_read() -> None:
 # --- the formulas ------------------------------------------------------------------------------------------------
 
 assert DEFINITIONS.dashboard is not None
-FORMULAS = DEFINITIONS.dashboard.formula
+DASHBOARD = DEFINITIONS.dashboard
+FORMULAS = DASHBOARD.formula
 
 
 @pytest.mark.parametrize("formula", FORMULAS, ids=[f"{f.endpoint}:{f.metric or 'score'}" for f in FORMULAS])
 def test_each_formula_reproduces_the_published_scores_on_the_rows_the_readme_documents(formula: Any) -> None:
     report = read_report(capture(formula.endpoint).view())
-    checks = [c for c in recompute_report(report, DEFINITIONS.dashboard) if c.metric == formula.metric]
+    checks = [c for c in recompute_report(report, DASHBOARD) if c.metric == formula.metric]
     assert len(checks) == 163
     fitted = [c for c in checks if c.checked]
     differing = [(c.code, c.name, c.published, c.computed) for c in fitted if c.status != "equal"]
@@ -98,25 +113,37 @@ def test_each_formula_reproduces_the_published_scores_on_the_rows_the_readme_doc
 
 
 def test_the_province_row_follows_the_same_formulas() -> None:
-    for endpoint in ("dvc-progress-tree", "formality-online-payment-tree", "handling-satisfaction", "dossier-digitized"):
+    for endpoint in (
+        "dvc-progress-tree",
+        "formality-online-payment-tree",
+        "handling-satisfaction",
+        "dossier-digitized",
+    ):
         report = read_report(capture(endpoint).view())
         assert DEFINITIONS.dashboard is not None
-        province = [c for c in recompute_report(report, DEFINITIONS.dashboard, parent=True)
-                    if c.department == report.parent.id and c.checked]  # fmt: skip
+        province = [
+            c
+            for c in recompute_report(report, DASHBOARD, parent=True)
+            if c.department == report.parent.id and c.checked
+        ]
         assert province and all(c.status == "equal" for c in province), province
 
 
 def test_the_linear_forms_the_readme_rejects_do_not_fit() -> None:
     """The thresholds are the data's: linear reproduces only 1 of 161 satisfaction rows, 137 of 161 reuse rows."""
     report = read_report(capture("handling-satisfaction").view())
-    linear = [abs(half_up(6 * min(1.0, m.numerator / m.denominator)) - (m.score or 0)) <= 0.01 + 1e-9
-              for d in report.departments if (m := d.metric("DOSSIER_RECEIVING_SATISFACTION")) and m.denominator
-              and m.numerator is not None]  # fmt: skip
+    linear = [
+        abs(half_up(6 * min(1.0, m.numerator / m.denominator)) - (m.score or 0)) <= 0.01 + 1e-9
+        for d in report.departments
+        if (m := d.metric("DOSSIER_RECEIVING_SATISFACTION")) and m.denominator and m.numerator is not None
+    ]
     assert (sum(linear), len(linear)) == (1, 161)
     report = read_report(capture("dossier-digitized").view())
-    linear = [abs(half_up(2 * min(1.0, m.numerator / m.denominator)) - (m.score or 0)) <= 0.01 + 1e-9
-              for d in report.departments if (m := d.metric("REUSED_DIGITIZED_DATA")) and m.denominator
-              and m.numerator is not None]  # fmt: skip
+    linear = [
+        abs(half_up(2 * min(1.0, m.numerator / m.denominator)) - (m.score or 0)) <= 0.01 + 1e-9
+        for d in report.departments
+        if (m := d.metric("REUSED_DIGITIZED_DATA")) and m.denominator and m.numerator is not None
+    ]
     assert (sum(linear), len(linear)) == (137, 161)
 
 
@@ -196,8 +223,12 @@ def _mutations() -> list[tuple[str, str, Any]]:
     ]
 
 
-@pytest.mark.parametrize(("endpoint", "change", "mutate"), _mutations(), ids=[f"{e}:{c}" for e, c, _ in _mutations()])
-def test_a_changed_envelope_is_a_parse_failure(endpoint: str, change: str, mutate: Any, settings: Settings) -> None:
+@pytest.mark.parametrize(
+    ("endpoint", "change", "mutate"), _mutations(), ids=[f"{e}:{c}" for e, c, _ in _mutations()]
+)
+def test_a_changed_envelope_is_a_parse_failure(
+    endpoint: str, change: str, mutate: Any, settings: Settings
+) -> None:
     c = capture(endpoint)
     body = json.loads(c.body())
     mutate(body)

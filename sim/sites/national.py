@@ -15,9 +15,9 @@ from typing import Any
 from sim import vocab
 from sim.http import Request, Response, Site
 from sim.render import render
-from sim.spec import NATIONAL_SITE
 from sim.sites.national_v1 import PREFIX as V1_PREFIX
 from sim.sites.national_v1 import V1Api
+from sim.spec import NATIONAL_SITE
 from sim.world import CITY, COUNT_FIELDS, DossierMonth, NationalAgency, World
 
 GROUP_PAGES = {

@@ -30,32 +30,52 @@ GROUP_MAX = {"CKMB": 18.0, "TDGQ": 20.0, "TTTT": 10.0, "CLGQ": 12.0, "MDHL": 18.
 # Each table endpoint: its group, its source text, and its metrics (code, Vietnamese name, maximum, threshold),
 # in the real answers' order.
 TABLES: dict[str, tuple[str, str, tuple[tuple[str, str, float, float | None], ...]]] = {
-    "transparency": ("CKMB", "reporting_766_transparency_* and reporting_dvc_calendar Mongo collections", (
-        ("PUBLISH_ON_TIME", "Tỷ lệ TTHC công bố đúng hạn", 6, None),
-        ("PUBLIC_UPDATE_ON_TIME", "Tỷ lệ TTHC cập nhật, công khai đúng hạn", 4, None),
-        ("PUBLIC_CONTENT_FULL", "Tỷ lệ TTHC công khai đầy đủ nội dung", 2, None),
-        ("DOSSIER_SYNC", "Tỷ lệ đồng bộ hồ sơ lên Cổng Dịch vụ công quốc gia", 6, None),
-    )),
-    "handling-satisfaction": ("MDHL", "reporting_766_satisfaction_petition_months, "
-                              "reporting_766_satisfaction_dossier_periods", (
-        ("PETITION_CLASSIFICATION_TTHC", "Tỷ lệ PAKN về quy định, thủ tục hành chính", 0, None),
-        ("DOSSIER_RECEIVING_SATISFACTION", "Tỷ lệ hài lòng trong tiếp nhận, giải quyết TTHC", 6, 0.9),
-        ("PETITION_PROCESSING_ON_TIME", "Tỷ lệ PAKN được xử lý đúng hạn", 6, None),
-        ("PETITION_HANDLING_SATISFACTION", "Tỷ lệ hài lòng về xử lý PAKN", 6, None),
-        ("PETITION_CLASSIFICATION_STAFF", "Tỷ lệ PAKN về hành vi, thái độ của cán bộ", 0, None),
-    )),
-    "dossier-digitized": ("MDSH", "reporting_digitized_dossiers_daily Mongo collection", (
-        ("ORIGINAL_RESULT_AVAILABLE", "Tỷ lệ hồ sơ thủ tục hành chính có cấp kết quả giải quyết thủ tục "
-         "hành chính điện tử", 6, None),
-        ("SO_HOA_GIAY_TO_GIAI_QUYET", "Tỷ lệ hồ sơ thủ tục hành chính thực hiện số hóa hồ sơ", 4, None),
-        ("REUSED_DIGITIZED_DATA", "Tỷ lệ khai thác, sử dụng lại thông tin, dữ liệu số hóa", 2, 0.8),
-        ("SYNCED_WITH_DVCQG_PERSONAL_STORAGE", "Tỷ lệ hồ sơ đồng bộ kho dữ liệu cá nhân trên Cổng DVCQG", 4,
-         None),
-        ("CITIZEN_DATA_CONNECTED_DOSSIER", "Tỷ lệ hồ sơ khai thác dữ liệu dân cư", 2, None),
-        ("CITIZEN_DATA_CONNECTED_FORMALITY", "Tỷ lệ TTHC kết nối, khai thác dữ liệu dân cư", 2, None),
-        ("ELECTRONIC_CERTIFIED_COPY", "Tỷ lệ cấp bản sao điện tử", 2, None),
-    )),
-}  # fmt: skip
+    "transparency": (
+        "CKMB",
+        "reporting_766_transparency_* and reporting_dvc_calendar Mongo collections",
+        (
+            ("PUBLISH_ON_TIME", "Tỷ lệ TTHC công bố đúng hạn", 6, None),
+            ("PUBLIC_UPDATE_ON_TIME", "Tỷ lệ TTHC cập nhật, công khai đúng hạn", 4, None),
+            ("PUBLIC_CONTENT_FULL", "Tỷ lệ TTHC công khai đầy đủ nội dung", 2, None),
+            ("DOSSIER_SYNC", "Tỷ lệ đồng bộ hồ sơ lên Cổng Dịch vụ công quốc gia", 6, None),
+        ),
+    ),
+    "handling-satisfaction": (
+        "MDHL",
+        "reporting_766_satisfaction_petition_months, reporting_766_satisfaction_dossier_periods",
+        (
+            ("PETITION_CLASSIFICATION_TTHC", "Tỷ lệ PAKN về quy định, thủ tục hành chính", 0, None),
+            ("DOSSIER_RECEIVING_SATISFACTION", "Tỷ lệ hài lòng trong tiếp nhận, giải quyết TTHC", 6, 0.9),
+            ("PETITION_PROCESSING_ON_TIME", "Tỷ lệ PAKN được xử lý đúng hạn", 6, None),
+            ("PETITION_HANDLING_SATISFACTION", "Tỷ lệ hài lòng về xử lý PAKN", 6, None),
+            ("PETITION_CLASSIFICATION_STAFF", "Tỷ lệ PAKN về hành vi, thái độ của cán bộ", 0, None),
+        ),
+    ),
+    "dossier-digitized": (
+        "MDSH",
+        "reporting_digitized_dossiers_daily Mongo collection",
+        (
+            (
+                "ORIGINAL_RESULT_AVAILABLE",
+                "Tỷ lệ hồ sơ thủ tục hành chính có cấp kết quả giải quyết thủ tục hành chính điện tử",
+                6,
+                None,
+            ),
+            ("SO_HOA_GIAY_TO_GIAI_QUYET", "Tỷ lệ hồ sơ thủ tục hành chính thực hiện số hóa hồ sơ", 4, None),
+            ("REUSED_DIGITIZED_DATA", "Tỷ lệ khai thác, sử dụng lại thông tin, dữ liệu số hóa", 2, 0.8),
+            (
+                "SYNCED_WITH_DVCQG_PERSONAL_STORAGE",
+                "Tỷ lệ hồ sơ đồng bộ kho dữ liệu cá nhân trên Cổng DVCQG",
+                4,
+                None,
+            ),
+            ("CITIZEN_DATA_CONNECTED_DOSSIER", "Tỷ lệ hồ sơ khai thác dữ liệu dân cư", 2, None),
+            ("CITIZEN_DATA_CONNECTED_FORMALITY", "Tỷ lệ TTHC kết nối, khai thác dữ liệu dân cư", 2, None),
+            ("ELECTRONIC_CERTIFIED_COPY", "Tỷ lệ cấp bản sao điện tử", 2, None),
+        ),
+    ),
+}
+CONSTANT = "ELECTRONIC_CERTIFIED_COPY"
 TREES = {"dvc-progress-tree": "TDGQ", "provide-online-tree": "CLGQ", "formality-online-payment-tree": "TTTT"}
 MAX_PAGE_SIZE = 500
 
@@ -86,9 +106,12 @@ class V1Api:
             self.departments.append((agency, _uuid("department", agency.id), f"{PROVINCE_CODE}.{n + 1:02d}"))
         for n, agency in enumerate(a for a in listed if a.capdonvi == "2"):
             unit = wards.get(agency.id)
-            ident = (unit.v1_department_id if unit and unit.v1_department_id else None) or _uuid("commune", agency.id)
-            code = (unit.v1_department_code if unit and unit.v1_department_code else None) or \
-                f"{PROVINCE_CODE}.{100 + n}"  # fmt: skip
+            ident = (unit.v1_department_id if unit and unit.v1_department_id else None) or _uuid(
+                "commune", agency.id
+            )
+            code = (
+                unit.v1_department_code if unit and unit.v1_department_code else None
+            ) or f"{PROVINCE_CODE}.{100 + n}"
             self.departments.append((agency, ident, code))
         self.departments.sort(key=lambda d: d[2])  # ascending code compared as text, as the real answers
 
@@ -120,8 +143,7 @@ class V1Api:
 
     @staticmethod
     def _created(data: dict[str, Any]) -> Response:
-        response = Response.json({"code": "OK", "data": data, "message": "OK"}, 201)
-        return response
+        return Response.json({"code": "OK", "data": data, "message": "OK"}, 201)
 
     def _period(self, payload: dict[str, Any]) -> str | None:
         """The world's period key of a request: a month, quarter or year (by timeType or by its dates)."""
@@ -144,8 +166,11 @@ class V1Api:
             following = start.month - 1 + months
             end = date(start.year + following // 12, following % 12 + 1, 1) - timedelta(days=1)
             if first == start and last == end and (months != 3 or first.month % 3 == 1):
-                return {1: f"{first.year}-{first.month:02d}", 3: f"{first.year}-Q{(first.month + 2) // 3}",
-                        12: str(first.year)}[months]  # fmt: skip
+                return {
+                    1: f"{first.year}-{first.month:02d}",
+                    3: f"{first.year}-Q{(first.month + 2) // 3}",
+                    12: str(first.year),
+                }[months]
         return None
 
     def _in_range(self, period: str) -> bool:
@@ -170,27 +195,55 @@ class V1Api:
         children = []
         for agency, ident, code in self.departments:
             score = self._scores(agency, period)[group]
-            row: dict[str, Any] = {"departmentId": ident, "departmentName": agency.name, "departmentCode": code,
-                                   "level": "PROVINCE" if agency.capdonvi == "1" else "COMMUNE"}  # fmt: skip
+            row: dict[str, Any] = {
+                "departmentId": ident,
+                "departmentName": agency.name,
+                "departmentCode": code,
+                "level": "PROVINCE" if agency.capdonvi == "1" else "COMMUNE",
+            }
             rng = random.Random(f"{self.world.spec.seed}/{name}/{agency.id}/{period}")
             if name == "dvc-progress-tree":
                 received, on_time = self._handled(agency, period, score, rng)
-                row.update({"totalReceived": received, "totalOnTime": on_time, "totalOverdue": received - on_time,
-                            "avgProcessingDays": round(rng.uniform(1, 12), 2) if received else 0,
-                            "ratio": half_up(100 * on_time / received) if received else 0, "score": score,
-                            "maxScore": 20, "scoreDelta": None})  # fmt: skip
+                row.update(
+                    {
+                        "totalReceived": received,
+                        "totalOnTime": on_time,
+                        "totalOverdue": received - on_time,
+                        "avgProcessingDays": round(rng.uniform(1, 12), 2) if received else 0,
+                        "ratio": half_up(100 * on_time / received) if received else 0,
+                        "score": score,
+                        "maxScore": 20,
+                        "scoreDelta": None,
+                    }
+                )
             elif name == "provide-online-tree":
-                row.update({"totalScore": score, "totalMaxScore": 12, "ratio": half_up(score / 12 * 100),
-                            "scoreDelta": None})  # fmt: skip
+                row.update(
+                    {
+                        "totalScore": score,
+                        "totalMaxScore": 12,
+                        "ratio": half_up(score / 12 * 100),
+                        "scoreDelta": None,
+                    }
+                )
             else:
-                row = {**{k: row[k] for k in ("departmentId", "departmentName", "departmentCode", "level")},
-                       "totalMaxScore": 10, "ratio": half_up(score * 10), "totalScore": score,
-                       **_payment_counts(score, rng), "scoreDelta": None}  # fmt: skip
+                row = {
+                    **{k: row[k] for k in ("departmentId", "departmentName", "departmentCode", "level")},
+                    "totalMaxScore": 10,
+                    "ratio": half_up(score * 10),
+                    "totalScore": score,
+                    **_payment_counts(score, rng),
+                    "scoreDelta": None,
+                }
             children.append(row)
-        return {"parent": self._tree_parent(name, children), "children": children,
-                **self._chart(name, period, children)}  # fmt: skip
+        return {
+            "parent": self._tree_parent(name, children),
+            "children": children,
+            **self._chart(name, period, children),
+        }
 
-    def _handled(self, agency: NationalAgency, period: str, score: float, rng: random.Random) -> tuple[int, int]:
+    def _handled(
+        self, agency: NationalAgency, period: str, score: float, rng: random.Random
+    ) -> tuple[int, int]:
         """2.1's counts: a ward's own dossiers handled and those on time or still in time; drawn elsewhere."""
         wards = self.world.scored_wards()
         if agency.id in wards and self._in_range(period):
@@ -204,25 +257,48 @@ class V1Api:
 
     def _tree_parent(self, name: str, children: list[dict[str, Any]]) -> dict[str, Any]:
         province = next(a for a in self.world.provinces if a.id == self.world.province_id)
-        head = {"departmentId": self.root, "departmentName": f"UBND {province.name}", "departmentCode": PROVINCE_CODE}
+        head = {
+            "departmentId": self.root,
+            "departmentName": f"UBND {province.name}",
+            "departmentCode": PROVINCE_CODE,
+        }
         mean = half_up(sum(c.get("score", c.get("totalScore", 0)) for c in children) / max(1, len(children)))
         if name == "dvc-progress-tree":
             received = sum(c["totalReceived"] for c in children)
             on_time = sum(c["totalOnTime"] for c in children)
             ratio = half_up(100 * on_time / received) if received else 0
-            return {**head, "totalReceived": received, "totalOnTime": on_time,
-                    "totalCompleted": on_time + sum(c["totalOverdue"] for c in children) // 2,
-                    "avgProcessingDays": half_up(sum(c["avgProcessingDays"] for c in children) / max(1, len(children))),
-                    "ratio": ratio, "totalScore": half_up(20 * on_time / received) if received else 0,
-                    "totalMaxScore": 20}  # fmt: skip
+            return {
+                **head,
+                "totalReceived": received,
+                "totalOnTime": on_time,
+                "totalCompleted": on_time + sum(c["totalOverdue"] for c in children) // 2,
+                "avgProcessingDays": half_up(
+                    sum(c["avgProcessingDays"] for c in children) / max(1, len(children))
+                ),
+                "ratio": ratio,
+                "totalScore": half_up(20 * on_time / received) if received else 0,
+                "totalMaxScore": 20,
+            }
         if name == "provide-online-tree":
             online, direct, postal = 150956 // 10, 1639 // 10, 0
             on_time = online * 9 // 10
-            return {**head, "totalScore": mean, "totalMaxScore": 12, "ratio": half_up(mean / 12 * 100),
-                    "authorityCount": 56, "partialCount": 31, "fullCount": 21, "onlineDossierCount": 406,
-                    "onlineServiceTotal": 1968, "channelOnlineSum": online, "channelDirectSum": direct,
-                    "channelPostalSum": postal, "channelTotalSum": online + direct + postal,
-                    "onlineOnTimeSum": on_time, "onlineOverdueSum": online - on_time}  # fmt: skip
+            return {
+                **head,
+                "totalScore": mean,
+                "totalMaxScore": 12,
+                "ratio": half_up(mean / 12 * 100),
+                "authorityCount": 56,
+                "partialCount": 31,
+                "fullCount": 21,
+                "onlineDossierCount": 406,
+                "onlineServiceTotal": 1968,
+                "channelOnlineSum": online,
+                "channelDirectSum": direct,
+                "channelPostalSum": postal,
+                "channelTotalSum": online + direct + postal,
+                "onlineOnTimeSum": on_time,
+                "onlineOverdueSum": online - on_time,
+            }
         counts = {k: sum(c[k] for c in children) for k in _PAYMENT_KEYS}
         total = _payment_score(counts)
         return {**head, "totalMaxScore": 10, "totalScore": total, **counts, "ratio": half_up(total * 10)}
@@ -234,19 +310,31 @@ class V1Api:
         if name == "dvc-progress-tree":
             received = sum(c["totalReceived"] for c in children)
             on_time = half_up(100 * sum(c["totalOnTime"] for c in children) / received) if received else 0
-            return {"monthlyChart": [
-                {"month": f"{m:02d}", "onTimePct": on_time if f"{m:02d}" == month else 0,
-                 "overduePct": half_up(100 - on_time) if f"{m:02d}" == month and received else 0}
-                for m in range(1, 13)]}  # fmt: skip
-        return {"monthlyChart": [{"label": f"{m:02d}", "onlineDossierPct": 20.63 if f"{m:02d}" == month else 0}
-                                 for m in range(1, 13)]}  # fmt: skip
+            return {
+                "monthlyChart": [
+                    {
+                        "month": f"{m:02d}",
+                        "onTimePct": on_time if f"{m:02d}" == month else 0,
+                        "overduePct": half_up(100 - on_time) if f"{m:02d}" == month and received else 0,
+                    }
+                    for m in range(1, 13)
+                ]
+            }
+        return {
+            "monthlyChart": [
+                {"label": f"{m:02d}", "onlineDossierPct": 20.63 if f"{m:02d}" == month else 0}
+                for m in range(1, 13)
+            ]
+        }
 
     # --- the tables -----------------------------------------------------------------------------------------
 
     def _table(self, name: str, period: str, payload: dict[str, Any]) -> dict[str, Any]:
         group, source, metrics = TABLES[name]
-        rows = [self._table_row(name, group, metrics, agency, ident, code, period, n)
-                for n, (agency, ident, code) in enumerate(self.departments, start=1)]  # fmt: skip
+        rows = [
+            self._table_row(name, group, metrics, agency, ident, code, period, n)
+            for n, (agency, ident, code) in enumerate(self.departments, start=1)
+        ]
         size = payload.get("pageSize")
         page = payload.get("currentPage")
         size = size if isinstance(size, int) and 1 <= size <= MAX_PAGE_SIZE else 10
@@ -256,33 +344,65 @@ class V1Api:
         if name == "transparency":
             data["monthlyChart"] = []
         data["evaluation"] = rows[(page - 1) * size : page * size]
-        data["pagination"] = {"total": len(rows), "currentPage": page, "pageSize": size,
-                              "totalPages": max(1, -(-len(rows) // size))}  # fmt: skip
+        data["pagination"] = {
+            "total": len(rows),
+            "currentPage": page,
+            "pageSize": size,
+            "totalPages": max(1, -(-len(rows) // size)),
+        }
         data["source"] = source
         return data
 
     def _table_row(
-        self, name: str, group: str, metrics: tuple[tuple[str, str, float, float | None], ...],
-        agency: NationalAgency, ident: str, code: str, period: str, n: int,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        name: str,
+        group: str,
+        metrics: tuple[tuple[str, str, float, float | None], ...],
+        agency: NationalAgency,
+        ident: str,
+        code: str,
+        period: str,
+        n: int,
+    ) -> dict[str, Any]:
         total = self._scores(agency, period)[group]
         rng = random.Random(f"{self.world.spec.seed}/{name}/{agency.id}/{period}")
-        scored = [m for m in metrics if m[2] > 0]
-        shares = _shares(total, [m[2] for m in scored])
+        # The certified copy is 2 of 2 with no counts on every real row: the rest of the total is shared out.
+        constant = min(2.0, total) if any(m[0] == CONSTANT for m in metrics) else 0.0
+        scored = [m for m in metrics if m[2] > 0 and m[0] != CONSTANT]
+        shares = _shares(round(total - constant, 2), [m[2] for m in scored])
         by_code = {m[0]: s for m, s in zip(scored, shares, strict=True)}
         out_metrics = []
         for metric_code, label, top, threshold in metrics:
+            if metric_code == CONSTANT:
+                out_metrics.append({"code": metric_code, "name": label, "numerator": None, "denominator": None,
+                                    "ratio": half_up(100 * constant / top), "score": constant, "maxScore": top})  # fmt: skip
+                continue
             denominator = rng.randint(200, 3000)
             if top == 0:  # informational: counts, no score
                 numerator = rng.randint(0, denominator)
-                out_metrics.append({"code": metric_code, "name": label, "numerator": numerator,
-                                    "denominator": denominator, "ratio": half_up(100 * numerator / denominator),
-                                    "score": None, "maxScore": 0})  # fmt: skip
+                out_metrics.append(
+                    {
+                        "code": metric_code,
+                        "name": label,
+                        "numerator": numerator,
+                        "denominator": denominator,
+                        "ratio": half_up(100 * numerator / denominator),
+                        "score": None,
+                        "maxScore": 0,
+                    }
+                )
                 continue
             score = by_code[metric_code]
             numerator = _numerator(score / top, denominator, top, threshold, score)
-            entry = {"code": metric_code, "name": label, "numerator": numerator, "denominator": denominator,
-                     "ratio": half_up(100 * numerator / denominator), "score": score, "maxScore": top}  # fmt: skip
+            entry = {
+                "code": metric_code,
+                "name": label,
+                "numerator": numerator,
+                "denominator": denominator,
+                "ratio": half_up(100 * numerator / denominator),
+                "score": score,
+                "maxScore": top,
+            }
             if metric_code == "DOSSIER_SYNC":
                 entry["dataQualityStatus"] = "TEMP_NATIONAL_REPORT_DENOMINATOR"
                 entry["dataQualityMessage"] = "Mẫu số tạm tính theo báo cáo quốc gia"
@@ -290,34 +410,52 @@ class V1Api:
         row: dict[str, Any] = {"stt": n, "departmentId": ident, "departmentName": agency.name}
         if name == "dossier-digitized":
             row["departmentCode"] = code
-        row.update({"departmentType": "PROVINCIAL_DEPARTMENT" if agency.capdonvi == "1" else "COMMUNE_PEOPLE_COMMITTEE",
-                    "departmentLevel": "PROVINCE" if agency.capdonvi == "1" else "COMMUNE",
-                    "agencyLevel": "level_2", "totalScore": total, "totalMaxScore": GROUP_MAX[group],
-                    "ratio": half_up(100 * total / GROUP_MAX[group])})  # fmt: skip
+        row.update(
+            {
+                "departmentType": "PROVINCIAL_DEPARTMENT"
+                if agency.capdonvi == "1"
+                else "COMMUNE_PEOPLE_COMMITTEE",
+                "departmentLevel": "PROVINCE" if agency.capdonvi == "1" else "COMMUNE",
+                "agencyLevel": "level_2",
+                "totalScore": total,
+                "totalMaxScore": GROUP_MAX[group],
+                "ratio": half_up(100 * total / GROUP_MAX[group]),
+            }
+        )
+        tail: dict[str, Any] = {}
         if name == "handling-satisfaction":
             petitions = out_metrics[2]["denominator"]
-            row.update({"totalPetitions": petitions, "classifiedPetitions": petitions,
-                        "totalDossiers": out_metrics[1]["denominator"], "averageScore": None})  # fmt: skip
-        if name != "dossier-digitized":
-            row["scoreDelta"] = None
-        row["metrics"] = out_metrics
-        if name == "dossier-digitized":
-            row["scoreDelta"] = None
-        return row
+            tail = {"totalPetitions": petitions, "classifiedPetitions": petitions,
+                    "totalDossiers": out_metrics[1]["denominator"], "averageScore": None}  # fmt: skip
+        return _in_real_order(name, row, out_metrics, tail)
 
     def _overview(
-        self, name: str, group: str, metrics: tuple[tuple[str, str, float, float | None], ...],
+        self,
+        name: str,
+        group: str,
+        metrics: tuple[tuple[str, str, float, float | None], ...],
         rows: list[dict[str, Any]],
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         province = next(a for a in self.world.provinces if a.id == self.world.province_id)
         summed = []
         for k, (metric_code, label, top, threshold) in enumerate(metrics):
+            if metric_code == CONSTANT:
+                summed.append({"code": metric_code, "name": label, "numerator": None, "denominator": None,
+                               "ratio": 100, "score": top, "maxScore": top})  # fmt: skip
+                continue
             numerator = sum(r["metrics"][k]["numerator"] for r in rows)
             denominator = sum(r["metrics"][k]["denominator"] for r in rows)
             rate = numerator / denominator if denominator else 0.0
             share = min(1.0, rate / threshold) if threshold else min(1.0, rate)
-            entry = {"code": metric_code, "name": label, "numerator": numerator, "denominator": denominator,
-                     "ratio": half_up(100 * rate), "score": half_up(top * share) if top else None, "maxScore": top}  # fmt: skip
+            entry = {
+                "code": metric_code,
+                "name": label,
+                "numerator": numerator,
+                "denominator": denominator,
+                "ratio": half_up(100 * rate),
+                "score": half_up(top * share) if top else None,
+                "maxScore": top,
+            }
             if metric_code == "DOSSIER_SYNC":
                 entry["dataQualityStatus"] = "TEMP_NATIONAL_REPORT_DENOMINATOR"
                 entry["dataQualityMessage"] = "Mẫu số tạm tính theo báo cáo quốc gia"
@@ -326,18 +464,23 @@ class V1Api:
         row: dict[str, Any] = {"stt": 1, "departmentId": self.root, "departmentName": f"UBND {province.name}"}
         if name == "dossier-digitized":
             row["departmentCode"] = PROVINCE_CODE
-        row.update({"departmentType": "PROVINCE", "departmentLevel": "PROVINCE", "agencyLevel": "level_1",
-                    "totalScore": total, "totalMaxScore": GROUP_MAX[group],
-                    "ratio": half_up(100 * total / GROUP_MAX[group])})  # fmt: skip
+        row.update(
+            {
+                "departmentType": "PROVINCE",
+                "departmentLevel": "PROVINCE",
+                "agencyLevel": "level_1",
+                "totalScore": total,
+                "totalMaxScore": GROUP_MAX[group],
+                "ratio": half_up(100 * total / GROUP_MAX[group]),
+            }
+        )
+        tail: dict[str, Any] = {}
         if name == "transparency":
-            row["averageScore"] = half_up(sum(r["totalScore"] for r in rows) / max(1, len(rows)))
+            tail = {"averageScore": half_up(sum(r["totalScore"] for r in rows) / max(1, len(rows)))}
         if name == "handling-satisfaction":
-            row.update({"totalPetitions": summed[2]["denominator"], "classifiedPetitions": summed[2]["denominator"],
-                        "totalDossiers": summed[1]["denominator"], "averageScore": None})  # fmt: skip
-        if name != "dossier-digitized":
-            row["scoreDelta"] = None
-        row["metrics"] = summed
-        return row
+            tail = {"totalPetitions": summed[2]["denominator"], "classifiedPetitions": summed[2]["denominator"],
+                    "totalDossiers": summed[1]["denominator"], "averageScore": None}  # fmt: skip
+        return _in_real_order(name, row, summed, tail)
 
     # --- the catalogue --------------------------------------------------------------------------------------
 
@@ -349,13 +492,36 @@ class V1Api:
         page = page if isinstance(page, int) and page >= 1 else 1
         applied = [ident for agency, ident, _ in self.departments if agency.capdonvi == "2"]
         items = [
-            {"id": _uuid("formality", r.id), "code": r.code, "name": r.name, "state": "UPDATED",
-             "departmentId": _uuid("ministry", r.ministry), "publishingDepartmentIds": [_uuid("ministry", r.ministry)],
-             "appliedDepartmentIds": applied if r.level == "xa" else [self.root]}
+            {
+                "id": _uuid("formality", r.id),
+                "code": r.code,
+                "name": r.name,
+                "state": "UPDATED",
+                "departmentId": _uuid("ministry", r.ministry),
+                "publishingDepartmentIds": [_uuid("ministry", r.ministry)],
+                "appliedDepartmentIds": applied if r.level == "xa" else [self.root],
+            }
             for r in refs[(page - 1) * size : page * size]
-        ]  # fmt: skip
-        return {"items": items, "pagination": {"total": len(refs), "currentPage": page, "pageSize": size,
-                                               "totalPages": max(1, -(-len(refs) // size))}}  # fmt: skip
+        ]
+        return {
+            "items": items,
+            "pagination": {
+                "total": len(refs),
+                "currentPage": page,
+                "pageSize": size,
+                "totalPages": max(1, -(-len(refs) // size)),
+            },
+        }
+
+
+def _in_real_order(
+    name: str, head: dict[str, Any], metrics: list[dict[str, Any]], tail: dict[str, Any]
+) -> dict[str, Any]:
+    """A table row's keys in the real answers' order: scoreDelta before the metrics, or after them on
+    dossier-digitized; then the endpoint's own totals."""
+    if name == "dossier-digitized":
+        return {**head, "metrics": metrics, "scoreDelta": None, **tail}
+    return {**head, "scoreDelta": None, "metrics": metrics, **tail}
 
 
 # --- counts that give a score ---------------------------------------------------------------------------------
@@ -392,7 +558,9 @@ def _payment_counts(score: float, rng: random.Random) -> dict[str, int]:
     return {
         "totalDossierOnlinePaymentSuccess": _numerator(first / 6, obligation, 6, None, half_up(first)),
         "totalDossierFinancialObligation": obligation,
-        "totalDossierOnlineFormalityPaymentSuccess": _numerator(second / 2, distinct, 2, 0.8, half_up(second)),
+        "totalDossierOnlineFormalityPaymentSuccess": _numerator(
+            second / 2, distinct, 2, 0.8, half_up(second)
+        ),
         "totalFeeDossierFormalityDistinct": distinct,
         "totalFeeDossierFormality": _numerator(third / 2, fees, 2, 0.8, half_up(third)),
         "totalFeeFormality": fees,
@@ -406,9 +574,11 @@ def _payment_score(c: dict[str, int]) -> float:
         r = n / d
         return half_up(top * (min(1.0, r / threshold) if threshold else min(1.0, r)))
 
-    return half_up(part(c["totalDossierOnlinePaymentSuccess"], c["totalDossierFinancialObligation"], 6, None)
-                   + part(c["totalDossierOnlineFormalityPaymentSuccess"], c["totalFeeDossierFormalityDistinct"], 2, 0.8)
-                   + part(c["totalFeeDossierFormality"], c["totalFeeFormality"], 2, 0.8))  # fmt: skip
+    return half_up(
+        part(c["totalDossierOnlinePaymentSuccess"], c["totalDossierFinancialObligation"], 6, None)
+        + part(c["totalDossierOnlineFormalityPaymentSuccess"], c["totalFeeDossierFormalityDistinct"], 2, 0.8)
+        + part(c["totalFeeDossierFormality"], c["totalFeeFormality"], 2, 0.8)
+    )
 
 
 def _shares(total: float, maxima: list[float]) -> list[float]:
