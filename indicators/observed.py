@@ -19,8 +19,10 @@ from sqlalchemy.engine import Engine
 
 from cchc.settings import Settings, Unit
 from cchc.timeutil import VN_TZ, months_between
+from probes.national_v1 import ENDPOINTS
 from probes.procedures import DETAIL_ENDPOINT
 from probes.service_stats import OPTIONAL_DOSSIER_FIELDS
+from probes.v1_reports import score_metric
 
 # Dossiers and feedback still open at the month's end: optional in the monthly summary (no public source shows
 # them), so a month whose summary lacks them has them N/A with the reason, and 2.1 and 5.2 with them.
@@ -131,6 +133,7 @@ def raw_figures(engine: Engine, settings: Settings, units: Sequence[Unit] | None
     figures: list[Figure] = []
     if not obs.empty:
         figures += latest_values(obs, DOSSIER_METRICS + SCORE_METRICS, chosen)
+        figures += v1_totals(figures)
         figures += published_ranks(obs, chosen)
         figures += unmatched_figures(obs, chosen, figures)
         figures += news_figures(obs, settings, chosen, failures)
@@ -143,6 +146,7 @@ def raw_figures(engine: Engine, settings: Settings, units: Sequence[Unit] | None
 SERVICE_METRICS = {
     "report_by_month_sum_service": DOSSIER_METRICS,
     "report_tinh_766_service": SCORE_METRICS,
+    **{name: (score_metric(endpoint),) for name, endpoint in ENDPOINTS.items()},  # api/v1: one group each
 }
 
 
@@ -218,6 +222,28 @@ def latest_values(obs: pd.DataFrame, metrics: Sequence[str], units: Sequence[Uni
         )
         for r in latest.itertuples()
     ]
+
+
+def v1_totals(figures: Sequence[Figure]) -> list[Figure]:
+    """api/v1 publishes no total: where a unit's six group scores of a period are all there and no total is, the
+    total is their sum (as rest.jsp's TONG_SCORE is), kept with the observations of all six."""
+    groups = [m for m in SCORE_METRICS if m != "i766_score_tong"]
+    by_key: dict[tuple[str, str], dict[str, Figure]] = {}
+    for f in figures:
+        if f.metric in SCORE_METRICS and f.status == "ok" and f.value is not None:
+            by_key.setdefault((f.unit, f.period), {})[f.metric] = f
+    totals = []
+    for (unit, period), found in by_key.items():
+        if "i766_score_tong" in found or any(m not in found for m in groups):
+            continue
+        parts = [found[m] for m in groups]
+        totals.append(
+            Figure(unit, "i766_score_tong", period, round(sum(p.value or 0.0 for p in parts), 2),
+                   observed_at=max((p.observed_at for p in parts if p.observed_at is not None), default=None),
+                   observation_ids=sorted({i for p in parts for i in p.observation_ids}),
+                   snapshot_ids=sorted({i for p in parts for i in p.snapshot_ids}))
+        )  # fmt: skip
+    return totals
 
 
 def published_ranks(obs: pd.DataFrame, units: Sequence[Unit]) -> list[Figure]:

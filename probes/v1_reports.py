@@ -182,6 +182,14 @@ def observations(report: Report, settings: Settings) -> list[Found]:
         )
         for d in report.departments
     ]
+    if not rows:  # no department listed for the period: N/A, never zeros (as rest.jsp's [])
+        return [
+            _parent(report),
+            Found("report_empty", period, None, attributes={"service": endpoint.name, "api": "v1", "root": report.root}),
+            Found("report_rows", period, None, value=0.0,
+                  attributes={"service": endpoint.name, "api": "v1", "page": report.page, "total": report.total,
+                              "first": None, "root": report.root, "matched": 0}),
+        ]  # fmt: skip
     matches = match_agencies(v1_wanted(settings, period), [r.candidate for r in rows])
     by_row = {int(str(m.candidate.extra["row"])): m for m in matches if m.candidate is not None}
     found = [_parent(report)]

@@ -183,9 +183,12 @@ class V1Api:
             first = date(year, 1, 1)
         return self.world.spec.first_month.replace(month=1) <= first <= self.world.spec.as_of
 
+    def _listed(self, period: str) -> list[tuple[NationalAgency, str, str]]:
+        """The departments of a period the world has data for; none outside it, as rest.jsp answers [] (what the
+        real api/v1 answers for a period without data is not known)."""
+        return self.departments if self._in_range(period) else []
+
     def _scores(self, agency: NationalAgency, period: str) -> dict[str, float]:
-        if not self._in_range(period):
-            return dict.fromkeys(GROUP_MAX, 0.0)  # no data yet: the dashboard shows zeros, not an error
         return self.world.score(agency.id, period)
 
     # --- the trees ------------------------------------------------------------------------------------------
@@ -193,7 +196,7 @@ class V1Api:
     def _tree(self, name: str, period: str) -> dict[str, Any]:
         group = TREES[name]
         children = []
-        for agency, ident, code in self.departments:
+        for agency, ident, code in self._listed(period):
             score = self._scores(agency, period)[group]
             row: dict[str, Any] = {
                 "departmentId": ident,
@@ -246,7 +249,7 @@ class V1Api:
     ) -> tuple[int, int]:
         """2.1's counts: a ward's own dossiers handled and those on time or still in time; drawn elsewhere."""
         wards = self.world.scored_wards()
-        if agency.id in wards and self._in_range(period):
+        if agency.id in wards:
             c = self.world.period_counts(wards[agency.id].id, period)
             handled = c.on_time + c.late + c.pending_in_time + c.pending_overdue
             return handled, c.on_time + c.pending_in_time
@@ -333,7 +336,7 @@ class V1Api:
         group, source, metrics = TABLES[name]
         rows = [
             self._table_row(name, group, metrics, agency, ident, code, period, n)
-            for n, (agency, ident, code) in enumerate(self.departments, start=1)
+            for n, (agency, ident, code) in enumerate(self._listed(period), start=1)
         ]
         size = payload.get("pageSize")
         page = payload.get("currentPage")

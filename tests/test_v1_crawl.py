@@ -1,0 +1,101 @@
+"""service_stats on api/v1: the periods the config reads from v1 are asked for there, over real HTTP on loopback,
+and the group scores it finds for our wards equal the simulation's truth (the demo's check, on v1)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from probe_helpers import observations, open_test_store, pointed, run_probes
+
+from cchc.settings import NationalApi, Settings
+from cli.demo import headlines
+from indicators.observed import SCORE_METRICS, raw_figures
+from sim import Simulation
+from sim.sites.national_v1 import root_id
+
+V1_ONLY = [NationalApi(api="v1", rule_set="dvcqg-v1", valid_from=date(2019, 12, 9))]
+
+
+def on_v1(settings: Settings, sim: Simulation, root: str | None = None) -> Settings:
+    target = pointed(settings, sim)
+    national = target.sources.dvc_quocgia.model_copy(
+        update={"apis": V1_ONLY, "root_department_id": root_id(sim.world) if root is None else root}
+    )
+    return target.model_copy(update={"sources": target.sources.model_copy(update={"dvc_quocgia": national})})
+
+
+def test_the_v1_scores_of_our_wards_equal_the_truth(
+    settings: Settings, simulation: Simulation, tmp_path: Path
+) -> None:
+    target = on_v1(settings, simulation)
+    store = open_test_store(tmp_path)
+    try:
+        report = run_probes(target, store, ["service_stats"])
+        figures = raw_figures(store.engine, target)
+        truth = simulation.truth()
+        assert not report.counts.parse_failures, report.counts.failures
+        v1_urls = [o for o in observations(store, "report_rows") if o.attributes.get("api") == "v1"]
+        assert v1_urls, "no api/v1 answer was read"
+        scores = figures[figures["metric"].isin(SCORE_METRICS) & (figures["status"] == "ok")]
+        wards = [u.id for u in target.units_in_inspection() if u.kind != "phong" and u.id in truth["units"]]
+        assert set(scores["unit"]) == set(wards)
+        wrong = [
+            (
+                r.unit,
+                r.metric,
+                r.period,
+                r.value,
+                truth["units"][r.unit]["i766"].get(r.period, {}).get(r.metric),
+            )
+            for r in scores.itertuples()
+            if r.value
+            != pytest.approx(truth["units"][r.unit]["i766"].get(r.period, {}).get(r.metric), abs=1e-9)
+        ]
+        assert wrong == []
+        assert not scores["period"].str.contains("-H").any()  # api/v1 has no half-years
+        # The demo's headline (the year's total, the sum of the six groups v1 publishes) matches the truth.
+        year = target.inspection.year
+        for ward in wards:
+            total = next(h for h in headlines(figures, truth, ward, year) if h.label == "766")
+            assert total.found is not None and total.matches, (ward, total)
+        # The wards were found by name (no v1 id configured), each match recorded.
+        matches = [o for o in observations(store, "unit_match") if o.attributes.get("api") == "v1"]
+        assert matches and all(o.value == 1.0 and o.attributes["method"] == "name" for o in matches)
+    finally:
+        store.close()
+
+
+def test_a_configured_v1_id_is_matched_by_id(
+    settings: Settings, simulation: Simulation, tmp_path: Path
+) -> None:
+    from sim.sites.national_v1 import V1Api
+
+    api = V1Api(simulation.world)
+    ward = next(u for u in settings.units_in_inspection() if u.kind != "phong" and u.national_id)
+    ident = next(i for a, i, _ in api.departments if a.id == ward.national_id)
+    units = [
+        u.model_copy(update={"v1_department_id": ident}) if u.id == ward.id else u for u in settings.unit
+    ]
+    target = on_v1(settings.model_copy(update={"unit": units}), simulation)
+    store = open_test_store(tmp_path)
+    try:
+        run_probes(target, store, ["service_stats"], [ward.id])
+        matched = [o for o in observations(store, "unit_match") if o.attributes.get("api") == "v1"]
+        assert matched and all(o.attributes["method"] == "id" for o in matched if o.unit == ward.id)
+    finally:
+        store.close()
+
+
+def test_without_the_root_department_nothing_is_asked_and_it_says_why(
+    settings: Settings, simulation: Simulation, tmp_path: Path
+) -> None:
+    target = on_v1(settings, simulation, root="")
+    store = open_test_store(tmp_path)
+    try:
+        report = run_probes(target, store, ["service_stats"])
+        assert any("root_department_id is not set" in f for f in report.counts.failures)
+        assert not [o for o in observations(store, "report_rows") if o.attributes.get("api") == "v1"]
+    finally:
+        store.close()
