@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from real_v1 import Capture, captures, needs_real
 
 from indicators.definitions import load_definitions
 from indicators.reconcile import reconcile_report
 from probes._base import SnapshotView
 from probes.national_v1 import read_report
-from real_v1 import Capture, captures, needs_real
 from sim import Simulation
 from sim.sites.national_v1 import root_id
 
@@ -44,7 +44,9 @@ def json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}[type(value)]
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def derive(instances: list[Any]) -> Schema:

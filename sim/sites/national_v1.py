@@ -374,7 +374,7 @@ class V1Api:
         scored = [m for m in metrics if m[2] > 0 and m[0] != CONSTANT]
         shares = _shares(round(total - constant, 2), [m[2] for m in scored])
         by_code = {m[0]: s for m, s in zip(scored, shares, strict=True)}
-        out_metrics = []
+        out_metrics: list[dict[str, Any]] = []
         for metric_code, label, top, threshold in metrics:
             if metric_code == CONSTANT:
                 out_metrics.append({"code": metric_code, "name": label, "numerator": None, "denominator": None,
@@ -440,7 +440,7 @@ class V1Api:
         rows: list[dict[str, Any]],
     ) -> dict[str, Any]:
         province = next(a for a in self.world.provinces if a.id == self.world.province_id)
-        summed = []
+        summed: list[dict[str, Any]] = []
         for k, (metric_code, label, top, threshold) in enumerate(metrics):
             if metric_code == CONSTANT:
                 summed.append({"code": metric_code, "name": label, "numerator": None, "denominator": None,
