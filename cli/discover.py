@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # the probes and the crawler are imported when the verb runs,
 
 EXIT_FINDINGS = 1
 # Where a key the config does not have yet goes: after the key it belongs with.
-ANCHORS = {"dvc_linh_vuc_ids": "dvc_linh_vuc", "national_id": "dvc_donvi_id", "ma_coquan": "national_id"}
+ANCHORS = {"dvc_linh_vuc_ids": "dvc_linh_vuc", "national_id": "dvc_donvi_id", "ma_coquan": "national_id",
+           "v1_department_id": "ma_coquan", "v1_department_code": "v1_department_id"}  # fmt: skip
 
 
 def discover_command(

@@ -1,7 +1,8 @@
 """Reading the portals' own directories to find our units' ids: what `cchc discover` proposes for the config.
 
 The province DVC portal's unit directory (GetDataDonVi_TraCuu) and the city's fields (LoadCBoLinhVuc), the
-national 766 list of the province and the monthly report of the city: each read with the probes' own parsers,
+national 766 list of the province and the monthly report of the city, and the api/v1 tree of the province's root
+department (each ward's departmentId and code): each read with the probes' own parsers,
 our units matched by id, then code, then name (probes/matching.py). Every proposed change says how it was
 found; a unit in no row, or in two, is a finding, never a guess.
 """
@@ -19,6 +20,7 @@ from crawler import HttpFetcher, Outcome, Target, host_key
 from probes._base import Found, LayoutNotRecognised, Parser
 from probes._national import cookie_page_target, rest_target
 from probes._session import view_of
+from probes.national_v1 import ENDPOINTS
 from probes.procedures import DIRECTORY_ENDPOINT, FIELDS_ENDPOINT, directory_target, fields_target
 from probes.procedures import PROBE as PROCEDURES
 from probes.service_stats import (
@@ -32,6 +34,7 @@ from probes.service_stats import (
     monthly_params,
 )
 from probes.service_stats import PROBE as SERVICE_STATS
+from probes.v1_reports import evaluation_target
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ async def discover(settings: Settings, fetcher: HttpFetcher) -> Discovery:
     city_donvi = await _directory(settings, reader, result)
     await _fields(settings, reader, result, city_donvi)
     await _national(settings, reader, result)
+    await _national_v1(settings, reader, result)
     return result
 
 
@@ -190,6 +194,42 @@ async def _national(settings: Settings, reader: _Reader, result: Discovery) -> N
                 old, new = a["differs"][name]
                 result.changes.append(
                     Change(table, setting, old, new, f"matched by {a['method']} in {where}", unit)
+                )
+
+
+async def _national_v1(settings: Settings, reader: _Reader, result: Discovery) -> None:
+    """Each ward's departmentId and code on api/v1, from the root department's tree (dvc-progress-tree lists every
+    department in one answer) for the inspection year."""
+    national = settings.sources.dvc_quocgia
+    year = min(settings.inspection.year, _today(settings).year)
+    if not national.root_department_id:
+        if national.api_for(date(year, 1, 1), date(year, 12, 31)).api == "v1":
+            result.findings.append(
+                "sources.dvc_quocgia.root_department_id is not set: the api/v1 tree cannot be read (the province's "
+                "departmentId, a UUID, is in the dashboard's own requests)"
+            )
+        return
+    endpoint = ENDPOINTS["dvc-progress-tree"]
+    target = evaluation_target(settings, endpoint, ReportPeriod(year), national.root_department_id, 1)
+    found = await reader.read(target, SERVICE_STATS)
+    if found is None:
+        return
+    matches = [f for f in found if f.metric == "unit_match"]
+    if not matches and any(f.metric == "report_empty" for f in found):
+        result.findings.append(f"api/v1 {endpoint.name} {year}: the root department lists no department")
+    for match in matches:
+        a = match.attributes
+        if not match.value:
+            result.findings.append(f"api/v1 {endpoint.name}: {match.text}")
+            continue
+        if a["name_differs"]:
+            result.findings.append(f"api/v1 {endpoint.name}: {match.text}")
+        where = f"{a['row']['where']} {match.period}: {a['row']['name']!r}"
+        for name, setting in (("id", "v1_department_id"), ("code", "v1_department_code")):
+            if name in a["differs"]:
+                old, new = a["differs"][name]
+                result.changes.append(
+                    Change("unit", setting, old, new, f"matched by {a['method']} in {where}", str(a["wanted"]))
                 )
 
 

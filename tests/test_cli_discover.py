@@ -139,3 +139,27 @@ def test_a_unit_the_reports_do_not_list_is_a_finding_and_a_non_zero_exit(
     assert after.unit_by_id("xa-thanh-tan").national_id == "0000460"
     assert after.sources.dvc_quocgia.province_id == sim.world.province_id
     assert comments(config.read_text(encoding="utf-8")) == comments(original)
+
+
+def test_discover_learns_each_wards_department_id_and_code_from_the_v1_tree(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from sim.sites.national_v1 import V1Api, root_id
+
+    config = tmp_path / "config.toml"
+    with Simulation(world_spec(settings)) as sim:
+        text = config_pointing_at(sim, settings, config)
+        root = root_id(sim.world)
+        config.write_text(text.replace("impl_level_ids =", f'root_department_id = "{root}"\nimpl_level_ids =', 1),
+                          encoding="utf-8")  # fmt: skip
+        listed = {agency.id: (ident, code) for agency, ident, code in V1Api(sim.world).departments}
+        written = cchc(config, "discover", "--write")
+        assert written.returncode == 0, written.stdout + written.stderr
+        assert "dvc-progress-tree" in written.stdout and "matched by name" in written.stdout
+        again = cchc(config, "discover")
+    assert "nothing to change" in again.stdout, again.stdout
+    after = load_settings(config, environ={})
+    wards = [u for u in after.unit if u.kind != "phong" and u.national_id in listed]
+    assert wards
+    for unit in wards:
+        assert (unit.v1_department_id, unit.v1_department_code) == listed[str(unit.national_id)], unit.id
