@@ -10,8 +10,9 @@ DEBIAN_PACKAGES := chromium fonts-noto-core fonts-liberation2 poppler-utils open
 
 .PHONY: demo test lint typecheck pytest system-deps clean
 
+# `make demo DEMO_ARGS="--national-api v1"` reads every period of the national portal from api/v1/reporting.
 demo: $(STAMP) system-deps
-	$(BIN)/cchc demo
+	$(BIN)/cchc demo $(DEMO_ARGS)
 
 test: $(STAMP) system-deps lint typecheck pytest
 

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import typer
 from rich.table import Table
 
-from cchc.settings import Settings
+from cchc.settings import NationalApi, Settings
 from cchc.settings import TimestampAuthority as TimestampAuthoritySettings
 from cli.simlink import point_at
+from sim.sites.national_v1 import root_id
 from sim.tsa import TimestampAuthority
+from sim.world import World
 
 LOOPBACK_POLITENESS = {"min_delay_s": 0.01, "latency_factor": 0.2, "backoff_base_s": 0.2}
 
@@ -24,10 +27,33 @@ LOOPBACK_POLITENESS = {"min_delay_s": 0.01, "latency_factor": 0.2, "backoff_base
 DEMO_AUTHORITIES = ("demo-tsa-a", "demo-tsa-b")  # two, as production should ask at least two
 
 
+def with_national_api(settings: Settings, api: str | None) -> Settings:
+    """The settings reading every period of the national portal from one API (`--national-api`)."""
+    if api is None:
+        return settings
+    if api not in ("rest.jsp", "v1"):
+        raise typer.BadParameter(f"expected rest.jsp or v1, got {api!r}", param_hint="--national-api")
+    rule_set = "dvcqg-v1" if api == "v1" else "tn-2023-inspection"
+    national = settings.sources.dvc_quocgia
+    apis = [NationalApi.model_validate({"api": api, "rule_set": rule_set, "valid_from": national.valid_from})]
+    sources = settings.sources.model_copy(update={"dvc_quocgia": national.model_copy(update={"apis": apis})})
+    return settings.model_copy(update={"sources": sources})
+
+
 def demo_settings(
-    settings: Settings, urls: dict[str, str], authorities: Sequence[TimestampAuthority] = ()
+    settings: Settings,
+    urls: dict[str, str],
+    authorities: Sequence[TimestampAuthority] = (),
+    world: World | None = None,
 ) -> Settings:
     pointed = point_at(settings, urls)
+    national = pointed.sources.dvc_quocgia
+    if world is not None and not national.root_department_id:
+        # The simulated province's departmentId on api/v1, as an operator would copy it from the dashboard.
+        national = national.model_copy(update={"root_department_id": root_id(world)})
+        pointed = pointed.model_copy(
+            update={"sources": pointed.sources.model_copy(update={"dvc_quocgia": national})}
+        )
     stamping = pointed.timestamp.model_copy(
         update={
             "authority": [

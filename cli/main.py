@@ -277,13 +277,22 @@ def demo(
         typer.Option("--out", help="Folder for the indicator table and the summaries (default: out/)."),
     ] = None,
     contract: ContractOption = None,
+    national_api: Annotated[
+        str | None,
+        typer.Option(
+            "--national-api",
+            help="rest.jsp or v1: read every period of the national portal from that API "
+            "(default: sources.dvc_quocgia.apis).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the simulated portals, crawl everything once, show per unit what was found beside the truth, then
     write the indicator table and every unit's pre-visit summary into out/ and print the ranking."""
-    from cli.demo import comparison_table, demo_settings, start_demo_authorities
+    from cli.demo import comparison_table, demo_settings, start_demo_authorities, with_national_api
     from indicators.observed import raw_figures
 
-    settings = current_settings()
+    settings = with_national_api(current_settings(), national_api)
     simulation = _start_simulation(settings, _parse_faults(fault), None, None, contract)
     authorities = start_demo_authorities(settings)
     try:
@@ -292,7 +301,7 @@ def demo(
             out.print(
                 f"the simulated APIs send only the {simulation.spec.contract} fields (portal-fields.md)"
             )
-        pointed = demo_settings(settings, simulation.urls, authorities)
+        pointed = demo_settings(settings, simulation.urls, authorities, simulation.world)
         report = cli_probes.run_crawl(
             pointed,
             list(PROBES.values()),

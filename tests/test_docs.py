@@ -64,3 +64,26 @@ def test_every_indicator_of_the_rule_set_has_its_row_with_its_tag() -> None:
         assert formula and source and documented == tag, (indicator, documented, tag)
         if indicator.startswith("I766_"):
             assert rows[indicator][5], indicator  # what we compute, or read from the dashboard
+
+
+def test_every_v1_endpoint_and_formula_is_mapped_in_the_docs() -> None:
+    """docs/indicators.md maps each api/v1 endpoint to its 766 group, indicators and dvcqg-v1 formula."""
+    from indicators.definitions import load_definitions
+    from probes.national_v1 import ENDPOINTS
+
+    text = (REPO / "docs" / "indicators.md").read_text(encoding="utf-8")
+    section = text.split("## Rule set `dvcqg-v1`")[1]
+    for name, endpoint in ENDPOINTS.items():
+        row = next(line for line in section.splitlines() if line.startswith(f"| `evaluation/{name}`"))
+        assert f"i766_score_{endpoint.group.lower()}" in row, name
+    dashboard = load_definitions(REPO / "indicators.toml").dashboard
+    assert dashboard is not None and dashboard.rule_set in text
+    for formula in dashboard.formula:
+        assert (
+            f"`{formula.metric}`" in section
+            if formula.metric
+            else f"`evaluation/{formula.endpoint}`" in section
+        )
+    fields = (REPO / "docs" / "portal-fields.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in fields or f"evaluation/{name}" in fields for name in ENDPOINTS)
+    assert "`formalities`" in fields
