@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from probe_helpers import observations, open_test_store, pointed, run_probes
+from probe_helpers import observations, open_test_store, parse_failures, pointed, run_probes
 
 from cchc.settings import NationalApi, Settings
 from cli.demo import headlines
 from indicators.observed import SCORE_METRICS, raw_figures
 from sim import Simulation
 from sim.sites.national_v1 import root_id
+from sim.spec import FaultSpec
 
 V1_ONLY = [NationalApi(api="v1", rule_set="dvcqg-v1", valid_from=date(2019, 12, 9))]
 
@@ -99,3 +101,28 @@ def test_without_the_root_department_nothing_is_asked_and_it_says_why(
         assert not [o for o in observations(store, "report_rows") if o.attributes.get("api") == "v1"]
     finally:
         store.close()
+
+
+def test_a_changed_envelope_is_a_recorded_parse_failure_and_no_score(
+    settings: Settings, make_simulation: Any, tmp_path: Path
+) -> None:
+    drift = FaultSpec("dvc_quocgia", "drift", path="/api/v1/reporting/evaluation/transparency")
+    ward = next(u for u in settings.units_in_inspection() if u.kind != "phong" and u.national_id)
+    with make_simulation(drift) as sim:
+        target = on_v1(settings, sim)
+        store = open_test_store(tmp_path)
+        try:
+            run_probes(target, store, ["service_stats"], [ward.id])
+            failures = parse_failures(store)
+            assert failures and all("/evaluation/transparency" in s.url for _, s in failures)
+            assert all("data" in f.reason for f, _ in failures)
+            figures = raw_figures(store.engine, target, [ward])
+            # Months only: the city's id is still looked up on rest.jsp's 766 list of the year, which has scores.
+            mine = figures[
+                (figures["unit"] == ward.id) & (figures["status"] == "ok") & (figures["period"].str.len() == 7)
+            ]
+            assert not (mine["metric"] == "i766_score_ckmb").any()  # no score, never a zero
+            assert (mine["metric"] == "i766_score_tdgq").any()  # the other endpoints still read
+            assert not (mine["metric"] == "i766_score_tong").any()  # a total needs all six groups
+        finally:
+            store.close()
