@@ -229,7 +229,9 @@ async def _national_v1(settings: Settings, reader: _Reader, result: Discovery) -
             if name in a["differs"]:
                 old, new = a["differs"][name]
                 result.changes.append(
-                    Change("unit", setting, old, new, f"matched by {a['method']} in {where}", str(a["wanted"]))
+                    Change(
+                        "unit", setting, old, new, f"matched by {a['method']} in {where}", str(a["wanted"])
+                    )
                 )
 
 

@@ -119,7 +119,9 @@ def test_a_changed_envelope_is_a_recorded_parse_failure_and_no_score(
             figures = raw_figures(store.engine, target, [ward])
             # Months only: the city's id is still looked up on rest.jsp's 766 list of the year, which has scores.
             mine = figures[
-                (figures["unit"] == ward.id) & (figures["status"] == "ok") & (figures["period"].str.len() == 7)
+                (figures["unit"] == ward.id)
+                & (figures["status"] == "ok")
+                & (figures["period"].str.len() == 7)
             ]
             assert not (mine["metric"] == "i766_score_ckmb").any()  # no score, never a zero
             assert (mine["metric"] == "i766_score_tdgq").any()  # the other endpoints still read
