@@ -8,6 +8,8 @@ documents; a changed envelope is a parse failure, never a zero. Nothing here is 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from real_v1 import Capture, capture, evaluations, needs_real
 
 from cchc.settings import Settings
+from conftest import CONFIG
 from indicators.definitions import load_definitions
 from indicators.published import half_up, recompute_report
 from indicators.reconcile import reconcile_report
@@ -247,3 +250,38 @@ def test_an_answer_that_is_not_json_is_a_parse_failure(settings: Settings) -> No
 
 def test_every_evaluation_capture_is_covered() -> None:
     assert sorted(c.endpoint for c in evaluations()) == ENDPOINT_NAMES
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINT_NAMES)
+def test_cchc_parse_prints_every_departments_figures(endpoint: str) -> None:
+    c = capture(endpoint)
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "--config", str(CONFIG), "parse", "service_stats", str(c.file),
+         "--url", c.url, "--payload", json.dumps(c.payload)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    rows = [r for r in records if r["metric"] == "report_row"]
+    _, raw = _rows(c)
+    assert [r["attributes"]["code"] or r["attributes"]["national_id"] for r in rows] == [
+        x.get("departmentCode") or x["departmentId"] for x in raw
+    ]
+    score_key = "score" if endpoint == "dvc-progress-tree" else "totalScore"
+    assert [r["attributes"]["values"]["score"] for r in rows] == [x[score_key] for x in raw]
+    assert sum(r["metric"] == "report_parent" for r in records) == 1
+
+
+def test_cchc_parse_says_why_a_changed_envelope_is_not_read(tmp_path: Path) -> None:
+    c = capture("transparency")
+    body = json.loads(c.body())
+    body["result"] = body.pop("data")
+    changed = tmp_path / "transparency.json"
+    changed.write_text(json.dumps(body), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "--config", str(CONFIG), "parse", "service_stats", str(changed),
+         "--url", c.url, "--payload", json.dumps(c.payload)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 3 and result.stdout == ""
+    assert "data is null / absent" in result.stderr and "Traceback" not in result.stderr
