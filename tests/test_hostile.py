@@ -266,7 +266,8 @@ def test_a_slow_trickle_ends_at_the_total_timeout(hostile: HostileServer) -> Non
     started = time.monotonic()
     capture = fetch(hostile, "/vi/news/nho-giot/", read_timeout_s=1.0, total_timeout_s=2.0)
     assert capture.outcome is Outcome.TIMEOUT
-    assert time.monotonic() - started < 2.0 + 5.0  # the total timeout, and robots.txt before it
+    # The trickle never ends: the total timeout ends it (robots.txt and a loaded machine's slack beside it).
+    assert time.monotonic() - started < 2.0 + 28.0
 
 
 def test_cookies_are_kept_per_origin() -> None:

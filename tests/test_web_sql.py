@@ -38,7 +38,7 @@ from web.sql import (
 from web.sql_role import grant_read_only
 
 EVIDENCE_TABLES = ("run", "blob", "snapshot", "snapshot_blob", "checkpoint", "observation", "parse_failure")
-TIMEOUT_MARGIN_S = 1.0
+TIMEOUT_MARGIN_S = 20.0  # a loaded machine's slack; the queries it stops run a minute or forever
 
 
 @pytest.fixture
@@ -218,7 +218,7 @@ def test_results_are_capped_by_bytes_and_say_so(reader_url: str) -> None:
             started = time.monotonic()
             huge = sql.run("SELECT repeat('x', 100000000) AS huge, 1 AS n")
             assert (huge.columns, huge.rows, huge.truncated) == (["huge", "n"], [], True)
-            assert time.monotonic() - started < 5
+            assert time.monotonic() - started < 20
         else:
             with pytest.raises(
                 SqlFailed, match=r"^Giá trị quá lớn: a value would be larger than 1000000 bytes"
@@ -378,7 +378,7 @@ def test_a_refusal_names_what_was_refused(evidence_url: str, console: ReadOnlySq
 
 def test_a_long_query_is_stopped_at_its_timeout(evidence_url: str, console: ReadOnlySql) -> None:
     if is_postgresql(evidence_url):
-        long_query = "SELECT pg_sleep(10)"
+        long_query = "SELECT pg_sleep(60)"
     else:
         long_query = (
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000000) "
