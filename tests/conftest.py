@@ -154,9 +154,10 @@ def sim_fetch_policy(sim: Simulation, **overrides: Any) -> Any:
         "latency_factor": 0.0,
         "backoff_base_s": 0.05,
         "backoff_max_s": 0.5,
-        "connect_timeout_s": 2.0,
-        "read_timeout_s": 2.0,
-        "total_timeout_s": 10.0,
+        # Generous: a loaded machine answers slowly, and a test of a timeout sets its own.
+        "connect_timeout_s": 10.0,
+        "read_timeout_s": 30.0,
+        "total_timeout_s": 60.0,
     }
     values.update(overrides)
     return FetchPolicy(**values)

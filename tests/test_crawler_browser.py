@@ -45,8 +45,8 @@ def policy_for(sim: Simulation, *, allowed: frozenset[str] | None = None, **chan
         "min_delay_s": 0.05,
         "latency_factor": 0.0,
         "max_retries": 0,
-        "connect_timeout_s": 2.0,
-        "read_timeout_s": 2.0,
+        "connect_timeout_s": 10.0,  # generous: a loaded machine answers slowly; the page budgets are the tests'
+        "read_timeout_s": 30.0,
     }
     values.update(changes)
     return FetchPolicy(**values)

@@ -77,8 +77,8 @@ def hostile_config(settings: Settings, server: HostileServer, folder: Path, cate
     urls = {site: f"http://127.0.0.1:{9 + n}" for n, site in enumerate(sites)} | {"phuong-1": server.url}
     path = folder / "hostile.toml"
     write_pointed_config(local, urls, path, min_delay_s=0.0, latency_factor=0.0, max_retries=1,
-                         backoff_base_s=0.05, backoff_max_s=0.2, connect_timeout_s=2.0, read_timeout_s=1.0,
-                         total_timeout_s=3.0, max_body_bytes=MAX_BODY_BYTES)  # fmt: skip
+                         backoff_base_s=0.05, backoff_max_s=0.2, connect_timeout_s=10.0, read_timeout_s=10.0,
+                         total_timeout_s=10.0, max_body_bytes=MAX_BODY_BYTES)  # fmt: skip
     return path
 
 
