@@ -24,8 +24,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
+# Two workers (one a core; `make test PYTEST_WORKERS=0` runs in one process). loadgroup keeps the modules that
+# tests/conftest.py names together on one worker and spreads every other test.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) $(PYWB_STAMP) system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: found " + sys.version.split()[0])'

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from cchc.errors import CchcError
 from cchc.settings import Settings
 from cli.console import current_settings, out
+
+# pandas costs every CLI start ~100 MB and most of a second: only the verbs that make tables load it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("table", "csv", "json", "xlsx", "parquet")
 SOURCE_COLUMNS = ["observation_ids", "snapshot_ids"]
@@ -88,6 +91,8 @@ def write(frame: pd.DataFrame, fmt: str, target: Path | None) -> None:
     elif fmt == "json":
         text = json.dumps(records(frame), ensure_ascii=False, indent=1)
     elif fmt == "xlsx":
+        import pandas as pd
+
         assert target is not None
         with pd.ExcelWriter(target, engine="openpyxl") as book:
             frame.drop(columns=SOURCE_COLUMNS).to_excel(book, sheet_name="Chỉ số", index=False)

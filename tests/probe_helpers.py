@@ -26,7 +26,7 @@ def pointed(settings: Settings, sim: Simulation, **politeness: Any) -> Settings:
         "min_delay_s": 0.0,
         "latency_factor": 0.0,
         "backoff_base_s": 0.05,
-        "read_timeout_s": 3.0,
+        "read_timeout_s": 30.0,  # a loaded machine answers slowly: no probe test waits on a read timeout
         **politeness,
     }
     return target.model_copy(update={"politeness": target.politeness.model_copy(update=values)})

@@ -59,18 +59,22 @@ def test_sim_writes_the_ground_truth(tmp_path: Path, truth: dict[str, object]) -
 
 
 def test_sim_serves_until_stopped_and_writes_a_config_pointing_at_itself(tmp_path: Path) -> None:
-    pointed = tmp_path / "sim.toml"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "--config", str(CONFIG), "sim", "--write-config", str(pointed)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    pointed, said = tmp_path / "sim.toml", tmp_path / "sim.out"
+    with said.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "--config", str(CONFIG), "sim", "--write-config", str(pointed)],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+        )
     try:
-        deadline = time.monotonic() + 60
-        while not pointed.exists() and time.monotonic() < deadline:
+        # The line it prints once the file is whole (the portals already serve), however slow the machine.
+        deadline = time.monotonic() + 120
+        while "config pointing at the simulation written" not in said.read_text(encoding="utf-8"):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, said.read_text(encoding="utf-8")
             time.sleep(0.1)
-        time.sleep(0.3)
         settings = load_settings(pointed, environ={})
         assert settings.sources.dvc_tinh.base_url.startswith("http://127.0.0.1:")
         page = httpx.get(settings.portal_by_id("phuong-1").base_url + "/vi/news/tin-tuc-su-kien/")

@@ -77,8 +77,8 @@ def hostile_config(settings: Settings, server: HostileServer, folder: Path, cate
     urls = {site: f"http://127.0.0.1:{9 + n}" for n, site in enumerate(sites)} | {"phuong-1": server.url}
     path = folder / "hostile.toml"
     write_pointed_config(local, urls, path, min_delay_s=0.0, latency_factor=0.0, max_retries=1,
-                         backoff_base_s=0.05, backoff_max_s=0.2, connect_timeout_s=2.0, read_timeout_s=1.0,
-                         total_timeout_s=3.0, max_body_bytes=MAX_BODY_BYTES)  # fmt: skip
+                         backoff_base_s=0.05, backoff_max_s=0.2, connect_timeout_s=10.0, read_timeout_s=10.0,
+                         total_timeout_s=10.0, max_body_bytes=MAX_BODY_BYTES)  # fmt: skip
     return path
 
 
@@ -266,7 +266,8 @@ def test_a_slow_trickle_ends_at_the_total_timeout(hostile: HostileServer) -> Non
     started = time.monotonic()
     capture = fetch(hostile, "/vi/news/nho-giot/", read_timeout_s=1.0, total_timeout_s=2.0)
     assert capture.outcome is Outcome.TIMEOUT
-    assert time.monotonic() - started < 2.0 + 5.0  # the total timeout, and robots.txt before it
+    # The trickle never ends: the total timeout ends it (robots.txt and a loaded machine's slack beside it).
+    assert time.monotonic() - started < 2.0 + 28.0
 
 
 def test_cookies_are_kept_per_origin() -> None:

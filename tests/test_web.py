@@ -124,12 +124,13 @@ def server(site: tuple[Settings, int]) -> Iterator[str]:
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started and time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while not instance.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     instance.should_exit = True
-    thread.join(timeout=10)
+    thread.join(timeout=30)
 
 
 @pytest.mark.browser
@@ -205,14 +206,15 @@ def test_a_captured_script_never_runs_in_the_viewer(
         frame = page.wait_for_selector("#capture").content_frame()
         assert frame is not None
         frame.wait_for_selector("h1")
-        time.sleep(1.0)
+        # Whatever the capture would run or fetch, it does so before its load event and the network going quiet.
+        frame.wait_for_load_state("load")
+        page.wait_for_load_state("networkidle")
         assert frame.inner_text("h1") == "Nội dung đã chụp"
         assert page.title() == f"Bản chụp {scripted} · cchc-watch"
         assert frame.evaluate("document.title") == "Trang có mã"
         assert marker.hits == []
         direct = browser.new_page()  # opened on its own, the capture is still sandboxed by its CSP
-        direct.goto(f"{server}/evidence/{scripted}/capture")
-        time.sleep(0.5)
+        direct.goto(f"{server}/evidence/{scripted}/capture", wait_until="networkidle")
         assert direct.title() == "Trang có mã" and marker.hits == []
         direct.close()
     finally:
@@ -350,7 +352,7 @@ def test_a_long_query_is_stopped_at_its_timeout(
         target = local_settings(settings, tmp_path).model_copy(
             update={"storage": settings.storage.model_copy(update={"database_url": database_url})}
         )
-        query = "SELECT pg_sleep(10)"
+        query = "SELECT pg_sleep(60)"
         engine = create_engine(database_url)  # `cchc db init-readonly`: the console's own SELECT-only role
         grant_read_only(engine, target.web.sql_role)
         engine.dispose()
@@ -358,7 +360,7 @@ def test_a_long_query_is_stopped_at_its_timeout(
     with TestClient(create_app(target), base_url=LOCAL) as client:
         started = time.monotonic()
         answer = client.get("/api/sql", params={"q": query})
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 30  # the 1 s timeout, with a loaded machine's slack
         assert answer.status_code == 400 and "Truy vấn bị dừng sau 1 s" in answer.json()["detail"]
         for write in ("DROP TABLE snapshot", "UPDATE run SET note = 'x'", "CREATE TABLE t (x int)"):
             assert client.get("/api/sql", params={"q": write}).status_code == 400

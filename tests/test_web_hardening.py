@@ -97,8 +97,9 @@ def server(store_with_a_bomb: tuple[Settings, dict[str, int]]) -> Iterator[str]:
     )
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started and time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while not instance.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     instance.should_exit = True
@@ -183,7 +184,7 @@ def test_a_period_out_of_range_is_refused_at_once(server: str, period: str) -> N
     api = httpx.get(server + "/api/indicators", params={"period": period}, timeout=10)
     page = httpx.get(server + "/", params={"period": period}, timeout=10)
     unit = httpx.get(server + "/units/phuong-1", params={"period": period}, timeout=10)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # not minutes: a loaded machine's slack only
     assert api.status_code == 400 and api.json()["detail"].startswith(("not a period: ", "period too long: "))
     assert page.status_code == 400 and unit.status_code == 400
 
@@ -235,7 +236,7 @@ def test_a_request_past_its_deadline_gets_503_and_the_app_still_answers(server: 
     started = time.monotonic()
     late = httpx.get(server + "/api/sql", params={"q": FOREVER}, timeout=30)
     took = time.monotonic() - started
-    assert late.status_code == 503 and 2 <= took < 6
+    assert late.status_code == 503 and 2 <= took < 20  # before the SQL timeout's 30 s
     assert late.json()["detail"].startswith("Yêu cầu quá thời hạn 2 s (web.request_timeout_s)")
     assert httpx.get(server + "/api/health", timeout=5).json() == {"status": "ok"}
 
@@ -293,7 +294,7 @@ def test_sigterm_stops_serve_within_seconds_while_a_request_computes(
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert took < 1.0 + 2.0 + 2.0, f"{took:.1f} s"
+    assert took < 1.0 + 2.0 + 17.0, f"{took:.1f} s"  # a loaded machine's slack; the query would run 10 min
     stderr = (child.stderr.read() if child.stderr else b"").decode()
     assert "Traceback" not in stderr, stderr
 
