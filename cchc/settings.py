@@ -656,8 +656,23 @@ def settings_from_mapping(
     return _resolve(settings, Path(source).parent if source != "<config>" else Path.cwd(), env, source)
 
 
+# The databases cchc-watch is built and tested on; any other URL would fail later, deep in a driver import.
+SUPPORTED_DATABASES = ("sqlite:///", "postgresql+psycopg://")
+
+
+def _check_database_url(url: str, from_env: bool, source: Path | str) -> None:
+    if url.startswith(SUPPORTED_DATABASES):
+        return
+    key = f"${DATABASE_URL_ENV}" if from_env else "storage.database_url"
+    scheme = url.partition("://")[0] or url[:20]
+    hint = " (write postgresql+psycopg://, the psycopg 3 driver)" if scheme in ("postgresql", "postgres") else ""
+    raise ConfigError(source, [f"{key}: {scheme!r} databases are not supported{hint}; use sqlite:///FILE or "
+                               "postgresql+psycopg://USER@HOST/DATABASE"])  # fmt: skip
+
+
 def _resolve(settings: Settings, base: Path, env: Mapping[str, str], source: Path | str) -> Settings:
     database_url = env.get(DATABASE_URL_ENV) or settings.storage.database_url
+    _check_database_url(database_url, bool(env.get(DATABASE_URL_ENV)), source)
     prefix = "sqlite:///"
     if database_url.startswith(prefix) and not database_url.startswith(prefix + "/"):
         relative = database_url[len(prefix) :]

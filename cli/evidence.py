@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from cchc.errors import CchcError
 from cchc.settings import Settings
 from cli.console import current_settings, err, out
+from cli.options import PERIOD_HELP, ProbesOption, UnitsOption, check_units, unknown_unit
 from cli.wiring import open_store, timestamp_authorities
 from evidence.blobs import LocalBlobStore
 from evidence.db import open_database
@@ -230,28 +231,34 @@ def _local_start(day: str | None, tz: ZoneInfo) -> datetime | None:
 
 @evidence_app.command("export")
 def evidence_export(
-    warc: Annotated[Path, typer.Option("--warc", help="Write a WARC 1.1 file (.warc.gz) here.")],
+    warc: Annotated[
+        Path, typer.Option("--warc", "--out", "-o", help="Write a WARC 1.1 file (.warc.gz) here.", show_default=False)
+    ],
     since: Annotated[
         str | None, typer.Option(help="Captures from this day on (YYYY-MM-DD, local time).")
     ] = None,
     until: Annotated[
         str | None, typer.Option(help="Captures before this day (YYYY-MM-DD, local time).")
     ] = None,
-    unit: Annotated[list[str] | None, typer.Option(help="Only this unit. Repeatable.")] = None,
-    probe: Annotated[list[str] | None, typer.Option(help="Only this probe. Repeatable.")] = None,
+    unit: UnitsOption = None,
+    probe: ProbesOption = None,
 ) -> None:
     """Export captures as WARC 1.1: request and response records from the raw bytes, screenshots and DOMs as
     resource records, SHA-256 digests; readable by warcio and clean under `warcio check`."""
     from evidence.warc import export_warc
 
     settings = current_settings()
+    units = check_units(settings, unit)
     tz = ZoneInfo(settings.inspection.timezone)
     try:
         start, end = _local_start(since, tz), _local_start(until, tz)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--since/--until") from None
+    if not warc.parent.is_dir():
+        raise CchcError(f"{warc.parent}: no such folder; create it first, or write the WARC elsewhere")
     engine, blobs = _open(settings)
-    summary = export_warc(engine, blobs, warc, since=start, until=end, units=unit or (), probes=probe or ())
+    probes = [str(p) for p in probe or ()]
+    summary = export_warc(engine, blobs, warc, since=start, until=end, units=units, probes=probes)
     out.print(f"{summary.records} WARC records from {summary.snapshots} snapshots written to {warc}")
 
 
@@ -287,14 +294,13 @@ def evidence_timestamp() -> None:
 
 @evidence_app.command("bundle")
 def evidence_bundle(
-    unit: Annotated[
-        list[str] | None, typer.Option("--unit", "-u", help="This unit's figures. Repeatable.")
-    ] = None,
+    unit: UnitsOption = None,
     all_units: Annotated[
         bool, typer.Option("--all", help="Every unit of the inspection, in one bundle.")
     ] = False,
     period: Annotated[
-        str | None, typer.Option(help="The period of the figures (default: the inspection year).")
+        str | None,
+        typer.Option(help=f"The period of the figures: {PERIOD_HELP} (default: the inspection year).", show_default=False),
     ] = None,
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="The .wacz file to write.")] = None,
 ) -> None:
@@ -312,9 +318,7 @@ def evidence_bundle(
     try:
         units = settings.units_in_inspection() if all_units else [settings.unit_by_id(u) for u in unit or []]
     except KeyError as exc:
-        raise CchcError(
-            f"unknown unit {exc.args[0]!r}: see the [[unit]] ids in {settings.source_file}"
-        ) from None
+        raise CchcError(unknown_unit(settings, str(exc.args[0]))) from None
     chosen = parse_period(period or str(settings.inspection.year))
     target = out_file or bundle_path(settings, None if all_units else units[0].id, chosen)
     target.parent.mkdir(parents=True, exist_ok=True)

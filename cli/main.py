@@ -16,9 +16,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click: its own classes
 
 from cchc import __version__, logs
-from cchc.errors import CchcError, ConfigError
+from cchc.errors import CchcError
 from cchc.settings import Settings, config_path
 from cli import discover as cli_discover
 from cli import indicators as cli_indicators
@@ -27,6 +28,8 @@ from cli import reports as cli_reports
 from cli.console import CliState, current_settings, err, out
 from cli.db import db_app
 from cli.evidence import evidence_app
+from cli.failures import describe, traceback_text
+from cli.options import tidy_help
 from cli.wiring import open_store
 from probes import PROBES
 
@@ -34,7 +37,7 @@ app = typer.Typer(
     name="cchc",
     help="cchc-watch: checks the public web for CCHC and digital-transformation evidence, and keeps the proof.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
@@ -51,6 +54,12 @@ ConfigOption = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"cchc-watch {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _main(
     config: ConfigOption = None,
@@ -60,12 +69,12 @@ def _main(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log what happens, not only warnings.")
     ] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version)
+    ] = False,
 ) -> None:
-    if version:
-        out.print(f"cchc-watch {__version__}")
-        raise typer.Exit(0)
     CliState.config = config
+    CliState.verbose = verbose
     CliState.log_json = log_json
     logs.configure(json_lines=log_json, level=logging.INFO if (verbose or log_json) else logging.WARNING)
 
@@ -96,6 +105,36 @@ def config_check() -> None:
 def config_show() -> None:
     """Print the resolved settings as JSON (paths made absolute, environment overrides applied)."""
     out.print_json(current_settings().model_dump_json())
+
+
+@app.command()
+def units(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    every: Annotated[
+        bool, typer.Option("--all", help="Also the units outside the inspection year (merged, or created later).")
+    ] = False,
+) -> None:
+    """The units: id (what --unit and `cchc report` take), name, kind, portal, and whether they are inspected."""
+    settings = current_settings()
+    inspected = {u.id for u in settings.units_in_inspection()}
+    portals = {p.id: p.base_url for p in settings.portal}
+    rows = [
+        {"id": u.id, "name": u.name, "kind": u.kind, "portal": u.portal, "portal_url": portals.get(u.portal, ""),
+         "inspected": u.id in inspected, "valid_from": u.valid_from.isoformat(),
+         "valid_to": u.valid_to.isoformat() if u.valid_to else None}
+        for u in settings.unit
+        if every or u.id in inspected
+    ]  # fmt: skip
+    if as_json:
+        out.print(json.dumps(rows, ensure_ascii=False, indent=1), markup=False)
+        return
+    table = Table(title=f"Units of inspection {settings.inspection.id}" + ("" if every else " (`--all`: every unit)"))
+    for column in ("id", "name", "kind", "portal", "inspected"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["kind"], str(row["portal_url"] or row["portal"]),
+                      "yes" if row["inspected"] else "no")  # fmt: skip
+    out.print(table)
 
 
 # --- simulation -------------------------------------------------------------------------------------------------
@@ -133,8 +172,26 @@ FaultOption = Annotated[
 ]
 
 
+PortBaseOption = Annotated[
+    int | None,
+    typer.Option(
+        "--port-base",
+        help="Serve the sites on this port and the next ones, the same every run (0: free ports; default: "
+        "sim.port_base).",
+        min=0,
+        max=65000,
+        show_default=False,
+    ),
+]
+
+
 def _start_simulation(
-    settings: Settings, faults: list[Any], seed: int | None, as_of: str | None, contract: str | None = None
+    settings: Settings,
+    faults: list[Any],
+    seed: int | None,
+    as_of: str | None,
+    contract: str | None = None,
+    port_base: int | None = None,
 ) -> Any:
     from cli.simlink import world_spec
     from sim import Simulation
@@ -158,7 +215,17 @@ def _start_simulation(
         raise typer.BadParameter(
             f"unknown site {unknown[0]!r}; sites are {', '.join(spec.site_ids)}", param_hint="--fault"
         )
-    return Simulation(spec, host=settings.sim.host, port_base=settings.sim.port_base).start()
+    base = settings.sim.port_base if port_base is None else port_base
+    try:
+        return Simulation(spec, host=settings.sim.host, port_base=base).start()
+    except OSError as exc:
+        if base:
+            raise CchcError(
+                f"cannot serve the simulation on {settings.sim.host}:{base}–{base + len(spec.site_ids) - 1}: "
+                f"{exc.strerror}; is another `cchc sim` or `cchc demo` running? Stop it, or give --port-base "
+                "(0: free ports)"
+            ) from None
+        raise
 
 
 def _site_table(simulation: Any, settings: Settings) -> Table:
@@ -238,12 +305,13 @@ def sim(
     ] = True,
     seconds: Annotated[float | None, typer.Option(help="Serve this many seconds, then stop.")] = None,
     contract: ContractOption = None,
+    port_base: PortBaseOption = None,
 ) -> None:
     """Serve the simulated portals over HTTP on loopback, with their ground truth and injectable faults."""
     from cli.simlink import write_pointed_config
 
     settings = current_settings()
-    simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of, contract)
+    simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of, contract, port_base)
     try:
         out.print(_site_table(simulation, settings))
         if truth is not None:
@@ -274,9 +342,12 @@ def demo(
     ] = False,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder for the indicator table and the summaries (default: out/)."),
+        typer.Option(
+            "--out", "-o", help="Folder for the indicator table and the summaries (default: out/).", show_default=False
+        ),
     ] = None,
     contract: ContractOption = None,
+    port_base: PortBaseOption = None,
 ) -> None:
     """Start the simulated portals, crawl everything once, show per unit what was found beside the truth, then
     write the indicator table and every unit's pre-visit summary into out/ and print the ranking."""
@@ -284,7 +355,7 @@ def demo(
     from indicators.observed import raw_figures
 
     settings = current_settings()
-    simulation = _start_simulation(settings, _parse_faults(fault), None, None, contract)
+    simulation = _start_simulation(settings, _parse_faults(fault), None, None, contract, port_base)
     authorities = start_demo_authorities(settings)
     try:
         out.print(_site_table(simulation, settings))
@@ -307,7 +378,7 @@ def demo(
         finally:
             store.close()
         table, differing = comparison_table(figures, simulation.truth(), pointed)
-        out.print(table, width=None if out.is_terminal else 160)
+        out.print(table)
         out.print(
             "every headline figure equals the ground truth (N/A: not published in the portals' public fields)"
             if differing == 0
@@ -343,7 +414,7 @@ def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> Non
     write(table, "json", folder / f"chi-so-{period.replace('..', '_')}.json")
     bundles = _demo_bundles(settings, table, period)
     written = write_all(settings, "html", folder, period)
-    out.print(terminal_table(table, detailed=False), width=None if out.is_terminal else 200)
+    out.print(terminal_table(table, detailed=False))
     out.print(f"indicator table and {len(written)} summaries (period {period}) written to {folder}")
     if bundles:
         key = bundles[0][1]
@@ -448,7 +519,7 @@ def status(
             table.add_column(column)
         for row in rows:
             table.add_row(*(escape("—" if v is None else str(v)) for v in row.values()))
-        out.print(table, width=None if out.is_terminal else 200)
+        out.print(table)
     size = state.evidence
     out.print(
         f"evidence: {size['snapshots']} snapshots, {size['blobs']} blobs, {size['raw_bytes'] / 1e6:.1f} MB raw, "
@@ -481,17 +552,36 @@ def serve(
     serve_app(application, bind, port or settings.web.port, settings.web.shutdown_grace_s)
 
 
-def main() -> None:
-    """Console entry point: deliberate errors become one line per problem on stderr."""
+def main(args: list[str] | None = None) -> None:
+    """Console entry point: a failed command says one line per problem on stderr and exits with the code
+    cli/failures.py documents; `-v` adds the traceback."""
+    argv = sys.argv[1:] if args is None else args
+    command = typer.main.get_command(app)
+    tidy_help(command)
     try:
-        app()
-    except ConfigError as exc:
-        for line in str(exc).splitlines():
+        code = command.main(argv, prog_name="cchc", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(0)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        verbose = CliState.verbose or any(a in ("-v", "--verbose") for a in argv)
+        if verbose:
+            err.print(traceback_text(exc), markup=False, end="")
+        failure = describe(exc, _database_url())
+        for line in failure.lines:
             err.print(line, markup=False)
-        sys.exit(2)
-    except CchcError as exc:
-        err.print(str(exc), markup=False)
-        sys.exit(1)
+        sys.exit(failure.code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _database_url() -> str | None:
+    """The database the command was using, to name it in the error; None when the config itself fails."""
+    try:
+        return current_settings().storage.database_url
+    except Exception:
+        return None
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import typer
 
 from cchc.errors import CchcError
 from cli.console import current_settings, out
+from cli.options import PERIOD_HELP, complete_units
 
 
 class ReportFormat(StrEnum):
@@ -35,20 +36,20 @@ def _period_slug(period: str) -> str:
 def report_command(
     unit: Annotated[
         str | None,
-        typer.Argument(help="Unit id (see `cchc config show`); omit with --all.", show_default=False),
+        typer.Argument(
+            help="Unit id (`cchc units` lists them); omit with --all.", show_default=False, autocompletion=complete_units
+        ),
     ] = None,
     period: Annotated[
         str | None,
         typer.Option(
             "--period",
-            "-p",
-            help="2023-09, 2023-Q3, 2023-H1, 2023, 2023-01..2023-08 or ytd "
-            "(default: January to the last complete month before the unit's visit).",
+            help=f"{PERIOD_HELP} (default: January to the last complete month before the unit's visit).",
             show_default=False,
         ),
     ] = None,
     format: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+        ReportFormat, typer.Option("--format", "-F", help="Output format.")
     ] = ReportFormat.html,
     output: Annotated[
         Path | None,
