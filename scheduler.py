@@ -155,7 +155,7 @@ class Daemon:
                 return before.heartbeat_at if before is not None else None
             if holder.holder != announced:
                 announced = holder.holder
-                message = _held_by(holder)
+                message = _held_by(holder, self.standby)
                 log.warning(message, extra={"holder": holder.holder})
                 print(message, file=sys.stderr, flush=True)
                 if not self.standby:
@@ -493,10 +493,11 @@ def _fire_times(trigger: CronTrigger, since: datetime, until: datetime) -> list[
     return times
 
 
-def _held_by(state: LeaseState) -> str:
+def _held_by(state: LeaseState, standby: bool) -> str:
     age = (datetime.now(UTC) - state.heartbeat_at).total_seconds()
     left = (state.expires_at - datetime.now(UTC)).total_seconds()
     return (
         f"another daemon holds the scheduling lease: {state.holder}, last heartbeat {age:.0f} s ago, "
-        f"expires in {max(0.0, left):.0f} s; standing by to take over when it expires"
+        f"expires in {max(0.0, left):.0f} s; "
+        + ("standing by to take over when it expires" if standby else "exiting (--no-standby)")
     )

@@ -281,7 +281,7 @@ def evidence_timestamp() -> None:
     settings = current_settings()
     authorities = timestamp_authorities(settings)
     if not authorities:
-        out.print("no time-stamping authority is configured ([[timestamp.authority]]): nothing to do")
+        out.print("no time-stamping authority is configured ([[timestamp.authority]]): nothing to do", markup=False)
         return
     engine, _ = _open(settings)
     report = stamp_checkpoints(engine, authorities)
