@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -46,6 +47,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cchc.cron import cron_trigger
+from cchc.errors import CchcError
 from cchc.settings import Settings
 from cchc.timeutil import VN_TZ
 from evidence import EvidenceStore
@@ -132,6 +134,28 @@ class Daemon:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def run_once(self, job_id: str) -> dict[str, Any] | None:
+        """`cchc run --once JOB`: take the lease (or stand by for it), run that job now, recorded like a scheduled
+        run, then release the lease. None when the lease was never ours (--no-standby)."""
+        jobs = self.desired_jobs()
+        if job_id not in jobs:
+            self.store.close()
+            raise CchcError(
+                f"unknown job {job_id!r}; the configuration's jobs are {', '.join(sorted(jobs)) or 'none'}"
+            )
+        self._install_signal_handlers()
+        if self._wait_for_lease() is False:
+            self.store.close()
+            return None
+        heartbeat = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
+        heartbeat.start()
+        _, commands, timeout = jobs[job_id]
+        try:
+            return self.run_job(job_id, commands, timeout)
+        finally:
+            self.stopping.set()
+            self._shutdown()
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -266,18 +290,19 @@ class Daemon:
         for job_id in stored.keys() - desired.keys():
             self.scheduler.remove_job(job_id)
             log.info("job removed", extra={"job_id": job_id})
+        subjects = {job_id: job_subject(commands) for job_id, (_, commands, _) in desired.items()}
         for job_id, (trigger, commands, timeout) in desired.items():
             args = [job_id, commands, timeout]
             job = stored.get(job_id)
             if job is None:
                 self.scheduler.add_job(run_scheduled_job, trigger=trigger, args=args, id=job_id, name=job_id)
-                log.info("job added", extra={"job_id": job_id})
+                log.info("job added", extra={"job_id": job_id, **subjects[job_id]})
                 continue
             if list(job.args) != args:
                 self.scheduler.modify_job(job_id, args=args)
             if repr(job.trigger) != repr(trigger):
                 self.scheduler.reschedule_job(job_id, trigger=trigger)
-                log.info("job rescheduled", extra={"job_id": job_id})
+                log.info("job rescheduled", extra={"job_id": job_id, **subjects[job_id]})
 
     def run_job(self, job_id: str, commands: Sequence[Sequence[str]], timeout_s: float) -> dict[str, Any]:
         """Run a job's commands in turn, each in a process of its own, within the job's timeout."""
@@ -297,7 +322,7 @@ class Daemon:
             row = JobRun(job_id=job_id, scheduled_for=started, started_at=started, holder=self.holder)
             session.add(row)
             session.commit()
-        log.info("job started", extra={"job_id": job_id})
+        log.info("job started", extra={"job_id": job_id, **job_subject(commands)})
         deadline = time.monotonic() + timeout_s
         result: dict[str, Any] = {
             "status": "ok",
@@ -323,9 +348,8 @@ class Daemon:
                 stored.run_id, stored.detail = result["run_id"], result["detail"]
                 session.add(stored)
                 session.commit()
-        log.info(
-            "job finished", extra={"job_id": job_id, "status": result["status"], "run_id": result["run_id"]}
-        )
+        log.info("job finished", extra={"job_id": job_id, **job_subject(commands), "status": result["status"],
+                                        "run_id": result["run_id"]})  # fmt: skip
         return result
 
     def _run_child(self, command: Sequence[str], remaining_s: float, timeout_s: float) -> dict[str, Any]:
@@ -479,6 +503,25 @@ class Daemon:
                 "fire times missed while no daemon was scheduling",
                 extra={"job_id": job_id, "count": len(fires)},
             )
+
+
+def job_subject(commands: Sequence[Sequence[str]]) -> dict[str, str]:
+    """What a job works on, for its log lines: its probes and units ("all": a crawl that names none)."""
+    probes: list[str] = []
+    units: list[str] = []
+    crawls = False
+    for command in commands:
+        crawls = crawls or "crawl" in command
+        for flag, value in pairwise(command):
+            if flag in ("--probe", "-p"):
+                probes.append(value)
+            elif flag in ("--unit", "-u"):
+                units.append(value)
+    every = "all" if crawls else "-"
+    return {
+        "probe": ",".join(dict.fromkeys(probes)) or every,
+        "units": ",".join(dict.fromkeys(units)) or every,
+    }
 
 
 def _fire_times(trigger: CronTrigger, since: datetime, until: datetime) -> list[datetime]:

@@ -665,7 +665,9 @@ def _check_database_url(url: str, from_env: bool, source: Path | str) -> None:
         return
     key = f"${DATABASE_URL_ENV}" if from_env else "storage.database_url"
     scheme = url.partition("://")[0] or url[:20]
-    hint = " (write postgresql+psycopg://, the psycopg 3 driver)" if scheme in ("postgresql", "postgres") else ""
+    hint = (
+        " (write postgresql+psycopg://, the psycopg 3 driver)" if scheme in ("postgresql", "postgres") else ""
+    )
     raise ConfigError(source, [f"{key}: {scheme!r} databases are not supported{hint}; use sqlite:///FILE or "
                                "postgresql+psycopg://USER@HOST/DATABASE"])  # fmt: skip
 

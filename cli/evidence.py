@@ -232,7 +232,10 @@ def _local_start(day: str | None, tz: ZoneInfo) -> datetime | None:
 @evidence_app.command("export")
 def evidence_export(
     warc: Annotated[
-        Path, typer.Option("--warc", "--out", "-o", help="Write a WARC 1.1 file (.warc.gz) here.", show_default=False)
+        Path,
+        typer.Option(
+            "--warc", "--out", "-o", help="Write a WARC 1.1 file (.warc.gz) here.", show_default=False
+        ),
     ],
     since: Annotated[
         str | None, typer.Option(help="Captures from this day on (YYYY-MM-DD, local time).")
@@ -281,7 +284,9 @@ def evidence_timestamp() -> None:
     settings = current_settings()
     authorities = timestamp_authorities(settings)
     if not authorities:
-        out.print("no time-stamping authority is configured ([[timestamp.authority]]): nothing to do", markup=False)
+        out.print(
+            "no time-stamping authority is configured ([[timestamp.authority]]): nothing to do", markup=False
+        )
         return
     engine, _ = _open(settings)
     report = stamp_checkpoints(engine, authorities)
@@ -300,7 +305,10 @@ def evidence_bundle(
     ] = False,
     period: Annotated[
         str | None,
-        typer.Option(help=f"The period of the figures: {PERIOD_HELP} (default: the inspection year).", show_default=False),
+        typer.Option(
+            help=f"The period of the figures: {PERIOD_HELP} (default: the inspection year).",
+            show_default=False,
+        ),
     ] = None,
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="The .wacz file to write.")] = None,
 ) -> None:

@@ -66,7 +66,9 @@ def describe(exc: BaseException, database_url: str | None = None) -> Failure:
         hint = "; create the folder first" if isinstance(exc, FileNotFoundError) else ""
         return Failure([f"{target}: {reason}{hint}" if target else f"error: {reason}"], EXIT_ERROR)
     return Failure(
-        [f"internal error: {type(exc).__name__}: {_first_line(str(exc))}; run again with -v and report the traceback"],
+        [
+            f"internal error: {type(exc).__name__}: {_first_line(str(exc))}; run again with -v and report the traceback"
+        ],
         EXIT_BUG,
     )
 

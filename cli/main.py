@@ -70,7 +70,8 @@ def _main(
         bool, typer.Option("--verbose", "-v", help="Log what happens, not only warnings.")
     ] = False,
     version: Annotated[
-        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version)
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
     ] = False,
 ) -> None:
     CliState.config = config
@@ -111,7 +112,8 @@ def config_show() -> None:
 def units(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     every: Annotated[
-        bool, typer.Option("--all", help="Also the units outside the inspection year (merged, or created later).")
+        bool,
+        typer.Option("--all", help="Also the units outside the inspection year (merged, or created later)."),
     ] = False,
 ) -> None:
     """The units: id (what --unit and `cchc report` take), name, kind, portal, and whether they are inspected."""
@@ -128,11 +130,13 @@ def units(
     if as_json:
         out.print(json.dumps(rows, ensure_ascii=False, indent=1), markup=False)
         return
-    table = Table(title=f"Units of inspection {settings.inspection.id}" + ("" if every else " (`--all`: every unit)"))
+    table = Table(
+        title=f"Units of inspection {settings.inspection.id}" + ("" if every else " (`--all`: every unit)")
+    )
     for column in ("id", "name", "kind", "portal", "inspected"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["id"], row["name"], row["kind"], str(row["portal_url"] or row["portal"]),
+        table.add_row(str(row["id"]), str(row["name"]), str(row["kind"]), str(row["portal_url"] or row["portal"]),
                       "yes" if row["inspected"] else "no")  # fmt: skip
     out.print(table)
 
@@ -343,7 +347,10 @@ def demo(
     out_dir: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Folder for the indicator table and the summaries (default: out/).", show_default=False
+            "--out",
+            "-o",
+            help="Folder for the indicator table and the summaries (default: out/).",
+            show_default=False,
         ),
     ] = None,
     contract: ContractOption = None,
@@ -465,14 +472,33 @@ def run(
         bool,
         typer.Option(help="When another daemon holds the lease, wait to take over (--no-standby: exit 3)."),
     ] = True,
+    once: Annotated[
+        str | None,
+        typer.Option(
+            "--once",
+            help="Run this one job now (probe:news, visit:UNIT:DATE, timestamps), under the lease, then exit: 0 when "
+            "it ended ok, 3 when not.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """The scheduled daemon: probes on their schedules and the inspection calendar, one daemon per database."""
+    from zoneinfo import ZoneInfo
+
     from scheduler import Daemon
 
     settings = current_settings()
     if not CliState.log_json:
-        logs.configure(json_lines=False, level=logging.INFO)
+        logs.configure(json_lines=False, level=logging.INFO, tz=ZoneInfo(settings.inspection.timezone))
     daemon = Daemon(settings, config_path(CliState.config), standby=standby, log_json=CliState.log_json)
+    if once is not None:
+        result = daemon.run_once(once)
+        if result is None:
+            raise typer.Exit(3)
+        line = f"job {once}: {result['status']}" + (f" (run {result['run_id']})" if result["run_id"] else "")
+        (out if result["status"] == "ok" else err).print(line + (f": {result['detail']}" if result["detail"] else ""),
+                                                        markup=False)  # fmt: skip
+        raise typer.Exit(0 if result["status"] == "ok" else 3)
     code = daemon.run()
     if daemon.lease_lost:
         err.print("stopped: another daemon took the scheduling lease (this one had stopped renewing it)")
@@ -489,7 +515,7 @@ def status(
     from rich.table import Table
 
     from cli.status import as_json as status_json
-    from cli.status import gather
+    from cli.status import daemon_line, display_rows, gather
     from evidence.db import open_database
 
     settings = current_settings()
@@ -501,24 +527,21 @@ def status(
     if as_json:
         out.print(status_json(state), markup=False)
         return
-    lease = state.lease
-    out.print(
-        "lease: nobody has held it yet"
-        if lease is None
-        else f"lease: {lease['state']} by {lease['holder']}, last heartbeat {lease['heartbeat']} (expires {lease['expires']})"
-    )
-    for title, rows in (("Jobs", state.jobs), ("Last run of each probe", state.probes), ("Missed fire times", state.missed),
-                        ("Inspection calendar", state.visits), ("Pending timestamps", state.timestamps),
+    out.print(daemon_line(state.daemon), markup=False)
+    for title, rows in (("Jobs", state.jobs), ("Last run of each probe (its own captures)", state.probes),
+                        ("Missed fire times", state.missed), ("Inspection calendar", state.visits),
+                        ("Pending timestamps", state.timestamps),
                         ("Our units on the portals (latest run of each probe)", state.matches),
                         ("Figures not available (N/A), and why", state.not_available)):  # fmt: skip
-        table = Table(title=title)
         if not rows:
             out.print(f"{title}: none")
             continue
-        for column in rows[0]:
+        table = Table(title=title)
+        shaped = display_rows(rows)
+        for column in shaped[0]:
             table.add_column(column)
-        for row in rows:
-            table.add_row(*(escape("—" if v is None else str(v)) for v in row.values()))
+        for row in shaped:
+            table.add_row(*(escape(v) for v in row.values()))
         out.print(table)
     size = state.evidence
     out.print(

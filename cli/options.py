@@ -62,7 +62,7 @@ def tidy_help(command: Any) -> None:
     # The type column of typer's help: the metavar (typer shows an argument's type name there, and the --help
     # option it makes for each context is never in the command's own parameters).
     for kind in (TyperArgument, TyperOption):
-        kind.display_type_rich = _display_type  # type: ignore[method-assign]
+        kind.display_type_rich = _display_type  # type: ignore[method-assign,assignment]
 
 
 def _display_type(param: Any, ctx: Any) -> str | None:

@@ -37,7 +37,9 @@ def report_command(
     unit: Annotated[
         str | None,
         typer.Argument(
-            help="Unit id (`cchc units` lists them); omit with --all.", show_default=False, autocompletion=complete_units
+            help="Unit id (`cchc units` lists them); omit with --all.",
+            show_default=False,
+            autocompletion=complete_units,
         ),
     ] = None,
     period: Annotated[

@@ -36,8 +36,6 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
-
-
 def check_contact(settings: Settings) -> None:
     """Refuse to crawl real portals under the placeholder contact: site operators must be able to reach us."""
     if not settings.collector.contact.rstrip(">").endswith(".invalid"):

@@ -32,7 +32,7 @@ def closed_port() -> Iterator[int]:
 def every_verb() -> set[str]:
     command = typer.main.get_command(app)
     verbs = set()
-    for name, sub in command.commands.items():
+    for name, sub in getattr(command, "commands", {}).items():
         children = getattr(sub, "commands", None)
         verbs |= {f"{name} {child}" for child in children} if children else {name}
     return verbs - {"units"}  # reads only the config: its bad input is the broken config below
@@ -84,7 +84,9 @@ def test_every_verb_says_one_line_for_bad_input(tmp_path: Path, closed_port: int
     cases = bad_inputs(tmp_path, closed_port)
     assert every_verb() <= set(cases), f"verbs without a bad-input case: {every_verb() - set(cases)}"
     with ThreadPoolExecutor(4) as pool:
-        results = dict(zip(cases, pool.map(lambda c: run_cchc(*c, tmp_path), cases.values()), strict=True))
+        results = dict(
+            zip(cases, pool.map(lambda c: run_cchc(c[0], c[1], tmp_path), cases.values()), strict=True)
+        )
     for verb, result in results.items():
         lines = result.stderr.strip().splitlines()
         assert result.returncode in DOCUMENTED_EXITS, (verb, result.returncode, result.stderr)
@@ -107,7 +109,9 @@ def test_verbose_adds_the_traceback(tmp_path: Path, closed_port: int) -> None:
     down = {"CCHC_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/test"}
     result = run_cchc(["-v", "status"], down, tmp_path)
     assert result.returncode == 5
-    assert "Traceback" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("the evidence database")
+    assert "Traceback" in result.stderr and result.stderr.strip().splitlines()[-1].startswith(
+        "the evidence database"
+    )
 
 
 def test_export_of_an_unknown_unit_writes_nothing(tmp_path: Path) -> None:
@@ -118,7 +122,9 @@ def test_export_of_an_unknown_unit_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_version_stands_alone() -> None:
-    result = subprocess.run([sys.executable, "-m", "cli", "--version"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "--version"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and result.stdout.startswith("cchc-watch ")
 
 
