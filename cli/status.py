@@ -47,11 +47,10 @@ def _daemon(lease: DaemonLease | None, settings: Settings, now: datetime) -> dic
     if lease is None:
         return {"state": NEVER, "holder": None, "acquired_at": None, "heartbeat_at": None,
                 "heartbeat_age_s": None, "expires_at": None}  # fmt: skip
-    ttl = timedelta(seconds=settings.scheduler.lease_ttl_s)
     if lease.expires_at > now:
         state = RUNNING
-    elif lease.expires_at - lease.heartbeat_at < ttl * 0.99:
-        state = STOPPED  # release() ends the lease at the stop, before its time-to-live
+    elif lease.expires_at <= lease.heartbeat_at:
+        state = STOPPED  # release() ends the lease at its last heartbeat
     else:
         state = EXPIRED
     return {
