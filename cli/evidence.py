@@ -93,6 +93,8 @@ def evidence_verify(
         problems += differences
     for problem in problems:
         err.print(problem, markup=False)
+    if problems:
+        _alert_verify_failed(settings, problems)
     out.print(
         ("evidence verifies: " if not problems else f"evidence does NOT verify: {len(problems)} problems; ")
         + _summary(report),
@@ -103,6 +105,14 @@ def evidence_verify(
             out.print(line, markup=False)
     if problems:
         raise typer.Exit(1)
+
+
+def _alert_verify_failed(settings: Settings, problems: list[str]) -> None:
+    from cchc.alerts import VERIFY_FAILED, Alert, Alerter
+
+    alerter = Alerter.for_settings(settings)
+    alerter.raise_alerts([Alert(VERIFY_FAILED, "evidence", f"evidence does not verify: {len(problems)} problems; "
+                                f"the first: {problems[0]}", alerter.link("/"))])  # fmt: skip
 
 
 def _summary(report: VerifyReport) -> str:

@@ -25,6 +25,7 @@ from cli import discover as cli_discover
 from cli import indicators as cli_indicators
 from cli import probes as cli_probes
 from cli import reports as cli_reports
+from cli.alerts import alerts_app
 from cli.console import CliState, current_settings, err, out
 from cli.db import db_app
 from cli.evidence import evidence_app
@@ -44,6 +45,7 @@ config_app = typer.Typer(help="Check and show the configuration.", no_args_is_he
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(alerts_app, name="alerts")
 
 
 ConfigOption = Annotated[

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 from test_scheduler import daemon, daemon_config, every, job_runs, stop, wait_until
 
 from cchc.settings import Schedule, Settings
@@ -171,7 +171,7 @@ def _outcomes_by_probe(session: Session) -> dict[tuple[int, str], dict[str, int]
     found: dict[tuple[int, str], dict[str, int]] = {}
     for run_id, probe, outcome, count in session.exec(
         select(Snapshot.run_id, Snapshot.probe, Snapshot.outcome, func.count()).group_by(
-            Snapshot.run_id, Snapshot.probe, Snapshot.outcome
+            col(Snapshot.run_id), col(Snapshot.probe), col(Snapshot.outcome)
         )
     ).all():
         found.setdefault((run_id, probe), {})[outcome] = count
