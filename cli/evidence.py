@@ -93,6 +93,9 @@ def evidence_verify(
         problems += differences
     for problem in problems:
         err.print(problem, markup=False)
+    from web.metrics import write_verify_status  # imported here: every other verb starts without FastAPI
+
+    write_verify_status(settings, ok=not problems, problems=len(problems))
     if problems:
         _alert_verify_failed(settings, problems)
     out.print(
