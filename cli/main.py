@@ -414,7 +414,8 @@ def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> Non
     """The indicator table (XLSX, JSON) and every summary (HTML) with the city overview, then the ranking."""
     import indicators
     from cli.indicators import terminal_table, write
-    from reports import common_period, default_out_dir, write_all
+    from cli.progress import Steps
+    from reports import common_period, default_out_dir, write_all, write_all_steps
 
     folder = out_dir or default_out_dir(settings)
     period = common_period(settings)
@@ -422,7 +423,8 @@ def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> Non
     write(table, "xlsx", folder / f"chi-so-{period.replace('..', '_')}.xlsx")
     write(table, "json", folder / f"chi-so-{period.replace('..', '_')}.json")
     bundles = _demo_bundles(settings, table, period)
-    written = write_all(settings, "html", folder, period)
+    with Steps("summaries", write_all_steps(settings, "html")) as steps:
+        written = write_all(settings, "html", folder, period, on_step=steps.advance)
     out.print(terminal_table(table, detailed=False))
     out.print(f"indicator table and {len(written)} summaries (period {period}) written to {folder}")
     if bundles:

@@ -4,6 +4,7 @@ stored evidence parsed again with the current parsers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import mimetypes
@@ -21,6 +22,7 @@ from cchc.errors import CchcError
 from cchc.settings import Settings, Unit
 from cli.console import current_settings, err, out
 from cli.options import ProbeName, ProbesOption, UnitsOption, unknown_unit
+from cli.progress import Steps
 from cli.wiring import check_contact, fetch_policy, open_store, timestamp_authorities
 from evidence import EvidenceStore
 from evidence.timestamps import stamp_checkpoints
@@ -69,22 +71,36 @@ def run_crawl(
     check_contact(settings)
     store = open_store(settings)
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[snapshots]} captures"),
-            TimeElapsedColumn(),
-            console=out,
-            disable=not show_progress,
-            transient=False,
-        ) as progress:
+        piped = Steps("crawl: jobs done", every_s=5.0) if show_progress and not out.is_terminal else None
+        with (
+            Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[snapshots]} captures"),
+                TimeElapsedColumn(),
+                console=out,
+                disable=not show_progress or piped is not None,
+                transient=False,
+            ) as progress,
+            piped or contextlib.nullcontext(),
+        ):
             task = progress.add_task("crawling", total=None, snapshots=0)
             captured = [0]
 
             def on_snapshot(_: object) -> None:
                 captured[0] += 1
                 progress.update(task, snapshots=captured[0])
+
+            def on_jobs(total: int) -> None:
+                progress.update(task, total=total)
+                if piped is not None:
+                    piped.set_total(total)
+
+            def on_job_done(_: object) -> None:
+                progress.advance(task)
+                if piped is not None:
+                    piped.advance(f"({captured[0]} captures)")
 
             async def guarded() -> CrawlReport:
                 # SIGTERM (the daemon stopping) and Ctrl-C cancel the crawl, which closes its run as interrupted.
@@ -102,8 +118,8 @@ def run_crawl(
                     trigger=trigger,
                     surprise=surprise,
                     with_browser=with_browser,
-                    on_jobs=lambda n: progress.update(task, total=n),
-                    on_job_done=lambda _: progress.advance(task),
+                    on_jobs=on_jobs,
+                    on_job_done=on_job_done,
                     on_snapshot=on_snapshot,
                 )
 

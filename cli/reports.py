@@ -75,7 +75,15 @@ def report_command(
     ] = False,
 ) -> None:
     """A unit's pre-visit summary along the plan's outline (HTML, PDF, XLSX), each figure with its evidence."""
-    from reports import build_summary, default_out_dir, prepare_visit_summary, write_all, write_summary
+    from cli.progress import Steps
+    from reports import (
+        build_summary,
+        default_out_dir,
+        prepare_visit_summary,
+        write_all,
+        write_all_steps,
+        write_summary,
+    )
     from reports.summary import resolve_period, resolve_unit
 
     settings = current_settings()
@@ -86,7 +94,10 @@ def report_command(
     if period is not None:
         resolve_period(period)  # a bad period is one clear line before any work
     if all_units:
-        written = write_all(settings, format.value, output or default_out_dir(settings), period)
+        with Steps(f"{format.value} summaries", write_all_steps(settings, format.value)) as steps:
+            written = write_all(
+                settings, format.value, output or default_out_dir(settings), period, on_step=steps.advance
+            )
     else:
         assert unit is not None
         resolve_unit(settings, unit)
