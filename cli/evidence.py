@@ -17,6 +17,7 @@ from cchc.errors import CchcError
 from cchc.settings import Settings
 from cli.console import current_settings, err, out
 from cli.options import PERIOD_HELP, ProbesOption, UnitsOption, check_units, unknown_unit
+from cli.progress import Steps
 from cli.wiring import open_store, timestamp_authorities
 from evidence.blobs import LocalBlobStore
 from evidence.db import open_database
@@ -25,7 +26,7 @@ from evidence.ledger import FLAGGED, record_hash
 from evidence.models import Blob, Checkpoint, Event, Run, Snapshot, SnapshotBlob
 from evidence.signing import CollectorKey, parse_public_key
 from evidence.store import EvidenceStore
-from evidence.verify import VerifyReport, verify
+from evidence.verify import VERIFY_STEPS, VerifyReport, verify
 
 evidence_app = typer.Typer(help="Verify, export and inspect the stored evidence.", no_args_is_help=True)
 
@@ -79,13 +80,9 @@ def evidence_verify(
     settings = current_settings()
     trusted = _trusted_keys(trust_key)
     engine, blobs = _open(settings)
-    report = verify(
-        engine,
-        blobs,
-        trusted,
-        witness_file=witness or settings.collector.witness_file,
-        journal_file=settings.storage.journal,
-    )
+    with Steps("verify", VERIFY_STEPS) as steps:
+        report = verify(engine, blobs, trusted, witness_file=witness or settings.collector.witness_file,
+                        journal_file=settings.storage.journal, on_step=steps.advance)  # fmt: skip
     problems = [str(p) for p in report.problems]
     deep_line = ""
     if deep:
@@ -274,7 +271,9 @@ def evidence_export(
         raise CchcError(f"{warc.parent}: no such folder; create it first, or write the WARC elsewhere")
     engine, blobs = _open(settings)
     probes = [str(p) for p in probe or ()]
-    summary = export_warc(engine, blobs, warc, since=start, until=end, units=units, probes=probes)
+    with Steps("export: snapshots written", every_s=5.0) as steps:
+        summary = export_warc(engine, blobs, warc, since=start, until=end, units=units, probes=probes,
+                              on_snapshot=steps.advance)  # fmt: skip
     out.print(f"{summary.records} WARC records from {summary.snapshots} snapshots written to {warc}")
 
 

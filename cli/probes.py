@@ -293,7 +293,10 @@ def reparse_command(probe: ProbeOption = None) -> None:
     settings = current_settings()
     store = open_store(settings)
     try:
-        counts = reparse(settings, store, chosen_probes(probe))
+        with Steps("reparse: snapshots read", every_s=5.0) as steps:
+            counts = reparse(
+                settings, store, chosen_probes(probe), progress=lambda n: steps.advance(count=n - steps.done)
+            )
     finally:
         store.close()
     out.print(

@@ -87,9 +87,17 @@ def test_export_writes_a_warc_with_the_filters(config_copy: Path, stored: Settin
         types = [record.rec_type for record in ArchiveIterator(handle)]
     assert types[0] == "warcinfo" and types.count("response") >= 3
     none = tmp_path / "none.warc.gz"
-    assert cchc(config_copy, "export", "--warc", str(none), "--unit", "phuong-9").returncode == 0
+    assert (
+        cchc(
+            config_copy, "export", "--warc", str(none), "--unit", "phuong-1", "--since", "2099-01-01"
+        ).returncode
+        == 0
+    )
     with none.open("rb") as handle:
         assert [r.rec_type for r in ArchiveIterator(handle)] == ["warcinfo"]
+    typo = cchc(config_copy, "export", "--warc", str(tmp_path / "typo.warc.gz"), "--unit", "phuong-99")
+    assert typo.returncode == 1 and "unknown unit 'phuong-99'" in typo.stderr
+    assert not (tmp_path / "typo.warc.gz").exists()
 
 
 def test_public_key_is_exportable(config_copy: Path, stored: Settings) -> None:
