@@ -71,7 +71,7 @@ def run_crawl(
     check_contact(settings)
     store = open_store(settings)
     try:
-        piped = Steps("crawl: jobs done", every_s=5.0) if show_progress and not out.is_terminal else None
+        piped = Steps("crawl jobs", every_s=5.0) if show_progress and not out.is_terminal else None
         with (
             Progress(
                 TextColumn("[bold]{task.description}"),

@@ -62,6 +62,7 @@ class Steps:
             self._bar.stop()
         elif kind is None:
             elapsed = time.monotonic() - self._started
+            of = f"/{self.total}" if self.total is not None else ""
             self.console.print(
-                f"{self.description}: done, {self.done} steps in {elapsed:.0f} s", markup=False
+                f"{self.description}: finished {self.done}{of} in {elapsed:.0f} s", markup=False
             )
