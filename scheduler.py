@@ -24,9 +24,11 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlencode
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -43,20 +45,24 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
+from cchc.alerts import LAYOUT_DRIFT, NO_DATA, RUN_FAILED, RUN_MISSED, SITE_DOWN, SITE_MOVED, Alert, Alerter
 from cchc.cron import cron_trigger
+from cchc.errors import CchcError
 from cchc.settings import Settings
 from cchc.timeutil import VN_TZ
+from crawler import host_key
 from evidence import EvidenceStore
 from evidence.lease import Lease, LeaseState, new_holder
-from evidence.models import Run
+from evidence.models import ParseFailure, Run, Snapshot
 from evidence.operations import JobRun, MissedRun
 
 log = logging.getLogger("cchc.scheduler")
 JOBSTORE_TABLE = "apscheduler_jobs"
 TERM_GRACE_AT_TIMEOUT_S = 10.0
 MAX_MISSED_LISTED = 1000
+DIGEST_JOB = "alerts:digest"
 
 # The daemon of this process: APScheduler pickles a job as a function and its arguments, so the job
 # functions below reach the running daemon through this name.
@@ -100,6 +106,7 @@ class Daemon:
         self._running_jobs = 0
         self._jobs_done = threading.Condition()
         self.lease_lost = False
+        self.alerter = Alerter.for_settings(settings)
 
     # --- the life of the daemon -----------------------------------------------------------------------------
 
@@ -133,6 +140,28 @@ class Daemon:
     def stop(self) -> None:
         self.stopping.set()
 
+    def run_once(self, job_id: str) -> dict[str, Any] | None:
+        """`cchc run --once JOB`: take the lease (or stand by for it), run that job now, recorded like a scheduled
+        run, then release the lease. None when the lease was never ours (--no-standby)."""
+        jobs = self.desired_jobs()
+        if job_id not in jobs:
+            self.store.close()
+            raise CchcError(
+                f"unknown job {job_id!r}; the configuration's jobs are {', '.join(sorted(jobs)) or 'none'}"
+            )
+        self._install_signal_handlers()
+        if self._wait_for_lease() is False:
+            self.store.close()
+            return None
+        heartbeat = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
+        heartbeat.start()
+        _, commands, timeout = jobs[job_id]
+        try:
+            return self.run_job(job_id, commands, timeout)
+        finally:
+            self.stopping.set()
+            self._shutdown()
+
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # tests run a daemon in a thread and stop it with stop()
@@ -155,7 +184,7 @@ class Daemon:
                 return before.heartbeat_at if before is not None else None
             if holder.holder != announced:
                 announced = holder.holder
-                message = _held_by(holder)
+                message = _held_by(holder, self.standby)
                 log.warning(message, extra={"holder": holder.holder})
                 print(message, file=sys.stderr, flush=True)
                 if not self.standby:
@@ -215,6 +244,9 @@ class Daemon:
             command = self._cchc("crawl", "--probe", schedule.probe, "--trigger", "schedule",
                                  *([] if schedule.browser else ["--no-browser"]))  # fmt: skip
             jobs[f"probe:{schedule.probe}"] = (trigger, [command], schedule.timeout_s)
+        if self.settings.alerts.enabled and self.settings.alerts.digest:
+            digest = CronTrigger(hour=self.settings.alerts.digest_hour, minute=0, timezone=VN_TZ)
+            jobs[DIGEST_JOB] = (digest, [self._cchc("alerts", "digest")], 300.0)
         if self.settings.timestamp.authority:
             # Tokens an authority could not give at the end of a crawl are asked for again, until they come.
             # A fixed start keeps the trigger (and its stored fire times) the same from one daemon start to the next.
@@ -266,18 +298,19 @@ class Daemon:
         for job_id in stored.keys() - desired.keys():
             self.scheduler.remove_job(job_id)
             log.info("job removed", extra={"job_id": job_id})
+        subjects = {job_id: job_subject(commands) for job_id, (_, commands, _) in desired.items()}
         for job_id, (trigger, commands, timeout) in desired.items():
             args = [job_id, commands, timeout]
             job = stored.get(job_id)
             if job is None:
                 self.scheduler.add_job(run_scheduled_job, trigger=trigger, args=args, id=job_id, name=job_id)
-                log.info("job added", extra={"job_id": job_id})
+                log.info("job added", extra={"job_id": job_id, **subjects[job_id]})
                 continue
             if list(job.args) != args:
                 self.scheduler.modify_job(job_id, args=args)
             if repr(job.trigger) != repr(trigger):
                 self.scheduler.reschedule_job(job_id, trigger=trigger)
-                log.info("job rescheduled", extra={"job_id": job_id})
+                log.info("job rescheduled", extra={"job_id": job_id, **subjects[job_id]})
 
     def run_job(self, job_id: str, commands: Sequence[Sequence[str]], timeout_s: float) -> dict[str, Any]:
         """Run a job's commands in turn, each in a process of its own, within the job's timeout."""
@@ -297,7 +330,7 @@ class Daemon:
             row = JobRun(job_id=job_id, scheduled_for=started, started_at=started, holder=self.holder)
             session.add(row)
             session.commit()
-        log.info("job started", extra={"job_id": job_id})
+        log.info("job started", extra={"job_id": job_id, **job_subject(commands)})
         deadline = time.monotonic() + timeout_s
         result: dict[str, Any] = {
             "status": "ok",
@@ -323,9 +356,12 @@ class Daemon:
                 stored.run_id, stored.detail = result["run_id"], result["detail"]
                 session.add(stored)
                 session.commit()
-        log.info(
-            "job finished", extra={"job_id": job_id, "status": result["status"], "run_id": result["run_id"]}
-        )
+        try:
+            self.alerter.raise_alerts(job_alerts(self.engine, self.alerter, job_id, commands, result))
+        except Exception:  # an alert that cannot be made or sent never costs the run
+            log.exception("alerting failed", extra={"job_id": job_id})
+        log.info("job finished", extra={"job_id": job_id, **job_subject(commands), "status": result["status"],
+                                        "run_id": result["run_id"]})  # fmt: skip
         return result
 
     def _run_child(self, command: Sequence[str], remaining_s: float, timeout_s: float) -> dict[str, Any]:
@@ -443,6 +479,7 @@ class Daemon:
                 "fire time missed",
                 extra={"job_id": job_id, "times": [t.isoformat() for t in fresh], "reason": reason},
             )
+            self._alert_missed(job_id, len(fresh), reason)
 
     def _record_missed(self, last_alive: datetime | None) -> None:
         """Fire times that passed while no daemon was scheduling: recorded, and the latest within the grace
@@ -479,6 +516,92 @@ class Daemon:
                 "fire times missed while no daemon was scheduling",
                 extra={"job_id": job_id, "count": len(fires)},
             )
+            self._alert_missed(job_id, len(fires), "no daemon was scheduling")
+
+    def _alert_missed(self, job_id: str, count: int, reason: str) -> None:
+        query = f"SELECT * FROM missed_run WHERE job_id = '{job_id}' ORDER BY scheduled_for DESC"
+        alert = Alert(RUN_MISSED, job_id, f"{count} fire times of {job_id} missed: {reason}",
+                      self.alerter.link("/sql?" + urlencode({"q": query})))  # fmt: skip
+        try:
+            self.alerter.raise_alerts([alert])
+        except Exception:
+            log.exception("alerting failed", extra={"job_id": job_id})
+
+
+DOWN_OUTCOMES = ("http-error", "timeout", "connection-error")
+
+
+def job_alerts(
+    engine: Engine, alerter: Alerter, job_id: str, commands: Sequence[Sequence[str]], result: dict[str, Any]
+) -> list[Alert]:
+    """What a finished job alerts about: the job itself when it did not end ok (a probe that matched none of our
+    units: no data), and in its run the pages whose layout was not recognised, the sites down, the sites moved."""
+    subject = job_subject(commands)
+    run_id = result.get("run_id")
+    run_link = alerter.link("/sql?" + urlencode({"q": f"SELECT * FROM run WHERE id = {run_id}"}))
+    job_link = alerter.link(
+        "/sql?" + urlencode({"q": f"SELECT * FROM job_run WHERE id = {result.get('job_run')}"})
+    )
+    alerts = []
+    if result["status"] != "ok":
+        kind = NO_DATA if result.get("exit_code") == 4 else RUN_FAILED
+        what = f"job {job_id} (probe {subject['probe']}, units {subject['units']}) ended {result['status']}"
+        detail = str(result.get("detail") or "").strip().splitlines()
+        alerts.append(Alert(kind, job_id, what + (f": {detail[-1]}" if detail else ""),
+                            run_link if run_id else job_link, details={**subject, **result}))  # fmt: skip
+    if not run_id:
+        return alerts
+    with Session(engine) as session:
+        failures = session.exec(
+            select(ParseFailure.probe, ParseFailure.parser, func.count(), func.min(ParseFailure.snapshot_id))
+            .join(Snapshot, col(Snapshot.id) == ParseFailure.snapshot_id)
+            .where(Snapshot.run_id == run_id)
+            .group_by(ParseFailure.probe, ParseFailure.parser)
+        ).all()
+        captures = session.exec(
+            select(Snapshot.id, Snapshot.url, Snapshot.final_url, Snapshot.outcome).where(
+                Snapshot.run_id == run_id
+            )
+        ).all()
+    for probe, parser, count, first in failures:
+        alerts.append(Alert(LAYOUT_DRIFT, f"{probe}/{parser}", f"{count} pages of run {run_id} not recognised by "
+                            f"{probe}/{parser} (layout drift?)", alerter.link(f"/evidence/{first}"),
+                            details={"run_id": run_id, "count": count}))  # fmt: skip
+    down: dict[str, list[tuple[int, str]]] = {}
+    moved: dict[str, tuple[int, str]] = {}
+    for snapshot_id, url, final_url, outcome in captures:
+        host = host_key(url)
+        if outcome in DOWN_OUTCOMES:
+            down.setdefault(host, []).append((snapshot_id or 0, outcome))
+        elif outcome == "ok" and final_url and host_key(final_url) != host:
+            moved.setdefault(host, (snapshot_id or 0, host_key(final_url)))
+    for host, failed in down.items():
+        outcomes = ", ".join(sorted({o for _, o in failed}))
+        alerts.append(Alert(SITE_DOWN, host, f"{host}: {len(failed)} requests of run {run_id} failed ({outcomes})",
+                            alerter.link(f"/evidence/{failed[0][0]}"), details={"run_id": run_id}))  # fmt: skip
+    for host, (snapshot_id, target) in moved.items():
+        alerts.append(Alert(SITE_MOVED, host, f"{host} now redirects to {target} (run {run_id})",
+                            alerter.link(f"/evidence/{snapshot_id}"), details={"run_id": run_id}))  # fmt: skip
+    return alerts
+
+
+def job_subject(commands: Sequence[Sequence[str]]) -> dict[str, str]:
+    """What a job works on, for its log lines: its probes and units ("all": a crawl that names none)."""
+    probes: list[str] = []
+    units: list[str] = []
+    crawls = False
+    for command in commands:
+        crawls = crawls or "crawl" in command
+        for flag, value in pairwise(command):
+            if flag in ("--probe", "-p"):
+                probes.append(value)
+            elif flag in ("--unit", "-u"):
+                units.append(value)
+    every = "all" if crawls else "-"
+    return {
+        "probe": ",".join(dict.fromkeys(probes)) or every,
+        "units": ",".join(dict.fromkeys(units)) or every,
+    }
 
 
 def _fire_times(trigger: CronTrigger, since: datetime, until: datetime) -> list[datetime]:
@@ -493,10 +616,11 @@ def _fire_times(trigger: CronTrigger, since: datetime, until: datetime) -> list[
     return times
 
 
-def _held_by(state: LeaseState) -> str:
+def _held_by(state: LeaseState, standby: bool) -> str:
     age = (datetime.now(UTC) - state.heartbeat_at).total_seconds()
     left = (state.expires_at - datetime.now(UTC)).total_seconds()
     return (
         f"another daemon holds the scheduling lease: {state.holder}, last heartbeat {age:.0f} s ago, "
-        f"expires in {max(0.0, left):.0f} s; standing by to take over when it expires"
+        f"expires in {max(0.0, left):.0f} s; "
+        + ("standing by to take over when it expires" if standby else "exiting (--no-standby)")
     )

@@ -29,6 +29,8 @@ def simulation_process(*faults: str) -> Iterator[Settings]:
             "sim",
             "--write-config",
             str(pointed),
+            "--port-base",
+            "0",  # free ports: a bench never collides with a demo
         ]
         for fault in faults:
             command += ["--fault", fault]

@@ -421,6 +421,40 @@ class SchedulerSettings(_Section):
         return self
 
 
+class AlertSettings(_Section):
+    """Where the daemon says that something went wrong (a failed or missed run, a layout not recognised, a site
+    down or moved, a failed verify, a unit with no data): a webhook (JSON POST) and/or email, or neither."""
+
+    webhook_url: str | None = None  # http(s) URL that receives one JSON object per alert (or per digest)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str | None = None  # its password comes from $CCHC_SMTP_PASSWORD, never the config file
+    mail_from: str = "cchc-watch@localhost"
+    mail_to: list[str] = []
+    # Links in alerts point at the web app here (`cchc serve`), e.g. https://cchc.example.vn
+    web_url: str = "http://127.0.0.1:8000"
+    # The same alert (same kind and subject) is not sent again within this time while the problem lasts.
+    repeat_after_s: int = Field(default=86400, ge=0, le=30 * 86400)
+    digest: bool = (
+        False  # collect alerts and send one digest a day at digest_hour (local), instead of at once
+    )
+    digest_hour: int = Field(default=7, ge=0, le=23)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_url or (self.smtp_host and self.mail_to))
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertSettings:
+        if self.smtp_host and not self.mail_to:
+            raise ValueError("smtp_host is set but mail_to names nobody")
+        if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
+            raise ValueError(f"webhook_url must be an http(s) URL, got {self.webhook_url!r}")
+        return self
+
+
 class Visit(_Section):
     """A planned inspection visit: the unit's summary is due report_days_before it."""
 
@@ -532,6 +566,7 @@ class Settings(_Section):
     visit: list[Visit] = []
     sim: SimSettings = SimSettings()
     timestamp: TimestampSettings = TimestampSettings()
+    alerts: AlertSettings = AlertSettings()
     _source_file: str = PrivateAttr(default="config.toml")
 
     @property
@@ -693,8 +728,25 @@ def settings_from_mapping(
     return _resolve(settings, Path(source).parent if source != "<config>" else Path.cwd(), env, source)
 
 
+# The databases cchc-watch is built and tested on; any other URL would fail later, deep in a driver import.
+SUPPORTED_DATABASES = ("sqlite:///", "postgresql+psycopg://")
+
+
+def _check_database_url(url: str, from_env: bool, source: Path | str) -> None:
+    if url.startswith(SUPPORTED_DATABASES):
+        return
+    key = f"${DATABASE_URL_ENV}" if from_env else "storage.database_url"
+    scheme = url.partition("://")[0] or url[:20]
+    hint = (
+        " (write postgresql+psycopg://, the psycopg 3 driver)" if scheme in ("postgresql", "postgres") else ""
+    )
+    raise ConfigError(source, [f"{key}: {scheme!r} databases are not supported{hint}; use sqlite:///FILE or "
+                               "postgresql+psycopg://USER@HOST/DATABASE"])  # fmt: skip
+
+
 def _resolve(settings: Settings, base: Path, env: Mapping[str, str], source: Path | str) -> Settings:
     database_url = env.get(DATABASE_URL_ENV) or settings.storage.database_url
+    _check_database_url(database_url, bool(env.get(DATABASE_URL_ENV)), source)
     prefix = "sqlite:///"
     if database_url.startswith(prefix) and not database_url.startswith(prefix + "/"):
         relative = database_url[len(prefix) :]

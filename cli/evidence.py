@@ -16,6 +16,8 @@ from sqlmodel import Session, col, select
 from cchc.errors import CchcError
 from cchc.settings import Settings
 from cli.console import current_settings, err, out
+from cli.options import PERIOD_HELP, ProbesOption, UnitsOption, check_units, unknown_unit
+from cli.progress import Steps
 from cli.wiring import open_store, timestamp_authorities
 from evidence.blobs import LocalBlobStore
 from evidence.db import open_database
@@ -24,7 +26,7 @@ from evidence.ledger import FLAGGED, record_hash
 from evidence.models import Blob, Checkpoint, Event, Run, Snapshot, SnapshotBlob
 from evidence.signing import CollectorKey, parse_public_key
 from evidence.store import EvidenceStore
-from evidence.verify import VerifyReport, verify
+from evidence.verify import VERIFY_STEPS, VerifyReport, verify
 
 evidence_app = typer.Typer(help="Verify, export and inspect the stored evidence.", no_args_is_help=True)
 
@@ -78,13 +80,9 @@ def evidence_verify(
     settings = current_settings()
     trusted = _trusted_keys(trust_key)
     engine, blobs = _open(settings)
-    report = verify(
-        engine,
-        blobs,
-        trusted,
-        witness_file=witness or settings.collector.witness_file,
-        journal_file=settings.storage.journal,
-    )
+    with Steps("verify", VERIFY_STEPS) as steps:
+        report = verify(engine, blobs, trusted, witness_file=witness or settings.collector.witness_file,
+                        journal_file=settings.storage.journal, on_step=steps.advance)  # fmt: skip
     problems = [str(p) for p in report.problems]
     deep_line = ""
     if deep:
@@ -92,6 +90,11 @@ def evidence_verify(
         problems += differences
     for problem in problems:
         err.print(problem, markup=False)
+    from web.metrics import write_verify_status  # imported here: every other verb starts without FastAPI
+
+    write_verify_status(settings, ok=not problems, problems=len(problems))
+    if problems:
+        _alert_verify_failed(settings, problems)
     out.print(
         ("evidence verifies: " if not problems else f"evidence does NOT verify: {len(problems)} problems; ")
         + _summary(report),
@@ -102,6 +105,14 @@ def evidence_verify(
             out.print(line, markup=False)
     if problems:
         raise typer.Exit(1)
+
+
+def _alert_verify_failed(settings: Settings, problems: list[str]) -> None:
+    from cchc.alerts import VERIFY_FAILED, Alert, Alerter
+
+    alerter = Alerter.for_settings(settings)
+    alerter.raise_alerts([Alert(VERIFY_FAILED, "evidence", f"evidence does not verify: {len(problems)} problems; "
+                                f"the first: {problems[0]}", alerter.link("/"))])  # fmt: skip
 
 
 def _summary(report: VerifyReport) -> str:
@@ -230,28 +241,39 @@ def _local_start(day: str | None, tz: ZoneInfo) -> datetime | None:
 
 @evidence_app.command("export")
 def evidence_export(
-    warc: Annotated[Path, typer.Option("--warc", help="Write a WARC 1.1 file (.warc.gz) here.")],
+    warc: Annotated[
+        Path,
+        typer.Option(
+            "--warc", "--out", "-o", help="Write a WARC 1.1 file (.warc.gz) here.", show_default=False
+        ),
+    ],
     since: Annotated[
         str | None, typer.Option(help="Captures from this day on (YYYY-MM-DD, local time).")
     ] = None,
     until: Annotated[
         str | None, typer.Option(help="Captures before this day (YYYY-MM-DD, local time).")
     ] = None,
-    unit: Annotated[list[str] | None, typer.Option(help="Only this unit. Repeatable.")] = None,
-    probe: Annotated[list[str] | None, typer.Option(help="Only this probe. Repeatable.")] = None,
+    unit: UnitsOption = None,
+    probe: ProbesOption = None,
 ) -> None:
     """Export captures as WARC 1.1: request and response records from the raw bytes, screenshots and DOMs as
     resource records, SHA-256 digests; readable by warcio and clean under `warcio check`."""
     from evidence.warc import export_warc
 
     settings = current_settings()
+    units = check_units(settings, unit)
     tz = ZoneInfo(settings.inspection.timezone)
     try:
         start, end = _local_start(since, tz), _local_start(until, tz)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--since/--until") from None
+    if not warc.parent.is_dir():
+        raise CchcError(f"{warc.parent}: no such folder; create it first, or write the WARC elsewhere")
     engine, blobs = _open(settings)
-    summary = export_warc(engine, blobs, warc, since=start, until=end, units=unit or (), probes=probe or ())
+    probes = [str(p) for p in probe or ()]
+    with Steps("export: snapshots written", every_s=5.0) as steps:
+        summary = export_warc(engine, blobs, warc, since=start, until=end, units=units, probes=probes,
+                              on_snapshot=steps.advance)  # fmt: skip
     out.print(f"{summary.records} WARC records from {summary.snapshots} snapshots written to {warc}")
 
 
@@ -274,7 +296,9 @@ def evidence_timestamp() -> None:
     settings = current_settings()
     authorities = timestamp_authorities(settings)
     if not authorities:
-        out.print("no time-stamping authority is configured ([[timestamp.authority]]): nothing to do")
+        out.print(
+            "no time-stamping authority is configured ([[timestamp.authority]]): nothing to do", markup=False
+        )
         return
     engine, _ = _open(settings)
     report = stamp_checkpoints(engine, authorities)
@@ -287,14 +311,16 @@ def evidence_timestamp() -> None:
 
 @evidence_app.command("bundle")
 def evidence_bundle(
-    unit: Annotated[
-        list[str] | None, typer.Option("--unit", "-u", help="This unit's figures. Repeatable.")
-    ] = None,
+    unit: UnitsOption = None,
     all_units: Annotated[
         bool, typer.Option("--all", help="Every unit of the inspection, in one bundle.")
     ] = False,
     period: Annotated[
-        str | None, typer.Option(help="The period of the figures (default: the inspection year).")
+        str | None,
+        typer.Option(
+            help=f"The period of the figures: {PERIOD_HELP} (default: the inspection year).",
+            show_default=False,
+        ),
     ] = None,
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="The .wacz file to write.")] = None,
 ) -> None:
@@ -312,9 +338,7 @@ def evidence_bundle(
     try:
         units = settings.units_in_inspection() if all_units else [settings.unit_by_id(u) for u in unit or []]
     except KeyError as exc:
-        raise CchcError(
-            f"unknown unit {exc.args[0]!r}: see the [[unit]] ids in {settings.source_file}"
-        ) from None
+        raise CchcError(unknown_unit(settings, str(exc.args[0]))) from None
     chosen = parse_period(period or str(settings.inspection.year))
     target = out_file or bundle_path(settings, None if all_units else units[0].id, chosen)
     target.parent.mkdir(parents=True, exist_ok=True)

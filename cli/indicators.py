@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,23 +13,23 @@ from rich.table import Table
 from cchc.errors import CchcError
 from cchc.settings import Settings
 from cli.console import current_settings, out
+from cli.options import PERIOD_HELP, UnitsOption
 
 # pandas costs every CLI start ~100 MB and most of a second: only the verbs that make tables load it.
 if TYPE_CHECKING:
     import pandas as pd
 
 FORMATS = ("table", "csv", "json", "xlsx", "parquet")
+IndicatorFormat = StrEnum("IndicatorFormat", [(f, f) for f in FORMATS])  # type: ignore[misc]
 SOURCE_COLUMNS = ["observation_ids", "snapshot_ids"]
 
 
 def indicators_command(
-    period: Annotated[
-        str, typer.Option(help="2023-09, 2023-Q3, 2023-H1, 2023, 2023-01..2023-08 or ytd.")
-    ] = "ytd",
-    unit: Annotated[
-        list[str] | None, typer.Option("--unit", "-u", help="Only this unit. Repeatable.")
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")] = "table",
+    period: Annotated[str, typer.Option(help=f"{PERIOD_HELP}.")] = "ytd",
+    unit: UnitsOption = None,
+    output_format: Annotated[
+        IndicatorFormat, typer.Option("--format", "-F", help="Output format.")
+    ] = IndicatorFormat.table,  # type: ignore[attr-defined]
     out_file: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Write to this file (default: stdout; xlsx and parquet need it)."),
@@ -38,8 +39,7 @@ def indicators_command(
     """Per unit and period: numerator, denominator, rate, points, band, rank and sources of every indicator."""
     import indicators
 
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")
+    fmt = str(output_format)
     settings = current_settings()
     try:
         frame = indicators.table(period, settings=settings, units=unit, compare=compare)
@@ -50,7 +50,7 @@ def indicators_command(
             f"unknown unit {exc.args[0]!r}; units are {', '.join(u.id for u in settings.unit)}"
         ) from None
     if fmt == "table":
-        out.print(terminal_table(frame, detailed=bool(unit)), width=None if out.is_terminal else 200)
+        out.print(terminal_table(frame, detailed=bool(unit)))
         city = city_rank_line(settings, str(frame["period"].iloc[0]) if len(frame) else period)
         if city:
             out.print(city, markup=False)

@@ -16,17 +16,21 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click: its own classes
 
 from cchc import __version__, logs
-from cchc.errors import CchcError, ConfigError
+from cchc.errors import CchcError
 from cchc.settings import Settings, config_path
 from cli import discover as cli_discover
 from cli import indicators as cli_indicators
 from cli import probes as cli_probes
 from cli import reports as cli_reports
+from cli.alerts import alerts_app
 from cli.console import CliState, current_settings, err, out
 from cli.db import db_app
 from cli.evidence import evidence_app
+from cli.failures import describe, traceback_text
+from cli.options import tidy_help
 from cli.wiring import open_store
 from probes import PROBES
 
@@ -34,13 +38,14 @@ app = typer.Typer(
     name="cchc",
     help="cchc-watch: checks the public web for CCHC and digital-transformation evidence, and keeps the proof.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(alerts_app, name="alerts")
 
 
 ConfigOption = Annotated[
@@ -49,6 +54,12 @@ ConfigOption = Annotated[
         "--config", "-c", help="Config file (default: $CCHC_CONFIG, else ./config.toml).", show_default=False
     ),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"cchc-watch {__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -60,12 +71,13 @@ def _main(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log what happens, not only warnings.")
     ] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
+    ] = False,
 ) -> None:
-    if version:
-        out.print(f"cchc-watch {__version__}")
-        raise typer.Exit(0)
     CliState.config = config
+    CliState.verbose = verbose
     CliState.log_json = log_json
     logs.configure(json_lines=log_json, level=logging.INFO if (verbose or log_json) else logging.WARNING)
 
@@ -96,6 +108,39 @@ def config_check() -> None:
 def config_show() -> None:
     """Print the resolved settings as JSON (paths made absolute, environment overrides applied)."""
     out.print_json(current_settings().model_dump_json())
+
+
+@app.command()
+def units(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    every: Annotated[
+        bool,
+        typer.Option("--all", help="Also the units outside the inspection year (merged, or created later)."),
+    ] = False,
+) -> None:
+    """The units: id (what --unit and `cchc report` take), name, kind, portal, and whether they are inspected."""
+    settings = current_settings()
+    inspected = {u.id for u in settings.units_in_inspection()}
+    portals = {p.id: p.base_url for p in settings.portal}
+    rows = [
+        {"id": u.id, "name": u.name, "kind": u.kind, "portal": u.portal, "portal_url": portals.get(u.portal, ""),
+         "inspected": u.id in inspected, "valid_from": u.valid_from.isoformat(),
+         "valid_to": u.valid_to.isoformat() if u.valid_to else None}
+        for u in settings.unit
+        if every or u.id in inspected
+    ]  # fmt: skip
+    if as_json:
+        out.print(json.dumps(rows, ensure_ascii=False, indent=1), markup=False)
+        return
+    table = Table(
+        title=f"Units of inspection {settings.inspection.id}" + ("" if every else " (`--all`: every unit)")
+    )
+    for column in ("id", "name", "kind", "portal", "inspected"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["id"]), str(row["name"]), str(row["kind"]), str(row["portal_url"] or row["portal"]),
+                      "yes" if row["inspected"] else "no")  # fmt: skip
+    out.print(table)
 
 
 # --- simulation -------------------------------------------------------------------------------------------------
@@ -133,8 +178,26 @@ FaultOption = Annotated[
 ]
 
 
+PortBaseOption = Annotated[
+    int | None,
+    typer.Option(
+        "--port-base",
+        help="Serve the sites on this port and the next ones, the same every run (0: free ports; default: "
+        "sim.port_base).",
+        min=0,
+        max=65000,
+        show_default=False,
+    ),
+]
+
+
 def _start_simulation(
-    settings: Settings, faults: list[Any], seed: int | None, as_of: str | None, contract: str | None = None
+    settings: Settings,
+    faults: list[Any],
+    seed: int | None,
+    as_of: str | None,
+    contract: str | None = None,
+    port_base: int | None = None,
 ) -> Any:
     from cli.simlink import world_spec
     from sim import Simulation
@@ -158,7 +221,17 @@ def _start_simulation(
         raise typer.BadParameter(
             f"unknown site {unknown[0]!r}; sites are {', '.join(spec.site_ids)}", param_hint="--fault"
         )
-    return Simulation(spec, host=settings.sim.host, port_base=settings.sim.port_base).start()
+    base = settings.sim.port_base if port_base is None else port_base
+    try:
+        return Simulation(spec, host=settings.sim.host, port_base=base).start()
+    except OSError as exc:
+        if base:
+            raise CchcError(
+                f"cannot serve the simulation on {settings.sim.host}:{base}–{base + len(spec.site_ids) - 1}: "
+                f"{exc.strerror}; is another `cchc sim` or `cchc demo` running? Stop it, or give --port-base "
+                "(0: free ports)"
+            ) from None
+        raise
 
 
 def _site_table(simulation: Any, settings: Settings) -> Table:
@@ -238,12 +311,13 @@ def sim(
     ] = True,
     seconds: Annotated[float | None, typer.Option(help="Serve this many seconds, then stop.")] = None,
     contract: ContractOption = None,
+    port_base: PortBaseOption = None,
 ) -> None:
     """Serve the simulated portals over HTTP on loopback, with their ground truth and injectable faults."""
     from cli.simlink import write_pointed_config
 
     settings = current_settings()
-    simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of, contract)
+    simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of, contract, port_base)
     try:
         out.print(_site_table(simulation, settings))
         if truth is not None:
@@ -274,7 +348,12 @@ def demo(
     ] = False,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder for the indicator table and the summaries (default: out/)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the indicator table and the summaries (default: out/).",
+            show_default=False,
+        ),
     ] = None,
     contract: ContractOption = None,
     national_api: Annotated[
@@ -286,6 +365,7 @@ def demo(
             show_default=False,
         ),
     ] = None,
+    port_base: PortBaseOption = None,
 ) -> None:
     """Start the simulated portals, crawl everything once, show per unit what was found beside the truth, then
     write the indicator table and every unit's pre-visit summary into out/ and print the ranking."""
@@ -293,7 +373,7 @@ def demo(
     from indicators.observed import raw_figures
 
     settings = with_national_api(current_settings(), national_api)
-    simulation = _start_simulation(settings, _parse_faults(fault), None, None, contract)
+    simulation = _start_simulation(settings, _parse_faults(fault), None, None, contract, port_base)
     authorities = start_demo_authorities(settings)
     try:
         out.print(_site_table(simulation, settings))
@@ -316,7 +396,7 @@ def demo(
         finally:
             store.close()
         table, differing = comparison_table(figures, simulation.truth(), pointed)
-        out.print(table, width=None if out.is_terminal else 160)
+        out.print(table)
         out.print(
             "every headline figure equals the ground truth (N/A: not published in the portals' public fields)"
             if differing == 0
@@ -343,7 +423,8 @@ def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> Non
     """The indicator table (XLSX, JSON) and every summary (HTML) with the city overview, then the ranking."""
     import indicators
     from cli.indicators import terminal_table, write
-    from reports import common_period, default_out_dir, write_all
+    from cli.progress import Steps
+    from reports import common_period, default_out_dir, write_all, write_all_steps
 
     folder = out_dir or default_out_dir(settings)
     period = common_period(settings)
@@ -351,8 +432,9 @@ def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> Non
     write(table, "xlsx", folder / f"chi-so-{period.replace('..', '_')}.xlsx")
     write(table, "json", folder / f"chi-so-{period.replace('..', '_')}.json")
     bundles = _demo_bundles(settings, table, period)
-    written = write_all(settings, "html", folder, period)
-    out.print(terminal_table(table, detailed=False), width=None if out.is_terminal else 200)
+    with Steps("summaries", write_all_steps(settings, "html")) as steps:
+        written = write_all(settings, "html", folder, period, on_step=steps.advance)
+    out.print(terminal_table(table, detailed=False))
     out.print(f"indicator table and {len(written)} summaries (period {period}) written to {folder}")
     if bundles:
         key = bundles[0][1]
@@ -403,14 +485,33 @@ def run(
         bool,
         typer.Option(help="When another daemon holds the lease, wait to take over (--no-standby: exit 3)."),
     ] = True,
+    once: Annotated[
+        str | None,
+        typer.Option(
+            "--once",
+            help="Run this one job now (probe:news, visit:UNIT:DATE, timestamps), under the lease, then exit: 0 when "
+            "it ended ok, 3 when not.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """The scheduled daemon: probes on their schedules and the inspection calendar, one daemon per database."""
+    from zoneinfo import ZoneInfo
+
     from scheduler import Daemon
 
     settings = current_settings()
     if not CliState.log_json:
-        logs.configure(json_lines=False, level=logging.INFO)
+        logs.configure(json_lines=False, level=logging.INFO, tz=ZoneInfo(settings.inspection.timezone))
     daemon = Daemon(settings, config_path(CliState.config), standby=standby, log_json=CliState.log_json)
+    if once is not None:
+        result = daemon.run_once(once)
+        if result is None:
+            raise typer.Exit(3)
+        line = f"job {once}: {result['status']}" + (f" (run {result['run_id']})" if result["run_id"] else "")
+        (out if result["status"] == "ok" else err).print(line + (f": {result['detail']}" if result["detail"] else ""),
+                                                        markup=False)  # fmt: skip
+        raise typer.Exit(0 if result["status"] == "ok" else 3)
     code = daemon.run()
     if daemon.lease_lost:
         err.print("stopped: another daemon took the scheduling lease (this one had stopped renewing it)")
@@ -427,7 +528,7 @@ def status(
     from rich.table import Table
 
     from cli.status import as_json as status_json
-    from cli.status import gather
+    from cli.status import daemon_line, display_rows, gather
     from evidence.db import open_database
 
     settings = current_settings()
@@ -439,25 +540,22 @@ def status(
     if as_json:
         out.print(status_json(state), markup=False)
         return
-    lease = state.lease
-    out.print(
-        "lease: nobody has held it yet"
-        if lease is None
-        else f"lease: {lease['state']} by {lease['holder']}, last heartbeat {lease['heartbeat']} (expires {lease['expires']})"
-    )
-    for title, rows in (("Jobs", state.jobs), ("Last run of each probe", state.probes), ("Missed fire times", state.missed),
-                        ("Inspection calendar", state.visits), ("Pending timestamps", state.timestamps),
+    out.print(daemon_line(state.daemon), markup=False)
+    for title, rows in (("Jobs", state.jobs), ("Last run of each probe (its own captures)", state.probes),
+                        ("Missed fire times", state.missed), ("Inspection calendar", state.visits),
+                        ("Pending timestamps", state.timestamps),
                         ("Our units on the portals (latest run of each probe)", state.matches),
                         ("Figures not available (N/A), and why", state.not_available)):  # fmt: skip
-        table = Table(title=title)
         if not rows:
             out.print(f"{title}: none")
             continue
-        for column in rows[0]:
+        table = Table(title=title)
+        shaped = display_rows(rows)
+        for column in shaped[0]:
             table.add_column(column)
-        for row in rows:
-            table.add_row(*(escape("—" if v is None else str(v)) for v in row.values()))
-        out.print(table, width=None if out.is_terminal else 200)
+        for row in shaped:
+            table.add_row(*(escape(v) for v in row.values()))
+        out.print(table)
     size = state.evidence
     out.print(
         f"evidence: {size['snapshots']} snapshots, {size['blobs']} blobs, {size['raw_bytes'] / 1e6:.1f} MB raw, "
@@ -490,17 +588,36 @@ def serve(
     serve_app(application, bind, port or settings.web.port, settings.web.shutdown_grace_s)
 
 
-def main() -> None:
-    """Console entry point: deliberate errors become one line per problem on stderr."""
+def main(args: list[str] | None = None) -> None:
+    """Console entry point: a failed command says one line per problem on stderr and exits with the code
+    cli/failures.py documents; `-v` adds the traceback."""
+    argv = sys.argv[1:] if args is None else args
+    command = typer.main.get_command(app)
+    tidy_help(command)
     try:
-        app()
-    except ConfigError as exc:
-        for line in str(exc).splitlines():
+        code = command.main(argv, prog_name="cchc", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(0)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        verbose = CliState.verbose or any(a in ("-v", "--verbose") for a in argv)
+        if verbose:
+            err.print(traceback_text(exc), markup=False, end="")
+        failure = describe(exc, _database_url())
+        for line in failure.lines:
             err.print(line, markup=False)
-        sys.exit(2)
-    except CchcError as exc:
-        err.print(str(exc), markup=False)
-        sys.exit(1)
+        sys.exit(failure.code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _database_url() -> str | None:
+    """The database the command was using, to name it in the error; None when the config itself fails."""
+    try:
+        return current_settings().storage.database_url
+    except Exception:
+        return None
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ stored evidence parsed again with the current parsers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import mimetypes
@@ -20,6 +21,8 @@ from rich.table import Table
 from cchc.errors import CchcError
 from cchc.settings import Settings, Unit
 from cli.console import current_settings, err, out
+from cli.options import ProbeName, ProbesOption, UnitsOption, unknown_unit
+from cli.progress import Steps
 from cli.wiring import check_contact, fetch_policy, open_store, timestamp_authorities
 from evidence import EvidenceStore
 from evidence.timestamps import stamp_checkpoints
@@ -31,15 +34,12 @@ EXIT_LAYOUT_NOT_RECOGNISED = 3
 EXIT_COMPLETED_WITH_FAILURES = 3  # a page not read or a job failed: recorded, and said in the exit code
 EXIT_MATCHED_NONE = 4  # a probe's report rows matched none of our units: every figure of theirs is missing
 
-ProbeOption = Annotated[
-    list[str] | None,
-    typer.Option("--probe", "-p", help=f"Only this probe ({', '.join(PROBES)}). Repeatable."),
-]
-UnitOption = Annotated[list[str] | None, typer.Option("--unit", "-u", help="Only this unit id. Repeatable.")]
+ProbeOption = ProbesOption
+UnitOption = UnitsOption
 
 
 def chosen_probes(names: Sequence[str] | None) -> list[Probe]:
-    return [get_probe(n) for n in names] if names else list(PROBES.values())
+    return [get_probe(str(n)) for n in names] if names else list(PROBES.values())
 
 
 def chosen_units(settings: Settings, ids: Sequence[str] | None) -> list[Unit]:
@@ -50,8 +50,7 @@ def chosen_units(settings: Settings, ids: Sequence[str] | None) -> list[Unit]:
         try:
             units.append(settings.unit_by_id(unit_id))
         except KeyError:
-            known = ", ".join(u.id for u in settings.unit)
-            raise CchcError(f"unknown unit {unit_id!r}; units are {known}") from None
+            raise CchcError(unknown_unit(settings, unit_id)) from None
     return units
 
 
@@ -72,22 +71,36 @@ def run_crawl(
     check_contact(settings)
     store = open_store(settings)
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[snapshots]} captures"),
-            TimeElapsedColumn(),
-            console=out,
-            disable=not show_progress,
-            transient=False,
-        ) as progress:
+        piped = Steps("crawl jobs", every_s=5.0) if show_progress and not out.is_terminal else None
+        with (
+            Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[snapshots]} captures"),
+                TimeElapsedColumn(),
+                console=out,
+                disable=not show_progress or piped is not None,
+                transient=False,
+            ) as progress,
+            piped or contextlib.nullcontext(),
+        ):
             task = progress.add_task("crawling", total=None, snapshots=0)
             captured = [0]
 
             def on_snapshot(_: object) -> None:
                 captured[0] += 1
                 progress.update(task, snapshots=captured[0])
+
+            def on_jobs(total: int) -> None:
+                progress.update(task, total=total)
+                if piped is not None:
+                    piped.set_total(total)
+
+            def on_job_done(_: object) -> None:
+                progress.advance(task)
+                if piped is not None:
+                    piped.advance(f"({captured[0]} captures)")
 
             async def guarded() -> CrawlReport:
                 # SIGTERM (the daemon stopping) and Ctrl-C cancel the crawl, which closes its run as interrupted.
@@ -105,8 +118,8 @@ def run_crawl(
                     trigger=trigger,
                     surprise=surprise,
                     with_browser=with_browser,
-                    on_jobs=lambda n: progress.update(task, total=n),
-                    on_job_done=lambda _: progress.advance(task),
+                    on_jobs=on_jobs,
+                    on_job_done=on_job_done,
                     on_snapshot=on_snapshot,
                 )
 
@@ -216,22 +229,21 @@ def report_findings(
     finally:
         engine.dispose()
     if matches:
-        out.print(
-            matches_table(matches, f"Run {run_id}: our units on the portals"),
-            width=None if out.is_terminal else 220,
-        )
+        out.print(matches_table(matches, f"Run {run_id}: our units on the portals"))
     if absent:
-        out.print(not_available_table(absent, "Figures not available (N/A), and why"),
-                  width=None if out.is_terminal else 220)  # fmt: skip
+        out.print(not_available_table(absent, "Figures not available (N/A), and why"))
     return matched_none(matches, units)
 
 
 def parse_command(
-    probe: Annotated[str, typer.Argument(help=f"Probe whose parser reads the file ({', '.join(PROBES)}).")],
+    probe: Annotated[ProbeName, typer.Argument(help="Probe whose parser reads the file.")],
     file: Annotated[Path, typer.Argument(help="A saved page or JSON response.", exists=True, dir_okay=False)],
     url: Annotated[
         str | None,
-        typer.Option(help="The URL the file was fetched from (it tells the parser the site, unit and page)."),
+        typer.Option(
+            help="The URL the file was fetched from (it tells the parser the site, unit and page). Required.",
+            show_default=False,
+        ),
     ] = None,
     request: Annotated[
         str | None,
@@ -246,15 +258,20 @@ def parse_command(
 
     Exit 3, with the reason on stderr, when the parser does not recognise the layout.
     """
+    if not url:
+        raise typer.BadParameter(
+            "give the URL the file was fetched from: the parser learns the site, the unit and the page from it",
+            param_hint="--url",
+        )
     settings = current_settings()
-    chosen = get_probe(probe)
+    chosen = get_probe(str(probe))
     body = file.read_bytes()
     request_body = b""
     if request:
         request_body = Path(request[1:]).read_bytes() if request.startswith("@") else request.encode("utf-8")
     content_type = mimetypes.guess_type(file.name)[0] or "text/html"
     view = SnapshotView(
-        url=url or file.resolve().as_uri(),
+        url=url,
         method="POST" if request_body else "GET",
         request_body=request_body,
         headers=(("Content-Type", f"{content_type}; charset=utf-8"),),
@@ -280,7 +297,10 @@ def reparse_command(probe: ProbeOption = None) -> None:
     settings = current_settings()
     store = open_store(settings)
     try:
-        counts = reparse(settings, store, chosen_probes(probe))
+        with Steps("reparse: snapshots read", every_s=5.0) as steps:
+            counts = reparse(
+                settings, store, chosen_probes(probe), progress=lambda n: steps.advance(count=n - steps.done)
+            )
     finally:
         store.close()
     out.print(

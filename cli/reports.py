@@ -13,6 +13,7 @@ import typer
 
 from cchc.errors import CchcError
 from cli.console import current_settings, out
+from cli.options import PERIOD_HELP, complete_units
 
 
 class ReportFormat(StrEnum):
@@ -35,20 +36,22 @@ def _period_slug(period: str) -> str:
 def report_command(
     unit: Annotated[
         str | None,
-        typer.Argument(help="Unit id (see `cchc config show`); omit with --all.", show_default=False),
+        typer.Argument(
+            help="Unit id (`cchc units` lists them); omit with --all.",
+            show_default=False,
+            autocompletion=complete_units,
+        ),
     ] = None,
     period: Annotated[
         str | None,
         typer.Option(
             "--period",
-            "-p",
-            help="2023-09, 2023-Q3, 2023-H1, 2023, 2023-01..2023-08 or ytd "
-            "(default: January to the last complete month before the unit's visit).",
+            help=f"{PERIOD_HELP} (default: January to the last complete month before the unit's visit).",
             show_default=False,
         ),
     ] = None,
     format: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+        ReportFormat, typer.Option("--format", "-F", help="Output format.")
     ] = ReportFormat.html,
     output: Annotated[
         Path | None,
@@ -72,7 +75,15 @@ def report_command(
     ] = False,
 ) -> None:
     """A unit's pre-visit summary along the plan's outline (HTML, PDF, XLSX), each figure with its evidence."""
-    from reports import build_summary, default_out_dir, prepare_visit_summary, write_all, write_summary
+    from cli.progress import Steps
+    from reports import (
+        build_summary,
+        default_out_dir,
+        prepare_visit_summary,
+        write_all,
+        write_all_steps,
+        write_summary,
+    )
     from reports.summary import resolve_period, resolve_unit
 
     settings = current_settings()
@@ -83,7 +94,10 @@ def report_command(
     if period is not None:
         resolve_period(period)  # a bad period is one clear line before any work
     if all_units:
-        written = write_all(settings, format.value, output or default_out_dir(settings), period)
+        with Steps(f"{format.value} summaries", write_all_steps(settings, format.value)) as steps:
+            written = write_all(
+                settings, format.value, output or default_out_dir(settings), period, on_step=steps.advance
+            )
     else:
         assert unit is not None
         resolve_unit(settings, unit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,10 @@ from evidence.timestamps import pending_timestamps
 
 @dataclass
 class Status:
-    lease: dict[str, Any] | None
+    """What `cchc status` shows, as values: timestamps are aware datetimes, counts are numbers, absent is None.
+    The table and the JSON are two renderings of it (`rows_for_display`, `as_json`)."""
+
+    daemon: dict[str, Any]
     jobs: list[dict[str, Any]] = field(default_factory=list)
     probes: list[dict[str, Any]] = field(default_factory=list)
     missed: list[dict[str, Any]] = field(default_factory=list)
@@ -35,34 +38,37 @@ class Status:
     not_available: list[dict[str, Any]] = field(default_factory=list)  # figures N/A or missing, and why
 
 
-def _local(moment: datetime | None) -> str:
-    return "—" if moment is None else moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
+RUNNING, STOPPED, EXPIRED, NEVER = "running", "stopped", "expired", "never started"
 
 
-def _with_previous(last: JobRun | Run | None, finished: JobRun | Run | None) -> str:
-    """The newest status; while a run is going, also how the one before it ended (an operator wants both)."""
-    if last is None:
-        return "—"
-    if last.status == "running" and finished is not None:
-        return f"running (previous: {finished.status})"
-    return last.status
+def _daemon(lease: DaemonLease | None, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Whether a daemon is scheduling: its lease is fresh (running), was released at its stop (stopped), or
+    ran out without a release (expired: the daemon was killed, hung or cut off)."""
+    if lease is None:
+        return {"state": NEVER, "holder": None, "acquired_at": None, "heartbeat_at": None,
+                "heartbeat_age_s": None, "expires_at": None}  # fmt: skip
+    if lease.expires_at > now:
+        state = RUNNING
+    elif lease.expires_at <= lease.heartbeat_at:
+        state = STOPPED  # release() ends the lease at its last heartbeat
+    else:
+        state = EXPIRED
+    return {
+        "state": state,
+        "holder": lease.holder,
+        "acquired_at": lease.acquired_at,
+        "heartbeat_at": lease.heartbeat_at,
+        "heartbeat_age_s": round((now - lease.heartbeat_at).total_seconds(), 1),
+        "expires_at": lease.expires_at,
+    }
 
 
 def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> Status:
     now = now or datetime.now(UTC)
     with Session(engine) as session:
-        lease = session.get(DaemonLease, LEASE_NAME)
-        state = None
-        if lease is not None:
-            alive = lease.expires_at > now
-            state = {
-                "holder": lease.holder,
-                "acquired_at": _local(lease.acquired_at),
-                "heartbeat": f"{(now - lease.heartbeat_at).total_seconds():.0f} s ago",
-                "state": "held" if alive else "expired (no daemon is scheduling)",
-                "expires": _local(lease.expires_at),
-            }
-        next_runs = _next_fire_times(engine)
+        daemon = _daemon(session.get(DaemonLease, LEASE_NAME), settings, now)
+        # Fire times are only promises while a daemon schedules them.
+        next_runs = _next_fire_times(engine) if daemon["state"] == RUNNING else {}
         last_job_runs: dict[str, JobRun] = {}
         last_finished_job_runs: dict[str, JobRun] = {}
         for row in session.exec(select(JobRun).order_by(col(JobRun.started_at).desc())).all():
@@ -70,7 +76,9 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
             if row.status != "running":
                 last_finished_job_runs.setdefault(row.job_id, row)
         job_ids = sorted(
-            set(next_runs) | set(last_job_runs) | {f"probe:{s.probe}" for s in settings.schedule}
+            set(_next_fire_times(engine))
+            | set(last_job_runs)
+            | {f"probe:{s.probe}" for s in settings.schedule}
         )
         jobs = []
         for job_id in job_ids:
@@ -78,9 +86,10 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
             jobs.append(
                 {
                     "job": job_id,
-                    "next": _local(next_runs.get(job_id)),
-                    "last_started": _local(last.started_at) if last else "never",
-                    "last_status": _with_previous(last, last_finished_job_runs.get(job_id)),
+                    "next": next_runs.get(job_id),
+                    "last_started": last.started_at if last else None,
+                    "last_status": last.status if last else None,
+                    "previous_status": _previous(last, last_finished_job_runs.get(job_id)),
                     "last_run_id": last.run_id if last else None,
                     "last_detail": last.detail if last else "",
                 }
@@ -94,17 +103,18 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
                 {
                     "probe": name,
                     "last_run": run.id if run else None,
-                    "trigger": run.trigger if run else "—",
-                    "started": _local(run.started_at) if run else "never",
-                    "status": _with_previous(run, finished),
-                    "outcomes": ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items())) if run else "",
+                    "trigger": run.trigger if run else None,
+                    "started": run.started_at if run else None,
+                    "status": run.status if run else None,
+                    "previous_status": _previous(run, finished),
+                    "outcomes": _probe_outcomes(session, run.id, name) if run and run.id is not None else {},
                 }
             )
         missed = [
             {
                 "job": m.job_id,
-                "due": _local(m.scheduled_for),
-                "detected": _local(m.detected_at),
+                "due": m.scheduled_for,
+                "detected": m.detected_at,
                 "reason": m.reason,
                 "action": m.action,
             }
@@ -121,7 +131,12 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
             )
         ).one()
         done_visits = {r.job_id for r in session.exec(select(JobRun).where(JobRun.status == "ok")).all()}
-    evidence = {"snapshots": snapshots, "blobs": blobs, "raw_bytes": int(raw), "stored_bytes": int(stored)}
+    evidence = {
+        "snapshots": int(snapshots),
+        "blobs": int(blobs),
+        "raw_bytes": int(raw),
+        "stored_bytes": int(stored),
+    }
     database = settings.storage.database_url
     if database.startswith("sqlite:///"):
         path = Path(database.removeprefix("sqlite:///"))
@@ -139,21 +154,14 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
             if prepared
             else ("scheduled" if due >= today else "past, not prepared by this deployment")
         )
-        visits.append(
-            {
-                "unit": v.unit,
-                "visit": v.date.strftime("%d/%m/%Y"),
-                "summary_due": due.strftime("%d/%m/%Y"),
-                "state": progress,
-            }
-        )
+        visits.append({"unit": v.unit, "visit": v.date, "summary_due": due, "state": progress})
     from cli.findings import not_available, unit_matches
 
     inspected = settings.units_in_inspection()
     ours = {u.id for u in inspected} | {"city"}
     matches = [m.as_dict() for m in unit_matches(engine) if m.unit in ours]
     return Status(
-        state,
+        daemon,
         jobs,
         probes,
         missed,
@@ -163,6 +171,23 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
         matches,
         not_available(engine, settings, inspected),
     )
+
+
+def _previous(last: JobRun | Run | None, finished: JobRun | Run | None) -> str | None:
+    """While a run is going, how the one before it ended (an operator wants both)."""
+    if last is None or last.status != "running" or finished is None:
+        return None
+    return finished.status
+
+
+def _probe_outcomes(session: Session, run_id: int, probe: str) -> dict[str, int]:
+    """This probe's own captures in the run, by outcome (a run of several probes counts them all together)."""
+    rows = session.exec(
+        select(Snapshot.outcome, func.count())
+        .where(Snapshot.run_id == run_id, Snapshot.probe == probe)
+        .group_by(Snapshot.outcome)
+    ).all()
+    return {str(outcome): int(count) for outcome, count in sorted(rows)}
 
 
 def _pending_timestamps(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
@@ -177,7 +202,7 @@ def _pending_timestamps(engine: Engine, settings: Settings) -> list[dict[str, An
             {
                 "authority": authority.name,
                 "pending": len(mine),
-                "oldest": _local(min(p.checkpoint_created_at for p in mine)),
+                "oldest": min(p.checkpoint_created_at for p in mine),
                 "attempts": sum(p.attempts for p in mine),
                 "last_error": next((p.last_error for p in reversed(mine) if p.last_error), ""),
             }
@@ -195,4 +220,54 @@ def _next_fire_times(engine: Engine) -> dict[str, datetime | None]:
 
 
 def as_json(status: Status) -> str:
-    return json.dumps(status.__dict__, ensure_ascii=False, indent=1, default=str)
+    """Timestamps in ISO 8601 with the inspection's offset (+07:00), dates as YYYY-MM-DD, numbers as numbers."""
+
+    def encode(value: object) -> str:
+        if isinstance(value, datetime):
+            return value.astimezone(VN_TZ).isoformat(timespec="seconds")
+        if isinstance(value, date):
+            return value.isoformat()
+        return str(value)
+
+    return json.dumps(status.__dict__, ensure_ascii=False, indent=1, default=encode)
+
+
+def shown(value: object) -> str:
+    """A value as the tables show it: local time, day/month/year, "—" for nothing, outcome counts in a line."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, datetime):
+        return value.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "—"
+    return str(value)
+
+
+def display_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Rows for a table: a run still going says how the one before it ended, in its status cell."""
+    shaped = []
+    for row in rows:
+        row = dict(row)
+        previous = row.pop("previous_status", None)
+        for key in ("last_status", "status"):
+            if previous and row.get(key) == "running":
+                row[key] = f"running (previous: {previous})"
+        if "last_started" in row and row["last_started"] is None:
+            row["last_started"] = "never"
+        shaped.append({k: shown(v) for k, v in row.items()})
+    return shaped
+
+
+def daemon_line(daemon: dict[str, Any]) -> str:
+    holder, state = daemon["holder"], daemon["state"]
+    if state == NEVER:
+        return "daemon: never started on this database (nobody has held the lease)"
+    heartbeat = f"last heartbeat {shown(daemon['heartbeat_at'])} ({daemon['heartbeat_age_s']:.0f} s ago)"
+    if state == RUNNING:
+        return f"lease: held by {holder}, {heartbeat} (expires {shown(daemon['expires_at'])}): the daemon is running"
+    if state == STOPPED:
+        return f"daemon: stopped (released the lease at {shown(daemon['expires_at'])}; was {holder}); nothing is scheduled"
+    return (f"daemon: not running: {holder} stopped renewing the lease ({heartbeat}; expired "
+            f"{shown(daemon['expires_at'])}: killed, hung or cut off?); nothing is scheduled")  # fmt: skip

@@ -5,7 +5,9 @@ The crawler and the evidence store know nothing of settings; this is where the t
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from urllib.parse import urlsplit
 
 from cchc.errors import ConfigError
 from cchc.settings import Settings
@@ -34,20 +36,28 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
-LOOPBACK = ("127.", "localhost", "[::1]")
-
-
 def check_contact(settings: Settings) -> None:
     """Refuse to crawl real portals under the placeholder contact: site operators must be able to reach us."""
     if not settings.collector.contact.rstrip(">").endswith(".invalid"):
         return
-    remote = sorted({host_key(u) for u in settings.base_urls() if not host_key(u).startswith(LOOPBACK)})
+    remote = sorted({host_key(u) for u in settings.base_urls() if not is_loopback_url(u)})
     if remote:
         raise ConfigError(
             settings.source_file or "config",
             [f"collector.contact: {settings.collector.contact!r} is a placeholder; set a real address before "
              f"crawling {remote[0]} and {len(remote) - 1} other real hosts"],
         )  # fmt: skip
+
+
+def is_loopback_url(url: str) -> bool:
+    """A URL on this machine (127.0.0.0/8, ::1, localhost): the simulation, never a real site's operator."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 log = logging.getLogger("cchc.evidence")

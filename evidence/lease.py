@@ -95,6 +95,8 @@ class Lease:
         with Session(self.engine) as session:
             row = session.get(DaemonLease, self.name)
             if row is not None and row.holder == self.holder:
-                row.expires_at = datetime.now(UTC)
+                # A release is its last heartbeat, ending at once: `cchc status` tells a stop from a daemon
+                # that stopped renewing (killed, hung), whose lease ran out its time-to-live.
+                row.heartbeat_at = row.expires_at = datetime.now(UTC)
                 session.add(row)
                 session.commit()

@@ -11,7 +11,7 @@ it saw signed was cut off or rewritten.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,7 +101,10 @@ def verify(
     *,
     witness_file: Path | None = None,
     journal_file: Path | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> VerifyReport:
+    """Check everything; `on_step` is told each of the VERIFY_STEPS checks as it ends (the caller's progress)."""
+    step = on_step or (lambda _: None)
     report = VerifyReport(
         trusted_keys=frozenset(trusted_public_keys) if trusted_public_keys is not None else None
     )
@@ -120,21 +123,31 @@ def verify(
             )
         users = _blob_users(session)
         _verify_blobs(session, blobs, users, report)
+        step("blobs")
         hashes = _verify_chain(session, report)
+        step("snapshot chain")
         events = _verify_events(session, hashes, report)
+        step("event chain")
         _verify_runs(session, events, report)
         _verify_parses(session, events, report)
         _verify_flags(events, report)
+        step("runs, parses and flags")
         last = _verify_checkpoints(session, hashes, events, report)
+        step("checkpoints")
         seen = witness.read(report.store_id, witness_end) if witness is not None else None
         if seen is not None:
             _verify_against_witness(session, seen, hashes, events, report)
+        step("witness")
         if journal_file is not None:
             keys = set(report.trusted_keys) if report.trusted_keys is not None else set(report.signing_keys)
             if seen is not None and report.trusted_keys is None:
                 keys |= seen.published_keys
             _verify_tail_against_journal(journal_file, journal_end, keys, last, hashes, events, report)
+        step("journal")
     return report
+
+
+VERIFY_STEPS = 7
 
 
 # --- blobs and the snapshot chain -------------------------------------------------------------------------------

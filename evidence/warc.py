@@ -8,7 +8,7 @@ import base64
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -95,6 +95,7 @@ def export_warc(
     probes: Sequence[str] = (),
     snapshot_ids: Collection[int] | None = None,
     batch_size: int = BATCH_SIZE,
+    on_snapshot: Callable[[], None] | None = None,
 ) -> ExportSummary:
     """Write the selected snapshots, in ledger order, to `out` as a gzipped WARC 1.1 file.
 
@@ -146,6 +147,8 @@ def export_warc(
                         written += 1
                     selected += 1
                     records += written
+                    if on_snapshot is not None:  # the caller's progress
+                        on_snapshot()
                     if written == 0:
                         skipped += 1
         partial.replace(out)

@@ -9,7 +9,7 @@
 from reports.html import render_summary, write_html
 from reports.inputs import SummaryInputs
 from reports.model import PROVIDED_TEXT, Summary
-from reports.outputs import prepare_visit_summary, write_all, write_summary
+from reports.outputs import prepare_visit_summary, write_all, write_all_steps, write_summary
 from reports.overview import build_overview, render_overview
 from reports.paths import default_out_dir
 from reports.pdf import PdfError, write_pdf
@@ -32,6 +32,7 @@ __all__ = [
     "render_summary",
     "visit_of",
     "write_all",
+    "write_all_steps",
     "write_html",
     "write_pdf",
     "write_summary",

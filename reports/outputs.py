@@ -4,6 +4,7 @@ calendar calls `prepare_visit_summary`), and every inspected unit with the city 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -51,23 +52,38 @@ def prepare_visit_summary(
     ]
 
 
-def write_all(settings: Settings, kind: Format, out_dir: Path, period: str | None = None) -> list[Path]:
+def write_all(
+    settings: Settings,
+    kind: Format,
+    out_dir: Path,
+    period: str | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Every inspected unit's summary in one format, on one common period, plus the city overview (HTML; also
-    PDF when the format is PDF). One reading of the store and one Chromium serve them all."""
+    PDF when the format is PDF). One reading of the store and one Chromium serve them all. `on_step` is told
+    each summary built and each file written (the caller's progress: `write_all_steps` of them)."""
+    step = on_step or (lambda _: None)
     chosen = period or common_period(settings)
     written: list[Path] = []
     with SummaryInputs.open(settings) as inputs:
-        summaries = [
-            build_summary(settings, unit.id, period=chosen, inputs=inputs)
-            for unit in settings.units_in_inspection()
-        ]
+        summaries = []
+        for unit in settings.units_in_inspection():
+            summaries.append(build_summary(settings, unit.id, period=chosen, inputs=inputs))
+            step(f"{unit.id} built")
         overview = build_overview(inputs, chosen)
     if kind == "pdf":
         jobs = [summary_job(s, out_dir / f"{s.cover.unit_id}.pdf") for s in summaries]
         jobs.append(overview_job(overview, out_dir / f"{OVERVIEW_STEM}.pdf"))
-        written += print_pdfs(jobs, settings.browser.executable)
+        written += print_pdfs(jobs, settings.browser.executable, on_step=step)
     else:
         for summary in summaries:
             written.append(write_summary(summary, kind, out_dir / f"{summary.cover.unit_id}.{kind}"))
+            step(written[-1].name)
     written.append(write_overview_html(overview, out_dir / f"{OVERVIEW_STEM}.html"))
     return written
+
+
+def write_all_steps(settings: Settings, kind: Format) -> int:
+    """How many steps `write_all` reports: each unit's summary built, then each file written."""
+    units = len(settings.units_in_inspection())
+    return 2 * units + (1 if kind == "pdf" else 0)

@@ -9,7 +9,7 @@ beside another sync Playwright in the same thread.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +36,11 @@ class PrintJob:
     footer: str  # the document's name in the footer, beside the page number
 
 
-def print_pdfs(jobs: Sequence[PrintJob], executable: str = "") -> list[Path]:
-    """Print each HTML to its PDF with one Chromium (started once for the whole batch)."""
+def print_pdfs(
+    jobs: Sequence[PrintJob], executable: str = "", on_step: Callable[[str], None] | None = None
+) -> list[Path]:
+    """Print each HTML to its PDF with one Chromium (started once for the whole batch); `on_step` is told each
+    file printed (the caller's progress)."""
     if not jobs:
         return []
     from crawler.chromium import find_chromium
@@ -46,10 +49,10 @@ def print_pdfs(jobs: Sequence[PrintJob], executable: str = "") -> list[Path]:
     for job in jobs:
         job.target.parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cchc-pdf") as worker:
-        return worker.submit(_print, list(jobs), chromium).result()
+        return worker.submit(_print, list(jobs), chromium, on_step).result()
 
 
-def _print(jobs: list[PrintJob], chromium: str) -> list[Path]:
+def _print(jobs: list[PrintJob], chromium: str, on_step: Callable[[str], None] | None = None) -> list[Path]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import PdfMargins, sync_playwright
 
@@ -76,6 +79,8 @@ def _print(jobs: list[PrintJob], chromium: str) -> list[Path]:
                         footer_template=FOOTER.format(title=html.escape(job.footer)),
                     )
                     written.append(job.target)
+                    if on_step is not None:
+                        on_step(job.target.name)
             finally:
                 browser.close()
     except PlaywrightError as exc:

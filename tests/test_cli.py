@@ -53,7 +53,7 @@ def test_help_lists_every_verb_of_the_architecture() -> None:
 
 def test_sim_writes_the_ground_truth(tmp_path: Path, truth: dict[str, object]) -> None:
     target = tmp_path / "truth.json"
-    result = cchc("sim", "--truth", str(target), "--no-serve", check=True)
+    result = cchc("sim", "--truth", str(target), "--no-serve", "--port-base", "0", check=True)
     assert "ground truth written" in result.stdout
     assert json.loads(target.read_text(encoding="utf-8")) == json.loads(json.dumps(truth))
 
@@ -62,7 +62,7 @@ def test_sim_serves_until_stopped_and_writes_a_config_pointing_at_itself(tmp_pat
     pointed, said = tmp_path / "sim.toml", tmp_path / "sim.out"
     with said.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "--config", str(CONFIG), "sim", "--write-config", str(pointed)],
+            [sys.executable, "-m", "cli", "--config", str(CONFIG), "sim", "--write-config", str(pointed), "--port-base", "0"],
             stdout=sink,
             stderr=subprocess.PIPE,
             text=True,
@@ -87,12 +87,12 @@ def test_sim_serves_until_stopped_and_writes_a_config_pointing_at_itself(tmp_pat
 
 
 def test_sim_with_an_unknown_site_in_a_fault_is_a_usage_error() -> None:
-    result = cchc("sim", "--fault", "phuong-99=http-500", "--no-serve")
+    result = cchc("sim", "--fault", "phuong-99=http-500", "--no-serve", "--port-base", "0")
     assert result.returncode == 2 and "unknown site 'phuong-99'" in result.stderr
 
 
 def test_sim_with_a_malformed_fault_is_a_usage_error() -> None:
-    result = cchc("sim", "--fault", "phuong-1", "--no-serve")
+    result = cchc("sim", "--fault", "phuong-1", "--no-serve", "--port-base", "0")
     assert result.returncode == 2 and "expected SITE=MODE" in result.stderr
 
 
@@ -103,7 +103,7 @@ def test_demo_crawls_compares_with_the_truth_and_writes_the_outputs(tmp_path: Pa
         (CONFIG.parent / "indicators.toml").read_text(encoding="utf-8"), encoding="utf-8"
     )
     env = {**os.environ, "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-m", "cli", "--config", str(copy), "demo", "--no-browser"],
+    result = subprocess.run([sys.executable, "-m", "cli", "--config", str(copy), "demo", "--no-browser", "--port-base", "0"],
                             capture_output=True, text=True, timeout=600, env=env, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (

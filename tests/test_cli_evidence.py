@@ -58,6 +58,11 @@ def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def problems(stderr: str) -> str:
+    """Verify's problem lines, without its progress lines (`verify: 3/7 event chain`, said when piped)."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("verify: "))
+
+
 def test_verify_is_clean_then_names_a_corrupt_blob(config_copy: Path, stored: Settings) -> None:
     clean = cchc(config_copy, "verify")
     assert clean.returncode == 0, clean.stderr
@@ -66,7 +71,7 @@ def test_verify_is_clean_then_names_a_corrupt_blob(config_copy: Path, stored: Se
     victim.write_bytes(b"garbage")
     broken = cchc(config_copy, "verify")
     assert broken.returncode == 1
-    assert broken.stderr.startswith(f"blob {victim.name.removesuffix('.zst')}: cannot decompress")
+    assert problems(broken.stderr).startswith(f"blob {victim.name.removesuffix('.zst')}: cannot decompress")
     assert "does NOT verify: 1 problems" in broken.stdout
 
 
@@ -87,9 +92,17 @@ def test_export_writes_a_warc_with_the_filters(config_copy: Path, stored: Settin
         types = [record.rec_type for record in ArchiveIterator(handle)]
     assert types[0] == "warcinfo" and types.count("response") >= 3
     none = tmp_path / "none.warc.gz"
-    assert cchc(config_copy, "export", "--warc", str(none), "--unit", "phuong-9").returncode == 0
+    assert (
+        cchc(
+            config_copy, "export", "--warc", str(none), "--unit", "phuong-1", "--since", "2099-01-01"
+        ).returncode
+        == 0
+    )
     with none.open("rb") as handle:
         assert [r.rec_type for r in ArchiveIterator(handle)] == ["warcinfo"]
+    typo = cchc(config_copy, "export", "--warc", str(tmp_path / "typo.warc.gz"), "--unit", "phuong-99")
+    assert typo.returncode == 1 and "unknown unit 'phuong-99'" in typo.stderr
+    assert not (tmp_path / "typo.warc.gz").exists()
 
 
 def test_public_key_is_exportable(config_copy: Path, stored: Settings) -> None:
@@ -119,7 +132,7 @@ def test_verify_trusts_only_the_key_it_is_given(config_copy: Path, stored: Setti
     # The collector's own key file is beside the store, but only the key given is trusted.
     other = cchc(config_copy, "verify", "--trust-key", "ab" * 32)
     assert other.returncode == 1
-    assert other.stderr.startswith("checkpoint 1 (seq 3): signed by an untrusted key")
+    assert problems(other.stderr).startswith("checkpoint 1 (seq 3): signed by an untrusted key")
 
     wrong = cchc(config_copy, "verify", "--trust-key", "not-a-key")
     assert wrong.returncode == 1

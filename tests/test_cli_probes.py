@@ -79,7 +79,7 @@ def test_crawl_refuses_an_unknown_unit_or_probe(sim_config: Path) -> None:
     unit = cchc(sim_config, "crawl", "--unit", "phuong-99", "--no-browser")
     assert unit.returncode == 1 and unit.stderr.startswith("unknown unit 'phuong-99'")
     probe = cchc(sim_config, "crawl", "--probe", "weather", "--no-browser")
-    assert probe.returncode == 1 and probe.stderr.startswith("unknown probe 'weather'")
+    assert probe.returncode == 2 and "'weather' is not one of 'news', 'availability'" in probe.stderr
 
 
 def test_crawl_refuses_real_hosts_under_the_placeholder_contact(tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
 from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from web.deadline import is_json_route
 
 COOKIE = "cchc_token"
 
@@ -35,7 +37,10 @@ class TokenGate(BaseHTTPMiddleware):
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         if not token_matches(request, self.token):
-            return PlainTextResponse("Cần mã truy cập (token) / a token is required", status_code=401)
+            line = "Cần mã truy cập (token) / a token is required"
+            if is_json_route(request.url.path):
+                return JSONResponse({"detail": line}, status_code=401)
+            return PlainTextResponse(line, status_code=401)
         if request.query_params.get("token"):
             target = request.url.remove_query_params("token")
             response: Response = RedirectResponse(str(target), status_code=303)

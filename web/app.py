@@ -15,10 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cchc.errors import ConfigError
 from cchc.settings import Settings
-from web import api, pages
+from web import api, docs, metrics, pages
 from web.access import TokenGate
 from web.context import WebContext
-from web.deadline import Deadline
+from web.deadline import Deadline, is_json_route
 from web.hosts import HostAllowList, is_loopback
 
 SECURITY_HEADERS = {
@@ -47,11 +47,15 @@ def create_app(settings: Settings, host: str | None = None) -> FastAPI:
     description = (
         "Bằng chứng CCHC, chuyển đổi số và chỉ số theo đơn vị (Tây Ninh). Read-only, except a surprise crawl."
     )
-    app = FastAPI(title="cchc-watch", version="0.1.0", lifespan=lifespan, description=description)
+    # /docs is our own script-free page (web/docs.py): Swagger UI's CDN assets break the CSP and need a network.
+    app = FastAPI(title="cchc-watch", version="0.1.0", lifespan=lifespan, description=description, docs_url=None,
+                  redoc_url=None)  # fmt: skip
     app.state.ctx = WebContext.open(settings)
     app.state.sql = ReadOnlySql.for_settings(settings)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(metrics.router)
+    app.include_router(docs.router)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -72,7 +76,7 @@ def create_app(settings: Settings, host: str | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api") or request.url.path.startswith("/openapi"):
+        if is_json_route(request.url.path):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         body = f'<!DOCTYPE html><html lang="vi"><meta charset="utf-8"><title>Lỗi {exc.status_code}</title><body style="font-family:\'Noto Sans\',sans-serif"><h1>Lỗi {exc.status_code}</h1><p>{_escape(str(exc.detail))}</p><p><a href="/">Tổng quan</a></p></body></html>'
         return HTMLResponse(body, status_code=exc.status_code)

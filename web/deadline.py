@@ -64,9 +64,14 @@ class Deadline:
         await _unavailable(send, path, line)
 
 
+def is_json_route(path: str) -> bool:
+    """The API and every .json route (/sql.json, /openapi.json) answer errors in JSON, never an HTML page."""
+    return path == "/api" or path.startswith(("/api/", "/openapi")) or path.endswith(".json")
+
+
 async def _unavailable(send: Send, path: str, line: str) -> None:
-    """503 with one line: JSON for the API, plain text for the pages."""
-    api = path.startswith(("/api", "/openapi"))
+    """503 with one line: JSON for the API and the .json routes, plain text for the pages."""
+    api = is_json_route(path)
     body = json.dumps({"detail": line}, ensure_ascii=False) if api else line + "\n"
     kind = b"application/json" if api else b"text/plain; charset=utf-8"
     encoded = body.encode("utf-8")
