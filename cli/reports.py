@@ -43,7 +43,7 @@ def report_command(
             "--period",
             "-p",
             help="2023-09, 2023-Q3, 2023-H1, 2023, 2023-01..2023-08 or ytd "
-            "(default: January to the last complete month before the unit's visit).",
+            "(default: January to the last complete month before the unit's visit, else the inspection's period).",
             show_default=False,
         ),
     ] = None,
@@ -81,7 +81,7 @@ def report_command(
     if not all_units and not unit:
         raise CchcError("which unit? give a unit id (e.g. `cchc report phuong-3`) or --all")
     if period is not None:
-        resolve_period(period)  # a bad period is one clear line before any work
+        resolve_period(period, settings)  # a bad period is one clear line before any work
     if all_units:
         written = write_all(settings, format.value, output or default_out_dir(settings), period)
     else:

@@ -19,8 +19,8 @@ from sqlalchemy.engine import Engine
 from cchc.errors import CchcError
 from cchc.settings import Settings, Unit
 from evidence.blobs import BlobStore
-from indicators import Period, parse_period
-from indicators.definitions import Indicator
+from indicators import Period, inspection_period, parse_period, within_rule_set
+from indicators.definitions import Indicator, load_definitions
 from indicators.observed import SCORE_METRICS
 from indicators.reconcile import GroupCheck
 from reports import charts, outline, sources
@@ -90,18 +90,20 @@ def due_date(settings: Settings, visit: date | None) -> date | None:
     return None if visit is None else visit - timedelta(days=settings.inspection.report_days_before)
 
 
-def common_period(settings: Settings) -> str:
-    """One period for every unit (the city overview ranks like with like): the one before the first visit."""
-    inspected = {u.id for u in settings.units_in_inspection()}
-    visits = [v.date for v in settings.visit if v.unit in inspected]
-    return default_period(min(visits) if visits else None)
+def common_period(settings: Settings, data: pd.DataFrame | None = None) -> str:
+    """One period for every unit (the city overview ranks like with like): the inspection's
+    (indicators.inspection_period: the one before the first visit, else the inspection year up to the data)."""
+    return inspection_period(settings, data)
 
 
 def resolve_period(text: str, settings: Settings | None = None) -> Period:
+    """A period as typed, or one clear line: not a period, too long, or outside the rule set's validity."""
     try:
         if settings is None:
             return parse_period(text)
-        return parse_period(text, max_months=settings.indicators.max_period_months)
+        period = parse_period(text, max_months=settings.indicators.max_period_months)
+        within_rule_set(period, load_definitions(settings.indicators.file))
+        return period
     except ValueError as exc:
         raise CchcError(f"bad period: {exc}") from None
 
@@ -130,7 +132,8 @@ def build_summary(
     """One unit's pre-visit summary; `inputs` shares one reading of the store between summaries."""
     unit = resolve_unit(settings, unit_id)
     chosen_visit = visit if visit is not None else visit_of(settings, unit.id)
-    wanted = resolve_period(period or default_period(chosen_visit), settings)
+    chosen = period or (default_period(chosen_visit) if chosen_visit else common_period(settings))
+    wanted = resolve_period(chosen, settings)
     if inputs is not None:
         summary = _Builder(inputs, unit, wanted, chosen_visit).summary()
     else:

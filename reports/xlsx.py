@@ -141,7 +141,7 @@ def _cover(summary: Summary, out: _Sheet) -> None:
             total.name_vi,
             # Our check reads as points of the points computable, never as a number out of 100.
             total.display_index if total.indicator == "CHECK_766" else _value(total.status, total.index),
-            total.band or "—",
+            total.grade_vi,
             f"{total.rank}/{total.ranked_units}" if total.rank else "—",
             total.coverage if total.coverage is not None else NOT_AVAILABLE,
             total.reason_vi,

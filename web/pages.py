@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TIERS = (("phuong_xa", "UBND phường, xã"), ("phong", "Cơ quan chuyên môn thành phố"))
-COLUMNS = (("name", "Đơn vị"), ("i766", "Chỉ số 766 công bố"), ("i766_band", "Xếp loại"), ("i766_rank", "Hạng"),
-           ("par", "Chỉ số CCHC"), ("par_band", "Xếp loại"), ("par_rank", "Hạng"), ("coverage", "Bao phủ"))  # fmt: skip
+COLUMNS = (("name", "Đơn vị"), ("i766", "Chỉ số 766 (Cổng DVCQG công bố)"), ("i766_band", "Xếp loại"),
+           ("i766_rank", "Hạng"), ("par", "Chỉ số CCHC (tính từ minh chứng)"), ("coverage", "Độ phủ"),
+           ("par_band", "Xếp loại"), ("par_rank", "Hạng"))  # fmt: skip
 STATUS_LABELS = {"ok": "có minh chứng", "na": "không áp dụng", "missing": "thiếu minh chứng",
                  "reported": "điểm trên bảng 766", "provided_by_unit": "do đơn vị cung cấp"}  # fmt: skip
 CAPTURE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
@@ -74,9 +75,10 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
 
 
 def default_period(ctx: WebContext) -> str:
+    """The inspection's period (before the first visit, else the inspection year up to the data)."""
     from reports import common_period
 
-    return common_period(ctx.settings)
+    return common_period(ctx.settings, ctx.figures())
 
 
 def _table(ctx: WebContext, period: str) -> Any:
@@ -89,27 +91,24 @@ def _table(ctx: WebContext, period: str) -> Any:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def home(request: Request, period: str | None = None, sort: str = "i766", dir: str = "desc") -> HTMLResponse:
     ctx = context(request)
+    chosen = period is not None
     period = period or default_period(ctx)
+    rule = ctx.definitions.rule_set
+    floor = round(100 * rule.min_coverage)
     try:
         table = ctx.table(period)
     except ValueError as exc:
         return render(request, "home.html", 400, period=period, error=str(exc), tiers=TIERS, rows={t: [] for t, _ in TIERS},
-                      columns=COLUMNS, sort=sort, direction=dir, min_coverage=0, rule_set="")  # fmt: skip
+                      columns=COLUMNS, sort=sort, direction=dir, min_coverage=floor, rule_set=rule.id, chosen=chosen,
+                      published_month="")  # fmt: skip
     sites = ctx.site_flags()
     failures = ctx.parse_failure_counts()
     rows: dict[str, list[dict[str, Any]]] = {tier: [] for tier, _ in TIERS}
     for unit in ctx.units():
         mine = table[table["unit"] == unit.id]
         totals = {r["family"]: r for r in records(mine[mine["indicator"].str.startswith("TOTAL_")])}
-        flagged = mine[mine["flag"] & (mine["status"] == "ok")]
-        missing = mine[mine["status"] == "missing"]
-        flags = [f"dưới chỉ tiêu: {', '.join(flagged['indicator'])}"] if len(flagged) else []
-        if len(missing):
-            flags.append(f"thiếu minh chứng: {len(missing)} chỉ số")
-        if failures.get(unit.id):
-            flags.append(f"{failures[unit.id]} trang không đọc được (bố cục lạ)")
-        flags += sites.get(unit.id, [])
         a, b = totals.get("766", {}), totals.get("PAR", {})
+        problems = warnings(mine, sites.get(unit.id, []), failures.get(unit.id, 0))
         rows["phong" if unit.kind == "phong" else "phuong_xa"].append(
             {
                 "unit": unit.id,
@@ -117,11 +116,16 @@ def home(request: Request, period: str | None = None, sort: str = "i766", dir: s
                 "i766": a.get("points"),
                 "i766_band": a.get("band"),
                 "i766_rank": a.get("rank"),
+                "i766_snapshot": (a.get("snapshot_ids") or [None])[0],
                 "par": b.get("points"),
                 "par_band": b.get("band"),
                 "par_rank": b.get("rank"),
                 "coverage": b.get("coverage"),
-                "flags": flags,
+                "graded": b.get("band") is not None,
+                "uncovered": uncovered(mine, "PAR"),
+                "flags": problems[:3],
+                "more_flags": len(problems) - 3 if len(problems) > 3 else 0,
+                "change": _total_change(ctx, unit.id, period, b.get("points")),
             }
         )
     key = sort if sort in {c for c, _ in COLUMNS} else "i766"
@@ -130,9 +134,66 @@ def home(request: Request, period: str | None = None, sort: str = "i766", dir: s
         absent = [r for r in rows[tier] if r[key] is None]
         present.sort(key=lambda r: r[key], reverse=dir != "asc")
         rows[tier] = present + absent
+    shown = indicators_period(period)
     return render(request, "home.html", period=period, tiers=TIERS, rows=rows, columns=COLUMNS, sort=key, direction=dir,
-                  error="", min_coverage=round(100 * ctx.definitions.rule_set.min_coverage_for_rank),
-                  rule_set=ctx.definitions.rule_set.id)  # fmt: skip
+                  error="", min_coverage=floor, rule_set=rule.id, chosen=chosen,
+                  published_month=shown.dvcqg_key or shown.months[-1])  # fmt: skip
+
+
+def indicators_period(period: str) -> Any:
+    import indicators
+
+    return indicators.parse_period(period)
+
+
+def uncovered(rows: Any, family: str) -> list[str]:
+    """What a unit's total of this family does not cover: its indicators that apply but have no score of ours
+    (no evidence, or provided by the unit), by name."""
+    gaps = rows[(rows["family"] == family) & rows["status"].isin(["missing", "provided_by_unit"])]
+    return [str(n) for n in gaps["name_vi"]]
+
+
+SEVERITY = {"site": 0, "unreadable": 1, "missing": 2, "below": 3}
+
+
+def warnings(rows: Any, site_flags: list[str], unreadable: int) -> list[str]:
+    """A unit's problems, worst first, in words: the site down, pages not read, indicators without evidence,
+    then indicators below their target (the largest shortfall of points first)."""
+    ranked: list[tuple[int, float, str]] = [(SEVERITY["site"], 0.0, f) for f in site_flags]
+    if unreadable:
+        ranked.append((SEVERITY["unreadable"], 0.0, f"{unreadable} trang không đọc được (bố cục lạ)"))
+    missing = rows[(rows["status"] == "missing") & (rows["scoring"] != "total")]
+    if len(missing):
+        names = ", ".join(str(n) for n in missing["name_vi"].head(2))
+        more = f" và {len(missing) - 2} chỉ tiêu khác" if len(missing) > 2 else ""
+        ranked.append((SEVERITY["missing"], 0.0, f"thiếu minh chứng: {names}{more}"))
+    below = rows[rows["flag"] & (rows["status"] == "ok") & (rows["scoring"] != "total")]
+    for row in records(below):
+        shortfall = float(row["max_points"]) - float(row["points"] or 0.0)
+        rate = "" if row["rate"] is None else f" ({pct(row['rate'])})"
+        ranked.append((SEVERITY["below"], -shortfall, f"dưới chỉ tiêu: {row['name_vi']}{rate}"))
+    return [text for _, _, text in sorted(ranked, key=lambda r: (r[0], r[1]))]
+
+
+def _total_change(ctx: WebContext, unit_id: str, period: str, points: Any) -> float | None:
+    """The PAR index's change since the previous period of the same length (None where either is missing)."""
+    previous = previous_period(ctx, period)
+    if previous is None or points is None:
+        return None
+    earlier = previous[(previous["unit"] == unit_id) & (previous["indicator"] == "TOTAL_PAR")]
+    if earlier.empty or earlier["points"].isna().all():
+        return None
+    return float(points) - float(earlier["points"].iloc[0])
+
+
+def previous_period(ctx: WebContext, period: str) -> Any:
+    """The table of the period just before this one (of the same length), if the rule set covers it."""
+    import indicators
+
+    try:
+        return ctx.table(indicators.previous_period(indicators.parse_period(period)))
+    except ValueError:
+        return None
 
 
 @router.get("/units/{unit_id}", response_class=HTMLResponse, include_in_schema=False)
