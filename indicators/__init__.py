@@ -216,8 +216,10 @@ def trend(
     settings: Settings | None = None,
     engine: Engine | None = None,
     raw: pd.DataFrame | None = None,
+    value: str = "points",
 ) -> pd.DataFrame:
-    """One unit's indicators month by month over a range ('2023-01..2023-09'): indicator × month → points."""
+    """One unit's indicators month by month over a range ('2023-01..2023-09'): indicator × month → points
+    (or another column of the table: `value="rate"`, `"numerator"`)."""
     chosen, unit_list = _context(settings, [unit])
     span = parse_period(months, max_months=chosen.indicators.max_period_months)
     definitions = load_definitions(chosen.indicators.file)
@@ -225,5 +227,5 @@ def trend(
     frames = [compute(data, unit_list, definitions, parse_period(m), with_sources=False) for m in span.months]
     long = pd.concat(frames, ignore_index=True)
     return long.pivot_table(
-        index="indicator", columns="period", values="points", aggfunc="first", dropna=False
+        index="indicator", columns="period", values=value, aggfunc="first", dropna=False
     )

@@ -99,6 +99,23 @@ METRIC_VI = {
     "report_empty": "Báo cáo không có dòng nào",
     "unit_match": "Đối chiếu tên đơn vị",
 }
+PROBE_VI = {
+    "availability": "Kiểm tra truy cập trang",
+    "news": "Tin, bài trên cổng",
+    "procedures": "Thủ tục hành chính",
+    "service_stats": "Số liệu hồ sơ, Chỉ số 766",
+}
+OUTCOME_VI = {
+    "ok": "Thành công",
+    "http-error": "Lỗi HTTP",
+    "timeout": "Quá thời gian chờ",
+    "connection-error": "Không kết nối được",
+    "rate-limited": "Bị giới hạn tần suất",
+    "robots-disallowed": "robots.txt không cho phép",
+    "too-large": "Nội dung quá lớn",
+    "host-not-allowed": "Địa chỉ ngoài danh sách cho phép",
+    "browser-error": "Lỗi trình duyệt",
+}
 KIND_VI = {"phong": "Phòng chuyên môn", "phuong": "UBND phường", "xa": "UBND xã"}
 TIER_VI = {"phong": "phòng chuyên môn", "phuong_xa": "phường, xã"}
 ROMAN_QUARTER = {1: "I", 2: "II", 3: "III", 4: "IV"}

@@ -22,6 +22,7 @@ from evidence.errors import EvidenceError
 from evidence.ledger import record_hash
 from evidence.models import Blob, Observation, Snapshot, SnapshotBlob
 from indicators.reconcile import reconcile
+from reports import vi
 from reports.bundle import bundle_facts
 from reports.paths import bundle_path
 from web.charts import line_chart
@@ -61,6 +62,15 @@ def fmt(value: Any, decimals: int = 2) -> str:
     return str(value)
 
 
+def change_text(value: Any) -> str:
+    """A change in points: '▲ 1,25', '▼ 0,50', '= 0', or '—' where either side is missing."""
+    if value is None or value != value:
+        return "—"
+    if abs(value) < 0.005:
+        return "= 0"
+    return f"{'▲' if value > 0 else '▼'} {vi.points(abs(float(value)))}"
+
+
 def pct(value: Any) -> str:
     return "—" if value is None or value != value else f"{100 * value:.1f}%".replace(".", ",")
 
@@ -68,7 +78,9 @@ def pct(value: Any) -> str:
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     ctx = context(request)
     tz = ZoneInfo(ctx.settings.inspection.timezone)
-    values.update(fmt=fmt, pct=pct, status_label=lambda s: STATUS_LABELS.get(s, s),
+    values.update(fmt=fmt, pct=pct, status_label=lambda s: STATUS_LABELS.get(s, s), reason_vi=vi.reason,
+                  metric_vi=vi.metric, probe_vi=lambda p: vi.PROBE_VI.get(p, p), outcome_vi=lambda o: vi.OUTCOME_VI.get(o, o),
+                  change=change_text,
                   local=lambda d: d.astimezone(tz).strftime("%d/%m/%Y %H:%M:%S") if isinstance(d, datetime) else "—",
                   inspection_title=ctx.settings.inspection.title)  # fmt: skip
     return templates.TemplateResponse(request, template, values, status_code=status_code)
@@ -208,29 +220,8 @@ def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTML
     table = _table(ctx, period)
     mine = records(table[table["unit"] == unit_id])
     span = indicators.parse_period(period, max_months=ctx.settings.indicators.max_period_months)
-    months = list(span.months)[-12:]
-    trend = indicators.trend(unit_id, f"{months[0]}..{months[-1]}", settings=ctx.settings, raw=ctx.figures())
-
-    def series(name: str) -> list[float | None]:
-        if name not in trend.index:
-            return [None] * len(months)
-        return [None if v != v else float(v) for v in trend.loc[name].tolist()]
-
-    charts = [
-        line_chart(
-            "Chỉ số tổng hợp theo tháng: 766 do Cổng DVCQG công bố, CCHC (%)",
-            months,
-            {"766 công bố": series("TOTAL_766"), "CCHC": series("TOTAL_PAR")},
-            100,
-        ),
-        line_chart("Hồ sơ đúng hạn (điểm / 20)", months, {"2.1": series("I766_2_1")}, 20),
-        line_chart(
-            "Tin bài trên cổng (điểm / 0,5)",
-            months,
-            {"tin bài": series("PAR_NEWS"), "tin CCHC": series("PAR_CCHC_POSTS")},
-            0.5,
-        ),
-    ]
+    mine = with_changes(ctx, unit, span, mine)
+    charts = unit_charts(ctx, unit_id, list(span.months)[-12:])
     with Session(ctx.engine) as session:
         observations = session.exec(
             select(Observation)
@@ -248,10 +239,106 @@ def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTML
                        tables=lambda p: ctx.table(p.key))
     )  # fmt: skip
     return render(request, "unit.html", unit=unit, period=period, kind_label={"phong": "Cơ quan chuyên môn", "phuong": "Phường", "xa": "Xã"}[unit.kind],
+                  previous_key=indicators.previous_period(span), last_inspection_key=mine[0].get("last_inspection_period") if mine else None,
+                  min_coverage=round(100 * ctx.definitions.rule_set.min_coverage), uncovered=uncovered(table[table["unit"] == unit_id], "PAR"),
                   indicators=[r for r in mine if r["scoring"] != "total"],
                   totals=[r for r in mine if r["scoring"] == "total"], charts=charts,
                   findings=[c for c in checks if c.finding], checked=len(checks), tolerance=ctx.definitions.reconciliation.tolerance,
                   observations=observations, snapshots=snapshots, bundle=bundle_facts(_bundle_path(ctx, unit_id, period)))  # fmt: skip
+
+
+def with_changes(ctx: WebContext, unit: Any, span: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with its change since the previous period (when the rule set covers it) and since the same period
+    a year earlier, the previous inspection's (scored under today's rule set, to compare like with like)."""
+    import indicators
+
+    previous = previous_period(ctx, span.key)
+    before: dict[str, Any] = {}
+    if previous is not None:
+        earlier = previous[previous["unit"] == unit.id]
+        before = dict(zip(earlier["indicator"], earlier["points"], strict=True))
+    frame = ctx.table(span.key)
+    mine = frame[frame["unit"] == unit.id]
+    year = indicators.with_previous(mine, ctx.figures(), [unit], ctx.definitions, span)
+    last = dict(zip(year["indicator"], year["previous_points"], strict=True))
+    last_key = str(year["previous_period"].iloc[0]) if len(year) else None
+    out = []
+    for row in rows:
+        points = row.get("points")
+        old, older = before.get(row["indicator"]), last.get(row["indicator"])
+        out.append(
+            {
+                **row,
+                "change_previous": _difference(points, old),
+                "change_last_inspection": _difference(points, older),
+                "last_inspection_period": last_key,
+            }
+        )
+    return out
+
+
+def _difference(now: Any, then: Any) -> float | None:
+    if now is None or then is None or then != then or now != now:
+        return None
+    return float(now) - float(then)
+
+
+def unit_charts(ctx: WebContext, unit_id: str, months: list[str]) -> list[str]:
+    """The unit's month-by-month charts: indexes out of 100, on-time processing against its target, posts
+    against theirs."""
+    import indicators
+
+    span = f"{months[0]}..{months[-1]}"
+    points = indicators.trend(unit_id, span, settings=ctx.settings, raw=ctx.figures())
+    rates = indicators.trend(unit_id, span, settings=ctx.settings, raw=ctx.figures(), value="rate")
+    counts = indicators.trend(unit_id, span, settings=ctx.settings, raw=ctx.figures(), value="numerator")
+
+    def series(frame: Any, name: str, scale: float = 1.0) -> list[float | None]:
+        if name not in frame.index:
+            return [None] * len(months)
+        return [None if v != v else scale * float(v) for v in frame.loc[name].tolist()]
+
+    definitions = {i.id: i for i in ctx.definitions.indicator}
+    ontime = definitions.get("PAR_ONTIME")
+    limit = ontime.flag_below if ontime is not None and ontime.flag_below is not None else None
+    news = definitions.get("PAR_NEWS")
+    bands = ctx.definitions.bands
+    good_766 = next((b.min for b in bands.i766 if b.name == "Tốt"), None)
+    return [
+        line_chart(
+            "Chỉ số tổng hợp theo tháng",
+            months,
+            {
+                "Chỉ số 766 do Cổng DVCQG công bố": series(points, "TOTAL_766"),
+                "Chỉ số CCHC tính từ minh chứng": series(points, "TOTAL_PAR"),
+            },
+            100,
+            unit="điểm / 100",
+            targets=[(good_766, f"ngưỡng xếp loại Tốt của Chỉ số 766 ({vi.number(good_766)})")]
+            if good_766
+            else [],
+        ),
+        line_chart(
+            "Tỷ lệ hồ sơ xử lý trước hạn, đúng hạn",
+            months,
+            {"Hồ sơ xử lý trước hạn, đúng hạn": series(rates, "I766_2_1", 100.0)},
+            100,
+            unit="%",
+            targets=[(100 * limit, f"chỉ tiêu {vi.number(100 * limit)}%")] if limit else [],
+        ),
+        line_chart(
+            "Tin, bài đăng trên cổng thông tin điện tử",
+            months,
+            {
+                "Tin, bài": series(counts, "PAR_NEWS"),
+                "Tin, bài về CCHC, chuyển đổi số": series(counts, "PAR_CCHC_POSTS"),
+            },
+            unit="tin, bài / tháng",
+            targets=[(news.target, f"chỉ tiêu {vi.number(news.target)} tin, bài/tháng")]
+            if news is not None and news.target and news.per == "month"
+            else [],
+        ),
+    ]
 
 
 def _bundle_path(ctx: WebContext, unit_id: str, period: str) -> Path:
