@@ -27,6 +27,7 @@ from reports.bundle import bundle_facts
 from reports.paths import bundle_path
 from web.charts import line_chart
 from web.context import WebContext, records
+from web.json_table import json_table, looks_like_json, request_text
 
 if TYPE_CHECKING:
     from reports.outputs import Format
@@ -39,6 +40,8 @@ COLUMNS = (("name", "Đơn vị"), ("i766", "Chỉ số 766 (Cổng DVCQG công 
            ("par_band", "Xếp loại"), ("par_rank", "Hạng"))  # fmt: skip
 STATUS_LABELS = {"ok": "có minh chứng", "na": "không áp dụng", "missing": "thiếu minh chứng",
                  "reported": "điểm trên bảng 766", "provided_by_unit": "do đơn vị cung cấp"}  # fmt: skip
+ROLE_VI = {"response_body": "Nội dung trả về", "request_body": "Nội dung yêu cầu", "dom": "Trang sau khi hiển thị",
+           "screenshot": "Ảnh chụp màn hình", "subresponse": "Tài nguyên phụ"}  # fmt: skip
 CAPTURE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
 MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL): a larger one names nothing
 
@@ -80,7 +83,7 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     tz = ZoneInfo(ctx.settings.inspection.timezone)
     values.update(fmt=fmt, pct=pct, status_label=lambda s: STATUS_LABELS.get(s, s), reason_vi=vi.reason,
                   metric_vi=vi.metric, probe_vi=lambda p: vi.PROBE_VI.get(p, p), outcome_vi=lambda o: vi.OUTCOME_VI.get(o, o),
-                  change=change_text,
+                  change=change_text, role_vi=ROLE_VI,
                   local=lambda d: d.astimezone(tz).strftime("%d/%m/%Y %H:%M:%S") if isinstance(d, datetime) else "—",
                   inspection_title=ctx.settings.inspection.title)  # fmt: skip
     return templates.TemplateResponse(request, template, values, status_code=status_code)
@@ -437,7 +440,9 @@ def verification(
 
 
 @router.get("/evidence/{snapshot_id}", response_class=HTMLResponse, include_in_schema=False)
-def evidence_page(request: Request, snapshot_id: int) -> HTMLResponse:
+def evidence_page(request: Request, snapshot_id: int, unit: str | None = None) -> HTMLResponse:
+    """A snapshot: its record and verification, then what it says: a page in a sandbox, a screenshot, or a JSON
+    answer as a table with the rows behind the figure (of `unit`, else of every matched unit) highlighted."""
     ctx = context(request)
     snapshot, links = _snapshot(ctx, snapshot_id)
     clean, text, states = verification(ctx, snapshot, links)
@@ -446,9 +451,61 @@ def evidence_page(request: Request, snapshot_id: int) -> HTMLResponse:
         previous = session.exec(select(Snapshot.id).where(Snapshot.seq == snapshot.seq - 1)).first()
         following = session.exec(select(Snapshot.id).where(Snapshot.seq == snapshot.seq + 1)).first()
         same = _previous_same(session, snapshot)
-    page = "dom" in roles or ("response_body" in roles and "html" in _content_type(snapshot, links))
+    kind = _content_type(snapshot, links)
+    page = "dom" in roles or ("response_body" in roles and "html" in kind)
+    table, request_body, page_shot = None, "", None
+    if "response_body" in roles and not page and snapshot.valid:
+        try:
+            body = _body(ctx, snapshot, links)
+        except (HTTPException, EvidenceError):
+            body = b""
+        if body and looks_like_json(kind, body):
+            table = json_table(body)
+    if table is not None:
+        table.highlighted = _rows_behind(ctx, snapshot_id, unit)
+        sent = next((link for link in links if link.role == "request_body"), None)
+        if sent is not None:
+            try:
+                request_body = request_text(ctx.blobs.get(sent.sha256))
+            except EvidenceError:
+                request_body = ""
+        page_shot = _page_screenshot(ctx, snapshot)
+    chosen = ctx.unit(unit) if unit else None
     return render(request, "evidence.html", s=snapshot, blobs=states, verified=clean, verification=text, previous=previous,
-                  following=following, previous_same=same, has_screenshot="screenshot" in roles, has_page=page)  # fmt: skip
+                  following=following, previous_same=same, has_screenshot="screenshot" in roles, has_page=page,
+                  table=table, request_body=request_body, page_shot=page_shot, chosen_unit=chosen,
+                  probe_label=vi.PROBE_VI.get(snapshot.probe, snapshot.probe))  # fmt: skip
+
+
+def _rows_behind(ctx: WebContext, snapshot_id: int, unit: str | None) -> set[int]:
+    """The rows of a report the figures were read from: those matched to `unit`, else to any unit of ours."""
+    with Session(ctx.engine) as session:
+        found = session.exec(
+            select(Observation).where(
+                Observation.snapshot_id == snapshot_id, Observation.metric == "report_row"
+            )
+        ).all()
+    rows = set()
+    for observation in found:
+        attributes = observation.attributes if isinstance(observation.attributes, dict) else {}
+        position = attributes.get("row")
+        if (
+            isinstance(position, int)
+            and observation.unit is not None
+            and (unit is None or observation.unit == unit)
+        ):
+            rows.add(position)
+    return rows
+
+
+def _page_screenshot(ctx: WebContext, snapshot: Snapshot) -> int | None:
+    """A screenshot of a page the same run captured for the same probe (the page whose script asked), if any."""
+    with Session(ctx.engine) as session:
+        return session.exec(
+            select(Snapshot.id).join(SnapshotBlob, col(SnapshotBlob.snapshot_id) == col(Snapshot.id))
+            .where(Snapshot.run_id == snapshot.run_id, Snapshot.probe == snapshot.probe, SnapshotBlob.role == "screenshot")
+            .order_by(col(Snapshot.seq).desc()).limit(1)
+        ).first()  # fmt: skip
 
 
 def _previous_same(session: Session, snapshot: Snapshot) -> int | None:
