@@ -109,12 +109,7 @@ def write(frame: pd.DataFrame, fmt: str, target: Path | None) -> None:
         text = json.dumps(records(frame), ensure_ascii=False, indent=1)
     elif fmt == "xlsx":
         assert target is not None
-        with pd.ExcelWriter(target, engine="openpyxl") as book:
-            frame.drop(columns=SOURCE_COLUMNS).to_excel(book, sheet_name="Chỉ số", index=False)
-            sources = frame[["period", "unit", "indicator", *SOURCE_COLUMNS]].copy()
-            for column in SOURCE_COLUMNS:
-                sources[column] = sources[column].map(lambda ids: ", ".join(map(str, ids)))
-            sources.to_excel(book, sheet_name="Nguồn", index=False)
+        write_xlsx(frame, target)
         return
     else:
         assert target is not None
@@ -124,6 +119,29 @@ def write(frame: pd.DataFrame, fmt: str, target: Path | None) -> None:
         typer.echo(text, nl=False)
     else:
         target.write_text(text, encoding="utf-8")
+
+
+def write_xlsx(frame: pd.DataFrame, target: Path) -> None:
+    """The table for inspectors: Vietnamese headers (the codes stay in their own "Mã" columns), reasons and
+    statuses in Vietnamese, headers frozen and filters on; "Nguồn" lists each row's observations and snapshots."""
+    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+
+    from reports import vi
+
+    shown = frame.drop(columns=SOURCE_COLUMNS).copy()
+    shown["reason"] = shown["reason"].map(lambda r: vi.reason(_note(r)))
+    shown["status"] = shown["status"].map(lambda s: vi.status_text(str(s)))
+    shown = shown.rename(columns=vi.COLUMN_VI)
+    sources = frame[["period", "unit", "indicator", *SOURCE_COLUMNS]].copy()
+    for column in SOURCE_COLUMNS:
+        sources[column] = sources[column].map(lambda ids: ", ".join(map(str, ids)))
+    sources = sources.rename(columns=vi.COLUMN_VI)
+    with pd.ExcelWriter(target, engine="openpyxl") as book:
+        for name, sheet_frame in (("Chỉ số", shown), ("Nguồn", sources)):
+            sheet_frame.to_excel(book, sheet_name=name, index=False)
+            sheet = book.sheets[name]
+            sheet.freeze_panes = "A2"
+            sheet.auto_filter.ref = f"A1:{get_column_letter(sheet_frame.shape[1])}{len(sheet_frame) + 1}"
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -30,10 +30,12 @@ from sqlalchemy.engine import Engine
 
 from cchc.settings import Settings, Unit, load_settings
 from indicators.definitions import Definitions, load_definitions
-from indicators.observed import raw_figures
+from indicators.observed import DOSSIER_METRICS, SCORE_METRICS, raw_figures
 from indicators.reconcile import GroupCheck
 from indicators.reconcile import reconcile as reconcile_months
 from indicators.scorecard import Period, compute, parse_period
+
+AS_OF_METRICS = frozenset(DOSSIER_METRICS) | frozenset(SCORE_METRICS)
 
 __all__ = [
     "Definitions",
@@ -44,6 +46,7 @@ __all__ = [
     "figures",
     "inspection_period",
     "load_definitions",
+    "monthly",
     "parse_period",
     "period_before",
     "previous_period",
@@ -90,7 +93,9 @@ def inspection_period(settings: Settings, data: pd.DataFrame | None = None) -> s
     year = settings.inspection.year
     last = 12
     if data is not None and len(data):
-        months = data["period"].astype(str)
+        # The as-of month: the last one the monthly reports answer for (a news walk counts months to come as 0).
+        reported = data[data["metric"].isin(AS_OF_METRICS) & (data["status"] == "ok")]
+        months = reported["period"].astype(str)
         seen = months[months.str.fullmatch(rf"{year}-(0[1-9]|1[0-2])")]
         if len(seen):
             last = int(str(seen.max())[5:])
@@ -105,7 +110,7 @@ def within_rule_set(period: Period, definitions: Definitions) -> None:
         valid = f"{_day(rule.valid_from)}–{_day(rule.valid_to) if rule.valid_to else '…'}"
         raise ValueError(
             f"kỳ {period.key} ({_day(period.start)}–{_day(period.end)}) nằm ngoài hiệu lực của bộ quy tắc "
-            f"{rule.id} ({valid}): chọn kỳ trong thời gian đó, hoặc bộ quy tắc khác (indicators.file)"
+            f"{rule.id} ({valid}): chọn kỳ trong thời gian đó, hoặc dùng bộ quy tắc khác"
         )
 
 
@@ -220,12 +225,23 @@ def trend(
 ) -> pd.DataFrame:
     """One unit's indicators month by month over a range ('2023-01..2023-09'): indicator × month → points
     (or another column of the table: `value="rate"`, `"numerator"`)."""
+    return monthly(unit, months, settings=settings, engine=engine, raw=raw).pivot_table(
+        index="indicator", columns="period", values=value, aggfunc="first", dropna=False
+    )
+
+
+def monthly(
+    unit: str,
+    months: str,
+    *,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    raw: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One unit's table for each month of a range, one under the other (pivot it for points, rates, counts)."""
     chosen, unit_list = _context(settings, [unit])
     span = parse_period(months, max_months=chosen.indicators.max_period_months)
     definitions = load_definitions(chosen.indicators.file)
     data = raw if raw is not None else figures(chosen, engine)
     frames = [compute(data, unit_list, definitions, parse_period(m), with_sources=False) for m in span.months]
-    long = pd.concat(frames, ignore_index=True)
-    return long.pivot_table(
-        index="indicator", columns="period", values=value, aggfunc="first", dropna=False
-    )
+    return pd.concat(frames, ignore_index=True)

@@ -169,6 +169,13 @@ class Chart:
     title: str
     data_uri: str  # data:image/png;base64,…
     description: str
+    # The monthly figures drawn, for a native chart in the XLSX: months (YYYY-MM), then per series its name and
+    # values (None: no evidence); `unit` names the axis ("%", "tin, bài"), `target` is in the axis' unit.
+    months: tuple[str, ...] = ()
+    series: tuple[tuple[str, tuple[float | None, ...]], ...] = ()
+    unit: str = ""
+    target: float | None = None
+    kind: str = "line"  # line | bar
 
 
 @dataclass(frozen=True)

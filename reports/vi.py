@@ -116,6 +116,40 @@ OUTCOME_VI = {
     "host-not-allowed": "Địa chỉ ngoài danh sách cho phép",
     "browser-error": "Lỗi trình duyệt",
 }
+# The indicator table's columns as XLSX headers read them (tests/test_vietnamese.py: every column has one).
+COLUMN_VI = {
+    "period": "Kỳ",
+    "unit": "Mã đơn vị",
+    "unit_name": "Đơn vị",
+    "kind": "Loại đơn vị",
+    "tier": "Cấp so sánh",
+    "family": "Bộ chỉ số",
+    "group": "Mã nhóm",
+    "indicator": "Mã chỉ tiêu",
+    "name_vi": "Chỉ tiêu",
+    "numerator": "Tử số",
+    "denominator": "Mẫu số",
+    "rate": "Tỷ lệ",
+    "points": "Điểm",
+    "max_points": "Điểm tối đa",
+    "status": "Trạng thái",
+    "reason": "Lý do, ghi chú",
+    "band": "Xếp loại",
+    "rank": "Hạng trong cấp",
+    "published_rank": "Hạng trên bảng của tỉnh (Cổng DVCQG)",
+    "coverage": "Độ phủ minh chứng",
+    "flag": "Cảnh báo",
+    "confidence": "Mức tin cậy của cách tính",
+    "scoring": "Cách chấm",
+    "threshold": "Ngưỡng",
+    "reported_value": "Điểm Cổng DVCQG công bố",
+    "rule_set": "Bộ quy tắc",
+    "observation_ids": "Mã quan sát",
+    "snapshot_ids": "Mã bản chụp",
+    "previous_period": "Kỳ so sánh (cùng kỳ năm trước)",
+    "previous_points": "Điểm kỳ so sánh",
+    "change": "Thay đổi (điểm)",
+}
 KIND_VI = {"phong": "Phòng chuyên môn", "phuong": "UBND phường", "xa": "UBND xã"}
 TIER_VI = {"phong": "phòng chuyên môn", "phuong_xa": "phường, xã"}
 ROMAN_QUARTER = {1: "I", 2: "II", 3: "III", 4: "IV"}

@@ -289,12 +289,15 @@ def _difference(now: Any, then: Any) -> float | None:
 def unit_charts(ctx: WebContext, unit_id: str, months: list[str]) -> list[str]:
     """The unit's month-by-month charts: indexes out of 100, on-time processing against its target, posts
     against theirs."""
-    import indicators
+    import pandas as pd
 
-    span = f"{months[0]}..{months[-1]}"
-    points = indicators.trend(unit_id, span, settings=ctx.settings, raw=ctx.figures())
-    rates = indicators.trend(unit_id, span, settings=ctx.settings, raw=ctx.figures(), value="rate")
-    counts = indicators.trend(unit_id, span, settings=ctx.settings, raw=ctx.figures(), value="numerator")
+    # the month tables of the whole group, as the reconciliation reads them: computed once for every unit's page
+    frames = [ctx.table(m) for m in months]
+    long = pd.concat([f[f["unit"] == unit_id] for f in frames], ignore_index=True)
+    points, rates, counts = (
+        long.pivot_table(index="indicator", columns="period", values=v, aggfunc="first", dropna=False)
+        for v in ("points", "rate", "numerator")
+    )
 
     def series(frame: Any, name: str, scale: float = 1.0) -> list[float | None]:
         if name not in frame.index:
