@@ -736,8 +736,10 @@ class _Builder:
             display=f"công bố {fmt.points(check.published or 0.0, self.decimals)}; số liệu công khai: {allowed}",
             status="ok",
             details=[
-                f"{p.indicator} ({fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} điểm): "
-                + ", ".join(f"{m} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs)
+                f"{p.name_vi} ({fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} điểm): "
+                + ", ".join(
+                    f"{fmt.metric(m)} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs
+                )
                 for p in check.parts
                 if p.status == "ok"
             ],
@@ -757,9 +759,11 @@ class _Builder:
                 f"{fmt.number(check.unscored_max)} điểm của các chỉ tiêu không có số liệu công khai)"
             )
         parts = "; ".join(
-            f"{p.name_vi} ({p.indicator}) {fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} "
+            f"{p.name_vi} {fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} "
             "điểm từ "
-            + ", ".join(f"{m} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs)
+            + ", ".join(
+                f"{fmt.metric(m)} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs
+            )
             for p in check.parts
             if p.status == "ok"
         )
