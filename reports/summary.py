@@ -202,6 +202,7 @@ class _Builder:
         sections["2.7"].facts += [s.fact for s in sites]
         self._digital(sections["3"], sites, posts)
         self._assessment(sections["II"], sections, sites, late)
+        sections["II"].tables.append(self._changes())
         self._recommendations(sections["III"], sections["II"])
         for key, probes in SCREENSHOT_PROBES.items():
             sections[key].screenshots = screenshots(self.inputs, self.unit, probes)
@@ -803,6 +804,55 @@ class _Builder:
             section.notes.append(outline.COMMUNITY_TEAM_PHONG)
 
     # --- II and III ---------------------------------------------------------------------------------------
+
+    def _changes(self) -> FactTable:
+        """Plan II.2.c: each indicator's points beside the previous period's (where the rule set covers it) and
+        the same period a year earlier, the previous inspection's, scored under today's rule set."""
+        from indicators import previous_period, with_previous
+
+        mine = self.rows[self.rows["scoring"] != "total"]
+        year = with_previous(mine, self.inputs.raw, [self.unit], self.inputs.definitions, self.period)
+        last = dict(zip(year["indicator"], year["previous_points"], strict=True))
+        last_key = str(year["previous_period"].iloc[0]) if len(year) else ""
+        before_key = previous_period(self.period)
+        try:
+            earlier = self.inputs.table(resolve_period(before_key, self.settings))
+            before = dict(
+                zip(
+                    *(earlier[earlier["unit"] == self.unit.id][c] for c in ("indicator", "points")),
+                    strict=True,
+                )
+            )
+        except CchcError:
+            before = {}  # the rule set does not cover the previous period: no like-for-like change
+
+        def shown(value: Any) -> str:
+            number = _float(value)
+            return NOT_AVAILABLE if number is None else fmt.points(number, self.decimals)
+
+        def change(now: Any, then: Any) -> str:
+            a, b = _float(now), _float(then)
+            if a is None or b is None:
+                return "—"
+            delta = a - b
+            return (
+                "="
+                if abs(delta) < 0.005
+                else f"{'+' if delta > 0 else '−'}{fmt.points(abs(delta), self.decimals)}"
+            )
+
+        rows = []
+        for row in mine.itertuples():
+            if str(row.scoring) == "reported":
+                continue
+            then, older = before.get(row.indicator), last.get(row.indicator)
+            rows.append((str(row.name_vi), shown(row.points), shown(then), change(row.points, then), shown(older),
+                         change(row.points, older)))  # fmt: skip
+        columns = ("Chỉ tiêu", "Kỳ này", f"Kỳ trước ({before_key})", "Thay đổi", f"Cùng kỳ năm trước ({last_key})",
+                   "Thay đổi ")  # fmt: skip
+        title = ("Thay đổi so với kỳ trước và so với lần kiểm tra trước (điểm; cùng kỳ năm trước chấm theo bộ quy "
+                 "tắc hiện hành)")  # fmt: skip
+        return FactTable(title, columns, tuple(rows))
 
     def _assessment(
         self, section: Section, sections: dict[str, Section], sites: list[SiteState], late: Cell
