@@ -846,12 +846,16 @@ class _Builder:
             if str(row.scoring) == "reported":
                 continue
             then, older = before.get(row.indicator), last.get(row.indicator)
-            rows.append((str(row.name_vi), shown(row.points), shown(then), change(row.points, then), shown(older),
-                         change(row.points, older)))  # fmt: skip
-        columns = ("Chỉ tiêu", "Kỳ này", f"Kỳ trước ({before_key})", "Thay đổi", f"Cùng kỳ năm trước ({last_key})",
-                   "Thay đổi ")  # fmt: skip
+            previous = (shown(then), change(row.points, then)) if before else ()
+            rows.append(
+                (str(row.name_vi), shown(row.points), *previous, shown(older), change(row.points, older))
+            )
+        columns = ("Chỉ tiêu", "Kỳ này", *((f"Kỳ trước ({before_key})", "Thay đổi") if before else ()),
+                   f"Cùng kỳ năm trước ({last_key})", "Thay đổi ")  # fmt: skip
         title = ("Thay đổi so với kỳ trước và so với lần kiểm tra trước (điểm; cùng kỳ năm trước chấm theo bộ quy "
                  "tắc hiện hành)")  # fmt: skip
+        if not before:
+            title += f"; kỳ trước ({before_key}) nằm ngoài hiệu lực của bộ quy tắc nên không so sánh"
         return FactTable(title, columns, tuple(rows))
 
     def _assessment(

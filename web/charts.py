@@ -11,7 +11,7 @@ from html import escape
 from reports import vi
 
 WIDTH, HEIGHT = 560, 230
-LEFT, RIGHT, TOP, BOTTOM = 52, 16, 30, 62  # room for the axis' numbers and unit, and the legend below
+LEFT, RIGHT, TOP, BOTTOM = 52, 30, 30, 62  # room for the axis' numbers and unit, and the legend below
 COLOURS = ("#0a5fa8", "#c0392b", "#27824a", "#8e44ad")
 TARGET_COLOUR = "#b36b00"
 
