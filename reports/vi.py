@@ -32,7 +32,7 @@ CONFIDENCE_VI = {
     "proposed": ("Đề xuất", "Đề xuất: cách tính do công cụ đề xuất, điều chỉnh được trong cấu hình."),
 }
 # Every observation name an inspector may meet (rule-set inputs, what the probes observe), in words: the one
-# table of them (tests/test_vietnamese.py fails on a name missing here). The name itself is shown only as a tag.
+# table of them (tests/test_inspector_views.py fails on a name missing here). The name itself is shown only as a tag.
 METRIC_VI = {
     "hs_received": "Hồ sơ tiếp nhận",
     "hs_received_direct": "Hồ sơ tiếp nhận trực tiếp",
@@ -116,7 +116,7 @@ OUTCOME_VI = {
     "host-not-allowed": "Địa chỉ ngoài danh sách cho phép",
     "browser-error": "Lỗi trình duyệt",
 }
-# The indicator table's columns as XLSX headers read them (tests/test_vietnamese.py: every column has one).
+# The indicator table's columns as XLSX headers read them (tests/test_inspector_views.py: every column has one).
 COLUMN_VI = {
     "period": "Kỳ",
     "unit": "Mã đơn vị",

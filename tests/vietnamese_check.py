@@ -1,5 +1,5 @@
 """What an inspector must never read: an indicator or observation code outside a tag, or an English sentence.
-Shared by tests/test_vietnamese.py (pages, summaries, workbooks)."""
+Shared by tests/test_inspector_views.py (pages, summaries, workbooks)."""
 
 from __future__ import annotations
 

@@ -151,3 +151,69 @@ def test_the_summary_overview_and_workbooks_read_in_vietnamese(crawled: Crawled,
     ]
     assert load_workbook(tmp_path / "table.xlsx")["Chỉ số"].freeze_panes == "A2"
     assert {k: v for k, v in found.items() if v} == {}
+
+
+BANDS = ("Tốt", "Khá", "Trung bình", "Kém", "Yếu")
+
+
+@pytest.mark.browser
+def test_a_low_coverage_unit_has_no_grade_anywhere_and_shows_its_coverage_and_what_is_missing(
+    crawled: Crawled, simulation: Simulation, tmp_path: Path
+) -> None:
+    """Below rule_set.min_coverage the CCHC index keeps its figures but has no grade and no rank: in the table,
+    the CLI, the web app, the summary's PDF and XLSX; each shows the coverage and the indicators not covered."""
+    import subprocess
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    from cli.simlink import write_pointed_config
+    from reports import write_pdf
+    from web.app import create_app
+
+    floor = load_definitions(crawled.settings.indicators.file).rule_set.min_coverage
+    table = indicators.table(PERIOD, settings=crawled.settings, engine=crawled.store.engine, units=[WARD])
+    total = table[table["indicator"] == "TOTAL_PAR"].iloc[0]
+    assert total["points"] > 0 and total["coverage"] < floor  # figures, below the floor
+    assert total["band"] is None and pd.isna(total["rank"])
+    shown = f"{100 * total['coverage']:.0f}%"
+    missing = list(
+        table[(table["family"] == "PAR") & table["status"].isin(["missing", "provided_by_unit"])]["name_vi"]
+    )
+    assert missing
+    # the CLI
+    config = tmp_path / "config.toml"
+    write_pointed_config(crawled.settings, simulation.urls, config)
+    cli = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "indicators", "--period", PERIOD,
+                          "-u", WARD], capture_output=True, text=True, timeout=300, check=False,
+                         env={**__import__("os").environ, "COLUMNS": "400"})  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    par_line = " ".join(
+        line for line in cli.stdout.splitlines() if "TOTAL_PAR" in line or "Chỉ số CCHC" in line
+    )
+    assert "chưa đủ dữ liệu" in par_line and shown in par_line and not any(b in par_line for b in BANDS)
+    # the web app's overview
+    with TestClient(create_app(crawled.settings), base_url=LOCAL) as client:
+        home = BeautifulSoup(client.get("/", params={"period": PERIOD}).text, "html.parser")
+    row = home.select_one(f"#row-{WARD}")
+    assert row is not None
+    grade = row.select_one(".grade").get_text(" ", strip=True)
+    assert grade.startswith("chưa đủ dữ liệu") and shown in grade and not any(b in grade for b in BANDS)
+    assert row.select_one(".coverage").get_text(strip=True) == shown
+    assert [li.get_text(strip=True) for li in row.select(".grade li")] == missing
+    # the summary: PDF and XLSX
+    with SummaryInputs.open(
+        crawled.settings, engine=crawled.store.engine, blobs=crawled.store.blobs
+    ) as inputs:
+        summary = build_summary(crawled.settings, WARD, inputs=inputs, period=PERIOD)
+    pdf = write_pdf(summary, tmp_path / "summary.pdf")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(text.split())
+    assert f"Chưa đủ dữ liệu (phủ {shown}, cần {100 * floor:.0f}%)" in flat
+    assert all(" ".join(name.split()) in flat for name in missing)
+    workbook = load_workbook(write_xlsx(summary, tmp_path / "summary.xlsx"))
+    cover = [r for r in workbook["Bìa"].iter_rows(values_only=True) if r and r[0] == total["name_vi"]]
+    assert len(cover) == 1 and cover[0][2] == "Chưa đủ dữ liệu" and cover[0][3] == "—"
+    assert cover[0][4] == pytest.approx(total["coverage"]) and all(n in str(cover[0][5]) for n in missing)
