@@ -110,7 +110,8 @@ def test_every_inspector_page_reads_in_vietnamese(crawled: Crawled) -> None:
             if path.startswith("/evidence/") and "unit=" in path:
                 soup = BeautifulSoup(answer.text, "html.parser")
                 assert soup.select("#json-rows tr.behind"), "the rows behind the figure are highlighted"
-                assert "report_tinh_766_service" in soup.select_one("#json-request").get_text()
+                request_shown = soup.select_one("#json-request")
+                assert request_shown is not None and "report_tinh_766_service" in request_shown.get_text()
     assert {p: f for p, f in found.items() if f} == {}
 
 
@@ -197,9 +198,11 @@ def test_a_low_coverage_unit_has_no_grade_anywhere_and_shows_its_coverage_and_wh
         home = BeautifulSoup(client.get("/", params={"period": PERIOD}).text, "html.parser")
     row = home.select_one(f"#row-{WARD}")
     assert row is not None
-    grade = row.select_one(".grade").get_text(" ", strip=True)
+    grade_cell, coverage_cell = row.select_one(".grade"), row.select_one(".coverage")
+    assert grade_cell is not None and coverage_cell is not None
+    grade = grade_cell.get_text(" ", strip=True)
     assert grade.startswith("chưa đủ dữ liệu") and shown in grade and not any(b in grade for b in BANDS)
-    assert row.select_one(".coverage").get_text(strip=True) == shown
+    assert coverage_cell.get_text(strip=True) == shown
     assert [li.get_text(strip=True) for li in row.select(".grade li")] == missing
     # the summary: PDF and XLSX
     with SummaryInputs.open(

@@ -19,8 +19,8 @@ TARGET_COLOUR = "#b36b00"
 def nice_step(top: float) -> float:
     """A round gridline step giving 4 to 6 lines up to `top`: 1, 2, 2,5 or 5 × a power of ten."""
     raw = top / 5 if top > 0 else 1.0
-    power = 10 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    power = 10.0 ** math.floor(math.log10(raw))
+    return float(next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw))
 
 
 def line_chart(
@@ -53,14 +53,14 @@ def line_chart(
     ]
     ticks = round(top / step)
     for k in range(ticks + 1):
-        value = k * step
+        tick = k * step
         parts.append(
-            f'<line class="grid" x1="{LEFT}" y1="{y(value):.1f}" x2="{WIDTH - RIGHT}" y2="{y(value):.1f}" '
+            f'<line class="grid" x1="{LEFT}" y1="{y(tick):.1f}" x2="{WIDTH - RIGHT}" y2="{y(tick):.1f}" '
             f'stroke="{"#777" if k == 0 else "#e1e5ea"}"/>'
         )
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" class="chart-axis" text-anchor="end">'
-            f"{escape(vi.number(value))}</text>"
+            f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" class="chart-axis" text-anchor="end">'
+            f"{escape(vi.number(tick))}</text>"
         )
     if unit:
         parts.append(
@@ -74,11 +74,11 @@ def line_chart(
                 f'<text x="{x(n):.0f}" y="{TOP + plot_h + 15}" class="chart-axis" text-anchor="middle">'
                 f"{escape(vi.month_label(label) if len(label) == 7 else label)}</text>"
             )
-    for value, label in targets:
+    for level, label in targets:
         parts.append(
-            f'<line class="target" x1="{LEFT}" y1="{y(value):.1f}" x2="{WIDTH - RIGHT}" y2="{y(value):.1f}" '
+            f'<line class="target" x1="{LEFT}" y1="{y(level):.1f}" x2="{WIDTH - RIGHT}" y2="{y(level):.1f}" '
             f'stroke="{TARGET_COLOUR}" stroke-dasharray="5 3"/>'
-            f'<text x="{WIDTH - RIGHT - 2}" y="{y(value) - 4:.1f}" class="chart-axis" fill="{TARGET_COLOUR}" '
+            f'<text x="{WIDTH - RIGHT - 2}" y="{y(level) - 4:.1f}" class="chart-axis" fill="{TARGET_COLOUR}" '
             f'text-anchor="end">{escape(label)}</text>'
         )
     for (name, points), colour in zip(series.items(), COLOURS, strict=False):
