@@ -46,7 +46,8 @@ def report_command(
         str | None,
         typer.Option(
             "--period",
-            help=f"{PERIOD_HELP} (default: January to the last complete month before the unit's visit).",
+            help=f"{PERIOD_HELP} (default: January to the last complete month before the unit's visit, "
+            "else the inspection's period).",
             show_default=False,
         ),
     ] = None,
@@ -92,7 +93,7 @@ def report_command(
     if not all_units and not unit:
         raise CchcError("which unit? give a unit id (e.g. `cchc report phuong-3`) or --all")
     if period is not None:
-        resolve_period(period)  # a bad period is one clear line before any work
+        resolve_period(period, settings)  # a bad period is one clear line before any work
     if all_units:
         with Steps(f"{format.value} summaries", write_all_steps(settings, format.value)) as steps:
             written = write_all(

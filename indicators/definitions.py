@@ -118,7 +118,8 @@ class RuleSet(_Model):
     valid_from: date
     valid_to: date | None = None
     decimals: int = Field(default=2, ge=0, le=6)
-    min_coverage_for_rank: float = Field(default=0.5, ge=0, le=1)
+    # Below this share of the applicable points covered by our evidence, a total gets no grade and no rank.
+    min_coverage: float = Field(default=0.8, ge=0, le=1)
 
 
 def _descending(bands: list[Band]) -> list[Band]:

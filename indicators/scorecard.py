@@ -44,6 +44,8 @@ PUBLISHED = "i766_score_tong"
 PRODUCED = MONTHLY | INSTANT | PERIODIC  # what some probe observes; other inputs come from the unit
 PER_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 PROVIDED = "provided_by_unit"
+NOT_GRADED = "not graded"  # a total below rule_set.min_coverage: figures without a grade or a rank
+UNCOVERED_JOIN = " · "  # between the names of what a total does not cover (names may hold commas)
 
 COLUMNS = [
     "period", "unit", "unit_name", "kind", "tier", "family", "group", "indicator", "name_vi", "numerator",
@@ -473,11 +475,13 @@ def points(ind: Indicator, scored: Scored, months: int) -> np.ndarray:
 
 def compute(
     figures: pd.DataFrame, units: Sequence[Unit], definitions: Definitions, period: Period, *,
-    with_sources: bool = True,
+    with_sources: bool = True, ranked: Iterable[str] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    """The indicator table of one period: a row per unit × indicator, then a row per unit × family total."""
+    """The indicator table of one period: a row per unit × indicator, then a row per unit × family total.
+    Ranks compare the units of `ranked` (default: all of them) within their tier; others get no rank."""
     with _collector_paused():
-        return _table(figures, list(units), definitions, period, with_sources)
+        group = None if ranked is None else frozenset(ranked)
+        return _table(figures, list(units), definitions, period, with_sources, group)
 
 
 @contextmanager
@@ -504,15 +508,19 @@ class _Tally:
     missing_n: np.ndarray
     others_n: np.ndarray  # reported, provided by the unit, N/A: scored by someone else, or by no one
     first_missing: np.ndarray
+    uncovered: list[list[str]] = field(default_factory=list)  # names of what applies but is not scored
 
     @classmethod
     def empty(cls, count: int) -> _Tally:
         zeros = np.zeros(count)
         return cls(zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), np.zeros(count, dtype=int),
-                   np.zeros(count, dtype=int), np.full(count, "", dtype=object))  # fmt: skip
+                   np.zeros(count, dtype=int), np.full(count, "", dtype=object), [[] for _ in range(count)])  # fmt: skip
 
-    def add(self, status: np.ndarray, reason: np.ndarray, score: np.ndarray, max_points: float) -> None:
+    def add(self, status: np.ndarray, reason: np.ndarray, score: np.ndarray, max_points: float,
+            name: str = "") -> None:  # fmt: skip
         ok, missing, na = status == "ok", status == "missing", status == "na"
+        for at in np.flatnonzero(~ok & ~na).tolist():
+            self.uncovered[at].append(name)
         self.earned += np.where(ok, np.nan_to_num(score), 0.0)
         self.scored_max += np.where(ok, max_points, 0.0)
         self.na_max += np.where(na, max_points, 0.0)
@@ -523,8 +531,9 @@ class _Tally:
 
 
 def _table(
-    figures: pd.DataFrame, units: list[Unit], definitions: Definitions, period: Period, with_sources: bool
-) -> pd.DataFrame:
+    figures: pd.DataFrame, units: list[Unit], definitions: Definitions, period: Period, with_sources: bool,
+    ranked: frozenset[str] | None = None,
+) -> pd.DataFrame:  # fmt: skip
     cells = period_cells(figures, period, units, with_sources)
     prior_metrics = {m.removeprefix("-") for i in definitions.indicator if _inputs(i, definitions).when_no_denominator == "prior_year"
                      for m in _inputs(i, definitions).denominator}  # fmt: skip
@@ -555,7 +564,7 @@ def _table(
             below = np.nan_to_num(scored.rate, nan=1.0) < limit
         else:
             below = np.zeros(count, dtype=bool)
-        tally[family].add(scored.status, scored.reason, score, ind.max_points)
+        tally[family].add(scored.status, scored.reason, score, ind.max_points, ind.name_vi)
         frame = pd.DataFrame({**base, "family": family, "group": ind.group, "indicator": ind.id, "name_vi": ind.name_vi,
                               "numerator": np.where(ok | (scored.status == "na"), scored.numerator, np.nan),
                               "denominator": np.where(ok | (scored.status == "na"), scored.denominator, np.nan),
@@ -587,7 +596,9 @@ def _table(
             status = np.where(available, "reported", status)
             reason = np.where(available, [f"{group.name_vi}: the dashboard's group score {half_up(float(v), rule.decimals)}"
                                           if ok_ else "" for v, ok_ in zip(np.nan_to_num(total), available, strict=True)], reason)  # fmt: skip
-        tally[families[reported.group]].add(status, reason, np.full(count, np.nan), reported.max_points)
+        tally[families[reported.group]].add(
+            status, reason, np.full(count, np.nan), reported.max_points, reported.name_vi
+        )
         fake = Scored(shown, shown, shown, status, reason, list(group.reported))
         frame = pd.DataFrame({**base, "family": families[reported.group], "group": reported.group, "indicator": reported.id,
                               "name_vi": reported.name_vi, "numerator": np.nan, "denominator": np.nan, "rate": np.nan,
@@ -599,7 +610,8 @@ def _table(
     table = pd.concat(frames, ignore_index=True)
     table["band"], table["rank"], table["published_rank"], table["coverage"] = None, np.nan, np.nan, np.nan
     # A single 766 indicator is never ranked: the published index is what units are ranked by.
-    _rank(table, ["indicator", "tier"], (table["status"] == "ok") & (table["family"] == "PAR"))
+    compared = table["unit"].isin(ranked) if ranked is not None else pd.Series(True, index=table.index)
+    _rank(table, ["indicator", "tier"], (table["status"] == "ok") & (table["family"] == "PAR") & compared)
     published = (
         cells
         if period.dvcqg_key is not None
@@ -613,8 +625,9 @@ def _table(
         ],
         ignore_index=True,
     )
+    compared = totals["unit"].isin(ranked) if ranked is not None else pd.Series(True, index=totals.index)
     _rank(totals, ["indicator", "tier"], totals["status"].eq("ok") & totals["indicator"].ne("CHECK_766")
-          & ~(totals["coverage"] < rule.min_coverage_for_rank))  # fmt: skip
+          & ~(totals["coverage"] < rule.min_coverage) & compared)  # fmt: skip
     result = pd.concat([table, totals], ignore_index=True)[COLUMNS]
     result["band"] = (
         result["band"].astype(object).where(result["band"].notna(), None)
@@ -761,23 +774,26 @@ def _par_total(
         index = np.where(scored, 100 * tally.earned / tally.scored_max, np.nan)
         coverage = np.where(applicable > 0, tally.scored_max / applicable, 0.0)
     status = np.where(scored, "ok", np.where(tally.missing_n > 0, "missing", "na"))
+    graded = scored & (coverage >= rule.min_coverage)
     reasons = []
     for n in range(count):
         if not scored[n]:
             text = "no indicator of this family could be scored" + (
                 f": {tally.first_missing[n]}" if tally.missing_n[n] else ""
             )
+        elif not graded[n]:
+            # figures, but no grade and no rank: the share of the points our evidence covers is too small
+            text = (f"{NOT_GRADED}: coverage {coverage[n]:.0%}, below {rule.min_coverage:.0%}; "
+                    f"not covered: {UNCOVERED_JOIN.join(tally.uncovered[n])}")  # fmt: skip
         else:
             text = ""
             if tally.missing_n[n]:
                 text = f"incomplete: {tally.missing_n[n]} indicators without evidence (coverage {coverage[n]:.0%})"
             elif coverage[n] < 1:
                 text = f"coverage {coverage[n]:.0%}: the rest is provided by the unit or not public"
-            if coverage[n] < rule.min_coverage_for_rank:
-                text += f"; not ranked: coverage below {rule.min_coverage_for_rank:.0%}"
         reasons.append(text)
     band = [band_of(half_up(float(v), rule.decimals), definitions.bands.par_tayninh) if ok else None
-            for v, ok in zip(index, scored, strict=True)]  # fmt: skip
+            for v, ok in zip(index, graded, strict=True)]  # fmt: skip
     return _total_frame(base, count, family="PAR", group="PAR", indicator="TOTAL_PAR",
                         name_vi="Tổng (Chỉ số CCHC, minh chứng công khai)",
                         numerator=np.where(scored, tally.earned, np.nan),

@@ -14,6 +14,7 @@ from typing import Any
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from reports.model import NOT_AVAILABLE, Chart
 from reports.vi import month_label, number
@@ -25,7 +26,24 @@ BAND_COLOURS = {"Tốt": GREEN, "Khá": BLUE, "Trung bình": ORANGE, "Yếu": RE
 
 
 def _style() -> Any:
-    return {"font.family": FONT, "font.size": 8, "axes.spines.top": False, "axes.spines.right": False}
+    return {"font.family": FONT, "font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
+            "axes.grid": True, "axes.grid.axis": "y", "grid.color": "#dddddd", "grid.linewidth": 0.6,
+            "axes.axisbelow": True}  # fmt: skip
+
+
+def _vietnamese_numbers(axis: Any) -> None:
+    """Axis numbers as a Vietnamese document writes them: 0,5 and 1.000, never 0.5 and 1,000."""
+    axis.set_major_formatter(FuncFormatter(lambda value, _: number(value)))
+
+
+def _months_and_series(
+    series: Sequence[tuple[str, Sequence[MonthValue]]], scale: float = 1.0
+) -> dict[str, Any]:
+    months = tuple(v.month for v in series[0][1]) if series else ()
+    values = tuple(
+        (label, tuple(None if v.value is None else scale * v.value for v in vs)) for label, vs in series
+    )
+    return {"months": months, "series": values}
 
 
 def _png(figure: Figure) -> str:
@@ -74,9 +92,12 @@ def monthly_bars(
         _months_with_gaps(axes, series, gap_y=top * 0.05, va="bottom")
         _target_line(axes, target, target_label)
         axes.set_ylim(0, top * 1.2)
+        axes.set_ylabel("tin, bài")
+        _vietnamese_numbers(axes.yaxis)
         axes.set_title(title, fontsize=9)
         axes.legend(fontsize=7, frameon=False, loc="upper left", ncols=3)
-        return Chart(title, _png(figure), description)
+        return Chart(title, _png(figure), description, unit="tin, bài", target=target, kind="bar",
+                     **_months_and_series(series))  # fmt: skip
 
 
 def monthly_rates(
@@ -106,9 +127,11 @@ def monthly_rates(
         _target_line(axes, None if target is None else 100 * target, target_label)
         axes.set_ylim(0, 105)
         axes.set_ylabel("%")
+        _vietnamese_numbers(axes.yaxis)
         axes.set_title(title, fontsize=9)
         axes.legend(fontsize=7, frameon=False, loc="lower left", ncols=3)
-        return Chart(title, _png(figure), description)
+        return Chart(title, _png(figure), description, unit="%", target=None if target is None else 100 * target,
+                     **_months_and_series(series, 100.0))  # fmt: skip
 
 
 def _months_with_gaps(axes: Any, series: Sequence[tuple[str, Sequence[MonthValue]]], gap_y: float,
@@ -147,5 +170,9 @@ def ranking_bars(
         axes.set_yticks(range(len(rows)), names)
         axes.invert_yaxis()
         axes.set_xlim(0, 108)
+        axes.set_xlabel("điểm / 100")
+        axes.grid(axis="x", color="#dddddd", linewidth=0.6)
+        axes.grid(axis="y", visible=False)
+        _vietnamese_numbers(axes.xaxis)
         axes.set_title(title, fontsize=9)
         return Chart(title, _png(figure), "")

@@ -47,7 +47,8 @@ def environment() -> Environment:
         short_hash=lambda h: f"{h[:12]}…{h[-8:]}" if h else "—",
     )
     env.globals.update(PROVIDED_TEXT=PROVIDED_TEXT, NOT_AVAILABLE=NOT_AVAILABLE, MAX_LINKS=MAX_LINKS_SHOWN,
-                       TAGS=vi.CONFIDENCE_VI, RECONCILE_TITLE=RECONCILE_TITLE)  # fmt: skip
+                       TAGS=vi.CONFIDENCE_VI, RECONCILE_TITLE=RECONCILE_TITLE, PROBE_VI=vi.PROBE_VI,
+                       OUTCOME_VI=vi.OUTCOME_VI)  # fmt: skip
     return env
 
 

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 PROVIDED_TEXT = "Do đơn vị cung cấp"
+NOT_GRADED_TEXT = (
+    "Chưa đủ dữ liệu"  # a total whose coverage is below rule_set.min_coverage: no grade, no rank
+)
 NOT_AVAILABLE = "N/A"
 
 
@@ -63,6 +66,13 @@ class TotalLine:
     reported_value: float | None
     display_index: str
     published_rank: int | None = None  # the unit's place in the province's report on the dashboard
+
+    @property
+    def grade_vi(self) -> str:
+        """The grade, or why there is none: below the coverage floor, "chưa đủ dữ liệu"."""
+        if self.band:
+            return self.band
+        return NOT_GRADED_TEXT if self.reason.startswith("not graded") else "—"
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,13 @@ class Chart:
     title: str
     data_uri: str  # data:image/png;base64,…
     description: str
+    # The monthly figures drawn, for a native chart in the XLSX: months (YYYY-MM), then per series its name and
+    # values (None: no evidence); `unit` names the axis ("%", "tin, bài"), `target` is in the axis' unit.
+    months: tuple[str, ...] = ()
+    series: tuple[tuple[str, tuple[float | None, ...]], ...] = ()
+    unit: str = ""
+    target: float | None = None
+    kind: str = "line"  # line | bar
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pandas as pd
 from reports import charts, vi
 from reports.html import render
 from reports.inputs import SummaryInputs
-from reports.model import NOT_AVAILABLE, Chart, LedgerState
+from reports.model import NOT_AVAILABLE, NOT_GRADED_TEXT, Chart, LedgerState
 from reports.pdf import PrintJob
 from reports.summary import resolve_period
 
@@ -33,6 +33,7 @@ class RankRow:
     index: float | None
     display_index: str
     band: str | None
+    grade_vi: str  # the band, or "Chưa đủ dữ liệu" below the coverage floor
     coverage: float | None
     flag: bool
     reason_vi: str
@@ -85,6 +86,11 @@ def build_overview(inputs: SummaryInputs, period: str) -> Overview:
                         if _float(r.points) is not None
                         else NOT_AVAILABLE,
                         band=None if r.band is None or pd.isna(r.band) else str(r.band),
+                        grade_vi=str(r.band)
+                        if r.band is not None and not pd.isna(r.band)
+                        else NOT_GRADED_TEXT
+                        if str(r.reason or "").startswith("not graded")
+                        else "—",
                         coverage=_float(r.coverage),
                         flag=bool(r.flag),
                         reason_vi=vi.reason(str(r.reason or "")),

@@ -19,8 +19,8 @@ from sqlalchemy.engine import Engine
 from cchc.errors import CchcError
 from cchc.settings import Settings, Unit
 from evidence.blobs import BlobStore
-from indicators import Period, parse_period
-from indicators.definitions import Indicator
+from indicators import Period, inspection_period, parse_period, within_rule_set
+from indicators.definitions import Indicator, load_definitions
 from indicators.observed import SCORE_METRICS
 from indicators.reconcile import GroupCheck
 from reports import charts, outline, sources
@@ -90,18 +90,20 @@ def due_date(settings: Settings, visit: date | None) -> date | None:
     return None if visit is None else visit - timedelta(days=settings.inspection.report_days_before)
 
 
-def common_period(settings: Settings) -> str:
-    """One period for every unit (the city overview ranks like with like): the one before the first visit."""
-    inspected = {u.id for u in settings.units_in_inspection()}
-    visits = [v.date for v in settings.visit if v.unit in inspected]
-    return default_period(min(visits) if visits else None)
+def common_period(settings: Settings, data: pd.DataFrame | None = None) -> str:
+    """One period for every unit (the city overview ranks like with like): the inspection's
+    (indicators.inspection_period: the one before the first visit, else the inspection year up to the data)."""
+    return inspection_period(settings, data)
 
 
 def resolve_period(text: str, settings: Settings | None = None) -> Period:
+    """A period as typed, or one clear line: not a period, too long, or outside the rule set's validity."""
     try:
         if settings is None:
             return parse_period(text)
-        return parse_period(text, max_months=settings.indicators.max_period_months)
+        period = parse_period(text, max_months=settings.indicators.max_period_months)
+        within_rule_set(period, load_definitions(settings.indicators.file))
+        return period
     except ValueError as exc:
         raise CchcError(f"bad period: {exc}") from None
 
@@ -130,7 +132,8 @@ def build_summary(
     """One unit's pre-visit summary; `inputs` shares one reading of the store between summaries."""
     unit = resolve_unit(settings, unit_id)
     chosen_visit = visit if visit is not None else visit_of(settings, unit.id)
-    wanted = resolve_period(period or default_period(chosen_visit), settings)
+    chosen = period or (default_period(chosen_visit) if chosen_visit else common_period(settings))
+    wanted = resolve_period(chosen, settings)
     if inputs is not None:
         summary = _Builder(inputs, unit, wanted, chosen_visit).summary()
     else:
@@ -199,6 +202,7 @@ class _Builder:
         sections["2.7"].facts += [s.fact for s in sites]
         self._digital(sections["3"], sites, posts)
         self._assessment(sections["II"], sections, sites, late)
+        sections["II"].tables.append(self._changes())
         self._recommendations(sections["III"], sections["II"])
         for key, probes in SCREENSHOT_PROBES.items():
             sections[key].screenshots = screenshots(self.inputs, self.unit, probes)
@@ -733,8 +737,10 @@ class _Builder:
             display=f"công bố {fmt.points(check.published or 0.0, self.decimals)}; số liệu công khai: {allowed}",
             status="ok",
             details=[
-                f"{p.indicator} ({fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} điểm): "
-                + ", ".join(f"{m} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs)
+                f"{p.name_vi} ({fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} điểm): "
+                + ", ".join(
+                    f"{fmt.metric(m)} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs
+                )
                 for p in check.parts
                 if p.status == "ok"
             ],
@@ -754,9 +760,11 @@ class _Builder:
                 f"{fmt.number(check.unscored_max)} điểm của các chỉ tiêu không có số liệu công khai)"
             )
         parts = "; ".join(
-            f"{p.name_vi} ({p.indicator}) {fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} "
+            f"{p.name_vi} {fmt.points(p.points or 0.0, self.decimals)}/{fmt.number(p.max_points)} "
             "điểm từ "
-            + ", ".join(f"{m} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs)
+            + ", ".join(
+                f"{fmt.metric(m)} = {NOT_AVAILABLE if v is None else fmt.number(v)}" for m, v in p.inputs
+            )
             for p in check.parts
             if p.status == "ok"
         )
@@ -796,6 +804,59 @@ class _Builder:
             section.notes.append(outline.COMMUNITY_TEAM_PHONG)
 
     # --- II and III ---------------------------------------------------------------------------------------
+
+    def _changes(self) -> FactTable:
+        """Plan II.2.c: each indicator's points beside the previous period's (where the rule set covers it) and
+        the same period a year earlier, the previous inspection's, scored under today's rule set."""
+        from indicators import previous_period, with_previous
+
+        mine = self.rows[self.rows["scoring"] != "total"]
+        year = with_previous(mine, self.inputs.raw, [self.unit], self.inputs.definitions, self.period)
+        last = dict(zip(year["indicator"], year["previous_points"], strict=True))
+        last_key = str(year["previous_period"].iloc[0]) if len(year) else ""
+        before_key = previous_period(self.period)
+        try:
+            earlier = self.inputs.table(resolve_period(before_key, self.settings))
+            before = dict(
+                zip(
+                    *(earlier[earlier["unit"] == self.unit.id][c] for c in ("indicator", "points")),
+                    strict=True,
+                )
+            )
+        except CchcError:
+            before = {}  # the rule set does not cover the previous period: no like-for-like change
+
+        def shown(value: Any) -> str:
+            number = _float(value)
+            return NOT_AVAILABLE if number is None else fmt.points(number, self.decimals)
+
+        def change(now: Any, then: Any) -> str:
+            a, b = _float(now), _float(then)
+            if a is None or b is None:
+                return "—"
+            delta = a - b
+            return (
+                "="
+                if abs(delta) < 0.005
+                else f"{'+' if delta > 0 else '−'}{fmt.points(abs(delta), self.decimals)}"
+            )
+
+        rows = []
+        for row in mine.itertuples():
+            if str(row.scoring) == "reported":
+                continue
+            then, older = before.get(row.indicator), last.get(row.indicator)
+            previous = (shown(then), change(row.points, then)) if before else ()
+            rows.append(
+                (str(row.name_vi), shown(row.points), *previous, shown(older), change(row.points, older))
+            )
+        columns = ("Chỉ tiêu", "Kỳ này", *((f"Kỳ trước ({before_key})", "Thay đổi") if before else ()),
+                   f"Cùng kỳ năm trước ({last_key})", "Thay đổi ")  # fmt: skip
+        title = ("Thay đổi so với kỳ trước và so với lần kiểm tra trước (điểm; cùng kỳ năm trước chấm theo bộ quy "
+                 "tắc hiện hành)")  # fmt: skip
+        if not before:
+            title += f"; kỳ trước ({before_key}) nằm ngoài hiệu lực của bộ quy tắc nên không so sánh"
+        return FactTable(title, columns, tuple(rows))
 
     def _assessment(
         self, section: Section, sections: dict[str, Section], sites: list[SiteState], late: Cell

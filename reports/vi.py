@@ -31,6 +31,125 @@ CONFIDENCE_VI = {
     ),
     "proposed": ("Đề xuất", "Đề xuất: cách tính do công cụ đề xuất, điều chỉnh được trong cấu hình."),
 }
+# Every observation name an inspector may meet (rule-set inputs, what the probes observe), in words: the one
+# table of them (tests/test_inspector_views.py fails on a name missing here). The name itself is shown only as a tag.
+METRIC_VI = {
+    "hs_received": "Hồ sơ tiếp nhận",
+    "hs_received_direct": "Hồ sơ tiếp nhận trực tiếp",
+    "hs_received_post": "Hồ sơ tiếp nhận qua bưu chính",
+    "hs_received_online": "Hồ sơ tiếp nhận trực tuyến",
+    "hs_synced": "Hồ sơ đồng bộ lên Cổng DVCQG",
+    "hs_processed_on_time": "Hồ sơ giải quyết trước hạn, đúng hạn",
+    "hs_processed_late": "Hồ sơ giải quyết quá hạn",
+    "hs_returned_on_time": "Hồ sơ trả kết quả đúng hạn",
+    "hs_returned_late": "Hồ sơ trả kết quả quá hạn",
+    "hs_pending_in_time": "Hồ sơ đang giải quyết trong hạn",
+    "hs_pending_overdue": "Hồ sơ đang giải quyết quá hạn",
+    "hs_paid_online_dvcqg": "Hồ sơ thanh toán trực tuyến qua Cổng DVCQG",
+    "hs_paid_online_local": "Hồ sơ thanh toán trực tuyến qua Cổng DVC tỉnh",
+    "hs_fee_bearing": "Hồ sơ thuộc diện nộp phí, lệ phí",
+    "hs_late_with_apology": "Hồ sơ trễ hạn có Phiếu xin lỗi",
+    "hs_digitised": "Hồ sơ được số hóa",
+    "pakn_on_time": "Phản ánh, kiến nghị xử lý đúng hạn",
+    "pakn_late": "Phản ánh, kiến nghị xử lý quá hạn",
+    "pakn_pending_in_time": "Phản ánh, kiến nghị đang xử lý trong hạn",
+    "pakn_pending_overdue": "Phản ánh, kiến nghị đang xử lý quá hạn",
+    "i766_score_tong": "Chỉ số 766 do Cổng DVCQG công bố",
+    "i766_score_ckmb": "Điểm nhóm Công khai, minh bạch (Cổng DVCQG)",
+    "i766_score_tdgq": "Điểm nhóm Tiến độ giải quyết (Cổng DVCQG)",
+    "i766_score_clgq": "Điểm nhóm Chất lượng giải quyết (Cổng DVCQG)",
+    "i766_score_tttt": "Điểm nhóm Thanh toán trực tuyến (Cổng DVCQG)",
+    "i766_score_mdsh": "Điểm nhóm Số hóa hồ sơ (Cổng DVCQG)",
+    "i766_score_mdhl": "Điểm nhóm Mức độ hài lòng (Cổng DVCQG)",
+    "i766_rank": "Hạng trong bảng Chỉ số 766 của tỉnh",
+    "i766_rank_district": "Hạng của thành phố trong bảng Chỉ số 766 của tỉnh",
+    "i766_province": "Chỉ số 766 của tỉnh",
+    "i766_dashboard_rows": "Số dòng của bảng Chỉ số 766",
+    "tthc_listed": "TTHC niêm yết trên Cổng DVC tỉnh",
+    "tthc_toan_trinh": "TTHC cung cấp DVCTT toàn trình",
+    "tthc_mot_phan": "TTHC cung cấp DVCTT một phần",
+    "tthc_cung_cap_thong_tin": "TTHC chỉ cung cấp thông tin",
+    "tthc_dvctt": "TTHC cung cấp dịch vụ công trực tuyến",
+    "tthc_complete_7": "TTHC công khai đủ 7 bộ phận",
+    "tthc_reference": "TTHC trong danh mục chuẩn",
+    "tthc_reference_complete": "TTHC trong danh mục chuẩn được công khai",
+    "tthc_reference_missing": "TTHC trong danh mục chuẩn chưa công khai",
+    "tthc_reference_page": "Trang danh mục TTHC chuẩn",
+    "tthc": "Thủ tục hành chính",
+    "tthc_detail": "Chi tiết thủ tục hành chính",
+    "tthc_list_page": "Trang danh sách TTHC",
+    "tthc_list_rendered": "Danh sách TTHC (trình duyệt)",
+    "linh_vuc": "Lĩnh vực TTHC",
+    "news_posts": "Tin, bài đăng trong kỳ",
+    "news_posts_cchc": "Tin, bài về CCHC, chuyển đổi số",
+    "news_post": "Tin, bài",
+    "news_page": "Trang chuyên mục tin",
+    "news_feed_item": "Tin trong nguồn cấp (RSS)",
+    "portal_items_present": "Mục thông tin bắt buộc có trên cổng",
+    "portal_items_applicable": "Mục thông tin bắt buộc phải có",
+    "pdf_published": "Văn bản PDF công bố",
+    "pdf_signed_valid": "Văn bản PDF có chữ ký số hợp lệ",
+    "site_up": "Trang truy cập được",
+    "site_moved": "Trang đã chuyển địa chỉ",
+    "site_gone": "Trang đã ngừng",
+    "site_response_ms": "Thời gian phản hồi của trang (ms)",
+    "site_screenshot": "Ảnh chụp trang",
+    "report_row": "Dòng báo cáo",
+    "report_rows": "Số dòng báo cáo",
+    "report_empty": "Báo cáo không có dòng nào",
+    "unit_match": "Đối chiếu tên đơn vị",
+}
+PROBE_VI = {
+    "availability": "Kiểm tra truy cập trang",
+    "news": "Tin, bài trên cổng",
+    "procedures": "Thủ tục hành chính",
+    "service_stats": "Số liệu hồ sơ, Chỉ số 766",
+}
+OUTCOME_VI = {
+    "ok": "Thành công",
+    "http-error": "Lỗi HTTP",
+    "timeout": "Quá thời gian chờ",
+    "connection-error": "Không kết nối được",
+    "rate-limited": "Bị giới hạn tần suất",
+    "robots-disallowed": "robots.txt không cho phép",
+    "too-large": "Nội dung quá lớn",
+    "host-not-allowed": "Địa chỉ ngoài danh sách cho phép",
+    "browser-error": "Lỗi trình duyệt",
+}
+# The indicator table's columns as XLSX headers read them (tests/test_inspector_views.py: every column has one).
+COLUMN_VI = {
+    "period": "Kỳ",
+    "unit": "Mã đơn vị",
+    "unit_name": "Đơn vị",
+    "kind": "Loại đơn vị",
+    "tier": "Cấp so sánh",
+    "family": "Bộ chỉ số",
+    "group": "Mã nhóm",
+    "indicator": "Mã chỉ tiêu",
+    "name_vi": "Chỉ tiêu",
+    "numerator": "Tử số",
+    "denominator": "Mẫu số",
+    "rate": "Tỷ lệ",
+    "points": "Điểm",
+    "max_points": "Điểm tối đa",
+    "status": "Trạng thái",
+    "reason": "Lý do, ghi chú",
+    "band": "Xếp loại",
+    "rank": "Hạng trong cấp",
+    "published_rank": "Hạng trên bảng của tỉnh (Cổng DVCQG)",
+    "coverage": "Độ phủ minh chứng",
+    "flag": "Cảnh báo",
+    "confidence": "Mức tin cậy của cách tính",
+    "scoring": "Cách chấm",
+    "threshold": "Ngưỡng",
+    "reported_value": "Điểm Cổng DVCQG công bố",
+    "rule_set": "Bộ quy tắc",
+    "observation_ids": "Mã quan sát",
+    "snapshot_ids": "Mã bản chụp",
+    "previous_period": "Kỳ so sánh (cùng kỳ năm trước)",
+    "previous_points": "Điểm kỳ so sánh",
+    "change": "Thay đổi (điểm)",
+}
 KIND_VI = {"phong": "Phòng chuyên môn", "phuong": "UBND phường", "xa": "UBND xã"}
 TIER_VI = {"phong": "phòng chuyên môn", "phuong_xa": "phường, xã"}
 ROMAN_QUARTER = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -111,7 +230,7 @@ def compress_ids(ids: Iterable[int], limit: int = 0) -> str:
 
 _Gloss = Callable[[re.Match[str]], str]
 _PATTERNS: list[tuple[re.Pattern[str], _Gloss]] = [
-    (re.compile(r"^Do đơn vị cung cấp: (.+)$"), lambda m: f"{PROVIDED_TEXT} (số liệu: {m[1]})"),
+    (re.compile(r"^Do đơn vị cung cấp: (.+)$"), lambda m: f"{PROVIDED_TEXT} (số liệu: {metrics(m[1])})"),
     (
         re.compile(r"^Do đơn vị cung cấp \(no public count\)$"),
         lambda m: f"{PROVIDED_TEXT} (không có số liệu công khai)",
@@ -145,8 +264,8 @@ _PATTERNS: list[tuple[re.Pattern[str], _Gloss]] = [
     (
         re.compile(r"^not published: the monthly summary has no (\w+) \(.+\)$"),
         lambda m: (
-            f"Không có số liệu công khai: báo cáo tháng của Cổng DVCQG không có trường {m[1]} "
-            "(hồ sơ, phản ánh kiến nghị còn đang xử lý cuối tháng)"
+            "Không có số liệu công khai: báo cáo tháng của Cổng DVCQG không công bố số hồ sơ, phản ánh kiến nghị "
+            "còn đang xử lý cuối tháng"
         ),
     ),
     (
@@ -173,7 +292,7 @@ _PATTERNS: list[tuple[re.Pattern[str], _Gloss]] = [
             f"Độ phủ minh chứng {m[1]}%: phần còn lại do đơn vị cung cấp hoặc không có số liệu công khai"
         ),
     ),
-    (re.compile(r"^no evidence of (\w+)$"), lambda m: f"Chưa có minh chứng cho số liệu {m[1]}"),
+    (re.compile(r"^no evidence of (\w+)$"), lambda m: f"Chưa có minh chứng cho số liệu “{metric(m[1])}”"),
     (re.compile(r"^no figures for (\d{4}-\d{2})$"), lambda m: f"Không có số liệu tháng {month_label(m[1])}"),
     (re.compile(r"^the site moved to (.+)$"), lambda m: f"Trang đã chuyển sang địa chỉ {m[1]}"),
     (
@@ -216,6 +335,10 @@ _PATTERNS: list[tuple[re.Pattern[str], _Gloss]] = [
     ),
     (re.compile(r"^not ranked: coverage below (\d+)%$"), lambda m: f"Không xếp hạng: độ phủ dưới {m[1]}%"),
     (
+        re.compile(r"^not graded: coverage (\d+)%, below (\d+)%; not covered: (.*)$", re.S),
+        lambda m: f"{not_graded(int(m[1]), int(m[2]))}; chưa có minh chứng: {m[3].replace(' · ', '; ')}",
+    ),
+    (
         re.compile(r"^no indicator of this family could be scored(?:: (.+))?$", re.S),
         lambda m: "Không chỉ tiêu nào của nhóm tính được điểm" + (f": {reason(m[1])}" if m[1] else ""),
     ),
@@ -252,6 +375,20 @@ def _failure(text: str) -> str:
     if failure:
         return f"không đọc được bố cục trang ({failure[1]}): {failure[2]}"
     return text
+
+
+def metric(name: str) -> str:
+    """An observation's name in words (the name itself where the table has none: a test keeps it complete)."""
+    return METRIC_VI.get(name.strip(), name.strip())
+
+
+def metrics(names: str) -> str:
+    return "; ".join(metric(n) for n in names.split(","))
+
+
+def not_graded(coverage_percent: int, needed_percent: int) -> str:
+    """What a total below the coverage floor shows instead of a grade."""
+    return f"Chưa đủ dữ liệu (phủ {coverage_percent}%, cần {needed_percent}%): không xếp loại, không xếp hạng"
 
 
 def status_text(status: str) -> str:

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl.chart import BarChart, LineChart, Reference  # type: ignore[import-untyped]
+from openpyxl.chart.axis import ChartLines  # type: ignore[import-untyped]
 from openpyxl.styles import Alignment, Font, PatternFill  # type: ignore[import-untyped]
+from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
 from reports import vi
-from reports.model import NOT_AVAILABLE, PROVIDED_TEXT, Section, Summary
+from reports.model import NOT_AVAILABLE, PROVIDED_TEXT, Chart, Section, Summary
 
 SHEET_NAMES = {
     "I.1": "I.1 Chỉ đạo, điều hành",
@@ -66,12 +69,20 @@ class _Sheet:
     def blank(self) -> None:
         self.sheet.append([])
 
-    def header(self, *cells: str) -> None:
+    def header(self, *cells: str) -> int:
+        """Append a header row; returns its row number."""
         self.sheet.append(list(cells))
         for cell in self.sheet[self.sheet.max_row]:
             cell.font = BOLD
             cell.fill = HEADER_FILL
             cell.alignment = WRAP
+        return int(self.sheet.max_row)
+
+    def freeze_and_filter(self, header_row: int, last_row: int, columns: int) -> None:
+        """Headers stay in view while scrolling, and the table under them can be filtered."""
+        self.sheet.freeze_panes = self.sheet.cell(header_row + 1, 1)
+        if last_row > header_row:
+            self.sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(columns)}{last_row}"
 
     def row(
         self, *cells: Any, fill: PatternFill | None = None, formats: dict[int, str] | None = None
@@ -141,7 +152,7 @@ def _cover(summary: Summary, out: _Sheet) -> None:
             total.name_vi,
             # Our check reads as points of the points computable, never as a number out of 100.
             total.display_index if total.indicator == "CHECK_766" else _value(total.status, total.index),
-            total.band or "—",
+            total.grade_vi,
             f"{total.rank}/{total.ranked_units}" if total.rank else "—",
             total.coverage if total.coverage is not None else NOT_AVAILABLE,
             total.reason_vi,
@@ -157,7 +168,7 @@ def _section(section: Section, out: _Sheet) -> None:
         out.row(note)
     if section.indicators:
         out.blank()
-        out.header(
+        indicator_header = out.header(
             "Chỉ tiêu",
             "Mã",
             "Tử số",
@@ -195,6 +206,10 @@ def _section(section: Section, out: _Sheet) -> None:
                 fill=fill,
                 formats={4: PERCENT, 5: POINTS, 11: POINTS},
             )
+        out.freeze_and_filter(indicator_header, out.sheet.max_row, 14)
+    for chart in section.charts:
+        if chart.months and chart.series:
+            _native_chart(chart, out)
     if section.facts:
         out.blank()
         out.header(
@@ -250,6 +265,37 @@ def _section(section: Section, out: _Sheet) -> None:
             )
 
 
+def _native_chart(chart: Chart, out: _Sheet) -> None:
+    """The chart's monthly figures as a block of cells (a month without evidence stays blank, never 0), and an
+    Excel chart drawn from them beside it: its numbers stay live in the workbook."""
+    out.blank()
+    out.row(f"{chart.title} (theo tháng, {chart.unit})")
+    names = [name for name, _ in chart.series] + (
+        [f"Chỉ tiêu ({chart.unit})"] if chart.target is not None else []
+    )
+    first = out.header("Tháng", *names)
+    for n, month in enumerate(chart.months):
+        values = [values[n] for _, values in chart.series] + (
+            [chart.target] if chart.target is not None else []
+        )
+        out.row(vi.month_label(month), *values, formats={i + 1: "#,##0.0" for i in range(len(values))})
+    last = out.sheet.max_row
+    drawn = BarChart() if chart.kind == "bar" else LineChart()
+    drawn.title = chart.title
+    drawn.y_axis.title = chart.unit
+    drawn.x_axis.title = "Tháng"
+    drawn.y_axis.scaling.min = 0  # the zero baseline
+    drawn.y_axis.majorGridlines = ChartLines()
+    drawn.x_axis.delete = drawn.y_axis.delete = False  # openpyxl hides both axes unless told
+    drawn.y_axis.number_format = "#,##0.0"
+    drawn.height, drawn.width = 7.5, 16
+    data = Reference(out.sheet, min_col=2, max_col=1 + len(names), min_row=first, max_row=last)
+    drawn.add_data(data, titles_from_data=True)
+    drawn.set_categories(Reference(out.sheet, min_col=1, min_row=first + 1, max_row=last))
+    drawn.legend.position = "b"
+    out.sheet.add_chart(drawn, f"{get_column_letter(len(names) + 3)}{first}")
+
+
 def _findings(section: Section, out: _Sheet) -> None:
     labels = {
         "strength": "Ưu điểm (dự thảo)",
@@ -273,6 +319,11 @@ def _findings(section: Section, out: _Sheet) -> None:
 def _sources(summary: Summary, out: _Sheet) -> None:
     """Every figure × every snapshot it rests on, with the observations read from that snapshot."""
     out.header(*SOURCES_COLUMNS)
+    _sources_rows(summary, out)
+    out.freeze_and_filter(1, out.sheet.max_row, len(SOURCES_COLUMNS))
+
+
+def _sources_rows(summary: Summary, out: _Sheet) -> None:
     for section in summary.sections:
         for line in section.indicators:
             _figure_rows(

@@ -238,7 +238,7 @@ def test_coverage_counts_everything_we_do_not_score(
     )
     check = row_of(frame, "CHECK_766")
     assert check["denominator"] == 40 and check["coverage"] == pytest.approx(0.40)
-    assert check["coverage"] < definitions.rule_set.min_coverage_for_rank
+    assert check["coverage"] < definitions.rule_set.min_coverage
     scored_points = frame[(frame["unit"] == "phuong-1") & (frame["family"] == "766") & (frame["status"] == "ok")
                           & frame["indicator"].str.startswith("I766_")]["points"].sum()  # fmt: skip
     assert check["points"] == pytest.approx(scored_points)

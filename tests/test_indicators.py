@@ -366,8 +366,11 @@ def test_cli_formats(
     assert "nan" not in shown.stdout
     for (name, family), row in totals.set_index(["unit_name", "family"]).iterrows():
         cells = [c.strip() for c in lines[name.removeprefix("UBND ")].split("│")[1:-1]]
-        band, rank = (cells[2], cells[3]) if family == "766" else (cells[5], cells[6])
-        assert band == (row["band"] if isinstance(row["band"], str) else "—"), (name, family)
+        band, rank = (cells[2], cells[3]) if family == "766" else (cells[6], cells[7])
+        ungraded = "chưa đủ dữ liệu" if str(row["reason"]).startswith("not graded") else "—"
+        assert band == (row["band"] if isinstance(row["band"], str) else ungraded), (name, family)
+        if family == "PAR" and not pd.isna(row["coverage"]):
+            assert cells[5] == f"{100 * row['coverage']:.0f}%"
         assert rank == ("—" if pd.isna(row["rank"]) else str(int(row["rank"]))), (name, family)
     as_json = cchc(config, "indicators", "--period", "2023-09", "--unit", "phuong-1", "--format", "json")
     rows = json.loads(as_json.stdout)
@@ -386,3 +389,79 @@ def test_cli_formats(
     assert len(pd.read_parquet(tmp_path / "table.parquet")) == len(sheets["Chỉ số"])
     bad = cchc(config, "indicators", "--period", "2023-13")
     assert bad.returncode == 1 and bad.stderr.startswith("not a period: '2023-13'")
+
+
+def _ranks(rows: list[dict[str, Any]] | pd.DataFrame, unit: str) -> dict[str, float | None]:
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    mine = frame[frame["unit"] == unit]
+    return {
+        str(i): (None if pd.isna(r) else float(r))
+        for i, r in zip(mine["indicator"], mine["rank"], strict=True)
+    }
+
+
+def test_a_units_rank_is_the_same_whatever_the_filter_in_the_cli_python_and_web_api(
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, simulation: Simulation, tmp_path: Path
+) -> None:
+    """`-u phuong-3` once ranked phuong-3 1st of one, and 2nd of two, while the full table ranked it 4th: a
+    filter only hides rows, ranks are over the period's whole tier."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    target, _ = crawled
+    full = indicators.table("2023-Q3", settings=target, raw=figures)
+    wards = full[(full["indicator"] == "TOTAL_766") & (full["tier"] == "phuong_xa")].sort_values("rank")
+    assert wards["rank"].notna().sum() >= 3
+    # a unit that is not first, and a companion ranked below it: alone or in two it would come first
+    unit, other = str(wards.iloc[2]["unit"]), str(wards.iloc[-1]["unit"])
+    truth = _ranks(full, unit)
+    assert (truth["TOTAL_766"] or 0) > 1 and (truth["TOTAL_766"] or 0) < float(wards.iloc[-1]["rank"])
+    assert any(v is not None for k, v in truth.items() if k.startswith("PAR_"))
+    config = tmp_path / "config.toml"
+    write_pointed_config(target, simulation.urls, config)
+    with TestClient(create_app(target), base_url="http://127.0.0.1") as client:
+        for chosen in ([], [unit], [unit, other]):
+            python = indicators.table("2023-Q3", settings=target, raw=figures, units=chosen or None)
+            assert _ranks(python, unit) == truth, chosen
+            args = [a for u in chosen for a in ("--unit", u)]
+            shown = cchc(config, "indicators", "--period", "2023-Q3", "--format", "json", *args)
+            assert shown.returncode == 0, shown.stderr
+            assert _ranks(json.loads(shown.stdout), unit) == truth, chosen
+            assert "Kỳ 2023-Q3 (theo yêu cầu)" in shown.stderr
+            answer = client.get("/api/indicators", params={"period": "2023-Q3", "unit": chosen})
+            assert answer.status_code == 200, answer.text
+            assert _ranks(answer.json(), unit) == truth, chosen
+            assert {r["unit"] for r in answer.json()} == (set(chosen) or set(full["unit"]))
+
+
+def test_no_period_scores_the_inspection_and_a_period_outside_the_rule_set_is_refused(
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, simulation: Simulation, tmp_path: Path
+) -> None:
+    """Not the computer's clock: the inspection's period (before the first visit of the calendar), printed; a
+    period the rule set does not cover is refused in one line naming both."""
+    target, _ = crawled
+    first_visit = min(v.date for v in target.visit)
+    expected = f"{first_visit.year}-01..{first_visit.year}-{first_visit.month - 1:02d}"
+    assert indicators.inspection_period(target, figures) == expected == "2023-01..2023-08"
+    assert set(indicators.table(settings=target, raw=figures)["period"]) == {expected}
+    no_calendar = target.model_copy(update={"visit": []})
+    assert (
+        indicators.inspection_period(no_calendar, figures) == "2023-01..2023-09"
+    )  # the data end in September
+    assert indicators.inspection_period(no_calendar) == "2023"
+    config = tmp_path / "config.toml"
+    write_pointed_config(target, simulation.urls, config)
+    shown = cchc(config, "indicators")
+    assert shown.returncode == 0, shown.stderr
+    assert f"Kỳ {expected} (mặc định: kỳ của đợt kiểm tra" in shown.stdout
+    for period in ("2021-Q1", "2022-12..2023-02", "ytd"):
+        refused = cchc(config, "indicators", "--period", period)
+        assert refused.returncode == 1 and refused.stdout == ""
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "nằm ngoài hiệu lực của bộ quy tắc tn-2023-inspection" in lines[0]
+        assert f"kỳ {period}" in lines[0] or period == "ytd", lines[0]
+        with pytest.raises(ValueError, match="nằm ngoài hiệu lực"):
+            indicators.table(period, settings=target, raw=figures)
+    report = cchc(config, "report", "phuong-3", "--period", "2021-Q1")
+    assert report.returncode == 1 and report.stderr.startswith("bad period: kỳ 2021-Q1"), report.stderr

@@ -60,7 +60,9 @@ class Deadline:
         task.cancel()  # takes effect when the worker thread returns: its answer is dropped
         task.add_done_callback(_forget)
         log.warning("request past its deadline of %g s: %s", self.seconds, path)
-        line = f"Yêu cầu quá thời hạn {self.seconds:g} s (web.request_timeout_s): the request took too long"
+        line = (
+            f"Yêu cầu quá thời hạn {self.seconds:g} s (web.request_timeout_s): máy chủ đang bận, thử lại sau"
+        )
         await _unavailable(send, path, line)
 
 
