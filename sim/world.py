@@ -152,7 +152,9 @@ class NewsPost:
     hometext: str
     paragraphs: tuple[str, ...]
     image: str
-    also: tuple[str, ...] = ()  # other categories it is listed in (multi-category sites); `category` is its main one
+    also: tuple[
+        str, ...
+    ] = ()  # other categories it is listed in (multi-category sites); `category` is its main one
 
     @property
     def path_tail(self) -> str:

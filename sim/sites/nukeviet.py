@@ -241,7 +241,9 @@ class NukeVietSite(Site):
         if page < last_page and (fresh or request.variant == "drift"):
             context["next_url"] = self.origin + self.page_url(category, page + 1)
         theme = self._theme(request)
-        template = {"viewcat_list_new": "viewcat_list.html", "viewcat_grid_new": "viewcat_grid.html"}.get(view)
+        template = {"viewcat_list_new": "viewcat_list.html", "viewcat_grid_new": "viewcat_grid.html"}.get(
+            view
+        )
         if theme != "nukeviet" or template is None:
             template = "viewcat_page.html"
         others = listed[page * per_page : page * per_page + 5] if view.startswith("viewcat_page") else []
