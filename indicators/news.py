@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 import pandas as pd
 
@@ -68,7 +69,7 @@ class _Walk:
     page_snapshots: list[int]
     posts: dict[int, _Post]
     undated: int  # posts whose date no page, article or feed gave
-    zones: dict[int, int | None]  # page → the offset (minutes) its dates were printed in; None: undecided
+    zones: dict[int, tuple[str, ...]]  # page → the zones its dates may have been printed in; (): undecided
 
 
 def _frame(obs: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -117,7 +118,7 @@ class _Known:
 
     articles: dict[int, tuple[datetime, int, int, int]]  # post → (true UTC time, zone, observation, snapshot)
     feed: dict[int, datetime]  # post → UTC date and hour
-    fresh_zone: int | None  # the zone the site renders for us: that of its articles
+    fresh_zones: tuple[str, ...]  # the zones the site may render for us in: those agreeing with its articles
 
 
 def _known_times(articles: pd.DataFrame, feed: pd.DataFrame, portal: str, run_id: int) -> _Known:
@@ -125,21 +126,21 @@ def _known_times(articles: pd.DataFrame, feed: pd.DataFrame, portal: str, run_id
         (articles["run_id"] == run_id) & articles["attributes"].map(lambda a: a.get("portal") == portal)
     ]
     by_post: dict[int, tuple[datetime, int, int, int]] = {}
-    zones: Counter[int] = Counter()
+    refs: set[tuple[datetime, int]] = set()
     for a, oid, sid in zip(mine["attributes"], mine["id"], mine["snapshot_id"], strict=True):
         if a.get("post_id") is None:
             continue
         zone = VN_MINUTES if a.get("zone_minutes") is None else int(a["zone_minutes"])
-        zones[zone] += 1
         shown = datetime.fromisoformat(str(a["shown"]))
         by_post[int(a["post_id"])] = (shown - timedelta(minutes=zone), zone, int(oid), int(sid))
+        refs.add((shown - timedelta(minutes=zone), zone))
     items = feed[(feed["run_id"] == run_id) & feed["attributes"].map(lambda a: a.get("portal") == portal)]
     hours: dict[int, datetime] = {}
     for a in items["attributes"]:
         if a.get("post_id") is not None and a.get("utc_date") and a.get("utc_hour") is not None:
             day = date.fromisoformat(str(a["utc_date"]))
             hours[int(a["post_id"])] = datetime(day.year, day.month, day.day, int(a["utc_hour"]))
-    return _Known(by_post, hours, zones.most_common(1)[0][0] if zones else None)
+    return _Known(by_post, hours, _zones_agreeing(frozenset(refs)) if refs else ())
 
 
 def _walk(portal: str, category: str, run_id: int, rows: pd.DataFrame, posts_by_snapshot: dict[int, pd.DataFrame],
@@ -201,10 +202,11 @@ def _stopped_in_order(page_posts: dict[int, pd.DataFrame], since: date) -> bool:
     return bool(last) and max(last)[:10] < (since - STOP_MARGIN).isoformat()
 
 
-def _page_zone(page: int, frame: pd.DataFrame, known: _Known) -> int | None:
-    """The offset (minutes from UTC) a page printed its dates in, from its posts whose true time is known.
-    Pages past NukeViet's cache window are rendered for us, as the articles are."""
-    offsets: set[int] = set()
+def _page_zone(page: int, frame: pd.DataFrame, known: _Known) -> tuple[str, ...]:
+    """The time zones (IANA names) a page may have printed its dates in: those that agree with every post of
+    the page whose true time is known. Pages past NukeViet's cache window are rendered for us, as the articles
+    are. Empty: undecided."""
+    refs: set[tuple[datetime, int]] = set()
     for a in frame["attributes"] if len(frame) else []:
         if a.get("listed") is None or a.get("post_id") is None:
             continue
@@ -212,34 +214,55 @@ def _page_zone(page: int, frame: pd.DataFrame, known: _Known) -> int | None:
         pid = int(a["post_id"])
         if pid in known.articles:
             # The article shows minutes, the list seconds: the difference is the offset to within a minute.
-            delta = (listed - known.articles[pid][0]).total_seconds() / 60
-            offsets.add(int(round(delta / 15) * 15))
+            instant = known.articles[pid][0]
+            refs.add((instant, int(round((listed - instant).total_seconds() / 900) * 15)))
         elif pid in known.feed:
             # The feed keeps the UTC hour: a whole-hour offset is the difference floored to the hour.
-            delta = (listed - known.feed[pid]).total_seconds() / 60
-            offsets.add(int(delta // 60) * 60)
-    if len(offsets) == 1:
-        return offsets.pop()
-    if not offsets and page > CACHED_PAGES:
-        return known.fresh_zone
-    return None
+            hour = known.feed[pid]
+            offset = int((listed - hour).total_seconds() // 3600) * 60
+            refs.add((hour + timedelta(minutes=listed.minute, seconds=listed.second), offset))
+    if refs:
+        return _zones_agreeing(frozenset(refs))
+    if page > CACHED_PAGES:
+        return known.fresh_zones
+    return ()
 
 
-def _post_time(a: dict[str, Any], zone: int | None, known: _Known, pid: int
+@lru_cache(maxsize=4096)
+def _zones_agreeing(refs: frozenset[tuple[datetime, int]]) -> tuple[str, ...]:
+    """Every zone whose offset at each instant (UTC) is the one seen there."""
+    return tuple(
+        name
+        for name in _ZONES
+        if all(_offset(ZoneInfo(name), instant) == minutes for instant, minutes in refs)
+    )
+
+
+def _offset(zone: ZoneInfo, utc_naive: datetime) -> int:
+    offset = utc_naive.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+_ZONES = tuple(sorted(available_timezones()))
+
+
+def _post_time(a: dict[str, Any], zones: tuple[str, ...], known: _Known, pid: int
                ) -> tuple[datetime | None, tuple[datetime, datetime] | None]:  # fmt: skip
-    """A post's local publication time, or where it may lie when its page's zone is undecided."""
+    """A post's local publication time, or where it may lie when its page's zone is undecided (or the zones
+    that agree with what is known disagree about this post)."""
     if a.get("listed") is None:
         if pid in known.articles:
             return _local(known.articles[pid][0]), None
         return None, None
     listed = datetime.fromisoformat(str(a["listed"]))
-    if zone is None:
-        # Zones run from UTC-12 to UTC+14: the local time lies between these.
-        return None, (
-            listed - timedelta(minutes=14 * 60 - VN_MINUTES),
-            listed + timedelta(minutes=VN_MINUTES + 12 * 60),
-        )
-    return _local(listed - timedelta(minutes=zone)), None
+    candidates = {listed.replace(tzinfo=ZoneInfo(z)).astimezone(VN_TZ) for z in zones}
+    if len(candidates) == 1:
+        return candidates.pop(), None
+    # Zones run from UTC-12 to UTC+14: the local time lies between these.
+    return None, (
+        listed - timedelta(minutes=14 * 60 - VN_MINUTES),
+        listed + timedelta(minutes=VN_MINUTES + 12 * 60),
+    )
 
 
 def _local(utc_naive: datetime) -> datetime:
@@ -413,19 +436,22 @@ def _zone_notes(unit: Unit, latest: list[_Walk]) -> list[NewsFinding]:
     """Pages printed in another zone than Vietnam's (a byCountry site's cache): corrected, and said so."""
     notes: list[NewsFinding] = []
     for walk in latest:
-        foreign = sorted(p for p, z in walk.zones.items() if z is not None and z != VN_MINUTES)
+        foreign = sorted(p for p, z in walk.zones.items() if z and not any(_same_as_vietnam(n) for n in z))
         if not foreign:
             continue
-        zone = walk.zones[foreign[0]] or 0
-        sign = "+" if zone >= 0 else "-"
+        zones = walk.zones[foreign[0]]
         text = (
-            f"Chuyên mục {walk.category}: trang {', '.join(map(str, foreign))} in giờ theo múi UTC{sign}"
-            f"{abs(zone) // 60:02d}:{abs(zone) % 60:02d} (bộ nhớ đệm của trang được tạo cho khách nước ngoài); "
-            "ngày đăng đã được quy về giờ Việt Nam theo RSS và trang bài viết."
+            f"Chuyên mục {walk.category}: trang {', '.join(map(str, foreign))} in giờ theo múi giờ khác "
+            f"(như {zones[0]}), do bộ nhớ đệm của trang được tạo cho khách ở nước ngoài; ngày đăng đã được "
+            "quy về giờ Việt Nam theo RSS và trang bài viết."
         )
         snaps = [walk.page_snapshots[p - 1] for p in foreign if p - 1 < len(walk.page_snapshots)]
         notes.append(NewsFinding(unit.id, "zone", "", None, text, snaps, []))
     return notes
+
+
+def _same_as_vietnam(name: str) -> bool:
+    return name in ("Asia/Ho_Chi_Minh", "Asia/Saigon")
 
 
 def findings_frame(findings: Sequence[NewsFinding]) -> pd.DataFrame:
