@@ -187,7 +187,7 @@ def _walk(portal: str, category: str, run_id: int, rows: pd.DataFrame, posts_by_
 
 def _stopped_in_order(page_posts: dict[int, pd.DataFrame], since: date) -> bool:
     """Whether a walk that stopped before the end saw everything since `since`: a list newest first, every post
-    dated, each page's first (possibly featured) post aside, and the last page's posts all before `since`."""
+    dated, each page's first (possibly featured) post aside, reaching a post before `since`."""
     previous: str | None = None
     last: list[str] = []
     for _page, frame in sorted(page_posts.items()):
@@ -199,7 +199,7 @@ def _stopped_in_order(page_posts: dict[int, pd.DataFrame], since: date) -> bool:
                 return False
             previous = str(value)
         last = [str(v) for v in listed]
-    return bool(last) and max(last)[:10] < (since - STOP_MARGIN).isoformat()
+    return bool(last) and min(last)[:10] < (since - STOP_MARGIN).isoformat()
 
 
 def _page_zone(page: int, frame: pd.DataFrame, known: _Known) -> tuple[str, ...]:
@@ -439,12 +439,12 @@ def _zone_notes(unit: Unit, latest: list[_Walk]) -> list[NewsFinding]:
         foreign = sorted(p for p, z in walk.zones.items() if z and not any(_same_as_vietnam(n) for n in z))
         if not foreign:
             continue
-        zones = walk.zones[foreign[0]]
-        text = (
-            f"Chuyên mục {walk.category}: trang {', '.join(map(str, foreign))} in giờ theo múi giờ khác "
-            f"(như {zones[0]}), do bộ nhớ đệm của trang được tạo cho khách ở nước ngoài; ngày đăng đã được "
-            "quy về giờ Việt Nam theo RSS và trang bài viết."
-        )
+        at = walk.at.astimezone(UTC).replace(tzinfo=None)
+        offsets = sorted({_offset(ZoneInfo(z), at) for z in walk.zones[foreign[0]]})
+        shown = ", ".join(f"UTC{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in offsets)
+        text = (f"Chuyên mục {walk.category}: trang {', '.join(map(str, foreign))} in giờ theo múi {shown}, không "
+                "phải giờ Việt Nam (bộ nhớ đệm của trang được tạo cho khách ở nước ngoài); ngày đăng đã được quy "
+                "về giờ Việt Nam theo RSS và trang bài viết.")  # fmt: skip
         snaps = [walk.page_snapshots[p - 1] for p in foreign if p - 1 < len(walk.page_snapshots)]
         notes.append(NewsFinding(unit.id, "zone", "", None, text, snaps, []))
     return notes

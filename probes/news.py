@@ -147,7 +147,7 @@ class NewsProbe:
                 previous = value
             descending = page_info is not None and page_info.attributes.get("view") in DESCENDING_VIEWS
             if (in_order and descending and listed and len(listed) == len(posts) - 1
-                    and max(listed)[:10] < since.isoformat()):  # fmt: skip
+                    and min(listed)[:10] < since.isoformat()):  # fmt: skip
                 break
             url = parsed.next_urls[0] if parsed.next_urls else None
             page += 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from probe_helpers import open_test_store, parse_failures, pointed, run_probes
+from probe_helpers import observations, open_test_store, parse_failures, pointed, run_probes
 
 from cchc.settings import Settings
 from cli.simlink import world_spec
@@ -104,3 +104,52 @@ def test_all_settings_together_then_edits_give_the_truth_and_name_each_edited_po
     for finding in result.findings:
         assert finding.snapshot_ids and finding.text
     assert load_failures(store.engine).empty
+
+
+def test_a_pinned_old_post_does_not_end_a_walk_that_stops_at_since(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The featured post (the category's oldest, from 2022) stands first on every page: the walk still reads
+    until the posts in publication order pass `since`, and every month from `since` on is right."""
+    since = settings.news.since.replace(year=2023, month=6)
+    later = settings.model_copy(update={"news": settings.news.model_copy(update={"since": since})})
+    site = SiteSettings(featured=("tin-tuc-su-kien", "cai-cach-hanh-chinh", "van-hoa-xa-hoi", "thong-bao"))
+    with Simulation(with_site(later, site, (WARD,))) as sim:
+        target = pointed(later, sim)
+        store = open_test_store(tmp_path)
+        run_probes(target, store, ["news"], [WARD])
+        truth = sim.truth()
+    pages = len(observations(store, "news_page"))
+    figures = news_table(store, target, [WARD])
+    assert set(figures["status"]) == {"ok"} and min(figures["period"]) == "2023-06"
+    wrong = [r for r in figures.itertuples()
+             if r.value != truth["units"][WARD]["months"].get(r.period, {}).get(r.metric, 0)]  # fmt: skip
+    assert wrong == []
+    assert pages < 20  # it did stop early: versus every page back to 2022
+
+
+def test_a_zone_that_cannot_be_decided_leaves_its_months_missing_never_wrong(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Pages 1-4 cached for a visitor in Tokyo; without the feed and the articles (here: left out of the
+    evidence) nothing tells their zone. The months their posts may fall in are missing with the reason; every
+    month still `ok` equals the truth."""
+    with Simulation(with_site(settings, SiteSettings(foreign_zone="Asia/Tokyo"), (WARD,))) as sim:
+        target = pointed(settings, sim)
+        store = open_test_store(tmp_path)
+        run_probes(target, store, ["news"], [WARD])
+        truth = sim.truth()
+    obs = load_observations(store.engine)
+    blind = obs[~obs["metric"].isin(["news_article", "news_feed_item"])]
+    result = news_counts(blind, target, [target.unit_by_id(WARD)], lambda _: "", Figure)
+    missing = [f for f in result.figures if f.status == "missing"]
+    assert missing and all("time zone" in f.reason for f in missing)
+    ok = [f for f in result.figures if f.status == "ok"]
+    assert ok and all(
+        f.value == truth["units"][WARD]["months"].get(f.period, {}).get(f.metric, 0) for f in ok
+    )
+    # With the evidence whole, the zone is decided and noted as a finding, and every month is right.
+    whole = news_counts(obs, target, [target.unit_by_id(WARD)], lambda _: "", Figure)
+    assert {f.status for f in whole.figures} == {"ok"}
+    notes = [f for f in whole.findings if f.kind == "zone"]
+    assert notes and all("UTC+09:00" in f.text and f.snapshot_ids for f in notes)
