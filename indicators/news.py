@@ -25,10 +25,10 @@ import pandas as pd
 
 from cchc.settings import Portal, Settings, Unit
 from cchc.timeutil import VN_TZ, months_between
+from probes.news import CACHED_PAGES, PARTIAL_VIEWS
 
 NEWS_METRICS = ("news_posts", "news_posts_cchc")
 VN_MINUTES = 7 * 60
-CACHED_PAGES = 4  # NukeViet caches pages 1-4 of a category; later pages are rendered for the visitor (for us)
 STOP_MARGIN = timedelta(days=2)  # the probe's early stop keeps two days past `since` for a foreign zone
 
 
@@ -181,6 +181,13 @@ def _walk(portal: str, category: str, run_id: int, rows: pd.DataFrame, posts_by_
             posts[pid] = _Post(pid, str(r.text or ""), {category}, when, doubt, ids, snaps)
     complete = reached_end or stopped_early
     reason = "" if complete else f"the walk of {category!r} ended at page {len(contiguous)} before its end"
+    partial = next(
+        (str(r.attributes.get("view")) for r in contiguous if r.attributes.get("view") in PARTIAL_VIEWS), None
+    )
+    if partial is not None:
+        complete = False
+        reason = (f"category {category!r} is shown in NukeViet's {partial} view, which lists a few posts per "
+                  "subcategory, never all of them")  # fmt: skip
     return _Walk(portal, category, run_id, complete, reason, stopped_early, at,
                  [int(r.id) for r in contiguous], [int(r.snapshot_id) for r in contiguous], posts, undated, zones)  # fmt: skip
 

@@ -41,7 +41,9 @@ CACHED_PAGES = 4
 MAX_PAGES = 2000  # a bound on one walk, whatever the pagination says
 MAX_ARTICLES = 5000
 # Views that list newest first, where a walk may stop once past `since`; viewcat_page_old lists oldest first.
-DESCENDING_VIEWS = ("viewcat_page", "viewcat_list_new", "viewcat_grid_new", "nukeviet-3")
+DESCENDING_VIEWS = ("viewcat_page", "viewcat_top", "viewcat_list_new", "viewcat_grid_new", "nukeviet-3")
+# Views that show a few posts per subcategory, never the whole list: no walk of them is complete.
+PARTIAL_VIEWS = ("viewcat_main", "viewcat_two_column")
 
 
 def is_reform_post(title: str, category: str, portal: Portal | None, keywords: Sequence[str]) -> bool:
@@ -127,6 +129,8 @@ class NewsProbe:
                 return  # a failure ends the walk; the months it did not reach stay uncovered
             posts = [f for f in parsed.found if f.metric == "news_post"]
             page_info = next((f for f in parsed.found if f.metric == "news_page"), None)
+            if page_info is not None and page_info.attributes.get("view") in PARTIAL_VIEWS:
+                return  # a few posts per subcategory: nothing to walk, and the months stay uncovered
             for post in posts:
                 if post.attributes["listed"] is None:
                     articles[str(post.attributes["url"])] = None
@@ -173,7 +177,9 @@ class NewsProbe:
         if urlsplit(view.url).path.startswith(feed_path) or body.lstrip().startswith("<?xml"):
             return Parsed(_feed_items(view, body, portal, settings))
         soup = BeautifulSoup(body, "lxml")
-        if _news_route(view.where, portal).endswith(".html"):
+        # An article by its markup, else by its URL (…-<id>.html); a saved file's URL may say neither.
+        is_article = soup.select_one('[itemtype$="NewsArticle"], #news_detail') is not None
+        if is_article or (_news_route(view.where, portal).endswith(".html") and not _looks_like_a_list(soup)):
             return Parsed(_article(view, soup, portal, settings))
         return _category_page(view, soup, portal, settings)
 
@@ -250,37 +256,43 @@ def _module_home(view: SnapshotView, soup: BeautifulSoup, unit: str | None, port
                  attributes={"portal": portal.id if portal else host_key(view.url)})  # fmt: skip
 
 
+_PARTIAL_HEADINGS = "div.news_column > div.panel > div.panel-heading"
+
+
+def _looks_like_a_list(soup: BeautifulSoup) -> bool:
+    return soup.select_one("div.news_column, div.list-group, #news_list, div.thumbnail") is not None
+
+
 def _list_items(view: SnapshotView, soup: BeautifulSoup) -> tuple[list[dict[str, Any]], str | None, str, str]:
     """The posts of a category page (theme, view), in the order shown, and the next page's URL. Views of the
-    4.x default theme: viewcat_page_new/old (panels, each dated), viewcat_grid_new (a dated featured panel,
-    then undated thumbnails), viewcat_list_new (titles only); and the 3.x theme."""
+    4.x default theme (themes/default/modules/news/viewcat_*.tpl): viewcat_page_new/old (panels, each dated),
+    viewcat_top (a dated featured post, then undated titles), viewcat_grid_new (a dated featured panel, then
+    undated thumbnails), viewcat_list_new (titles only); viewcat_main_* and viewcat_two_column, which show
+    a few posts per subcategory (never every post); and the 3.x theme."""
     generator = soup.select_one('meta[name="generator"]')
     generator_text = str(generator.get("content", "")) if generator else ""
+    theme = "nukeviet-4.5"
+    if soup.select_one(_PARTIAL_HEADINGS) is not None:
+        partial = "viewcat_two_column" if soup.select_one("div.news_column.two_column") else "viewcat_main"
+        links = soup.select("div.news_column div.panel-body h3 > a[href], div.news_column ul.related a[href]")
+        return [_undated(view, link) for link in links], None, theme, partial
     bodies = soup.select("div.news_column > div.panel > div.panel-body")
     thumbnails = soup.select("div.thumbnail > div.caption h4 > a[href]")
     titles = soup.select("div.list-group > a.show.h4[href]")
     if bodies or thumbnails:
         items = [_item_45(view, body) for body in bodies]
-        items += [_undated(view, link) for link in thumbnails]
-        return (
-            items,
-            _next_45(view, soup),
-            "nukeviet-4.5",
-            "viewcat_grid_new" if thumbnails else "viewcat_page",
-        )
+        top = [link for body in bodies for link in body.select("ul.related a[href]")]
+        items += [_undated(view, link) for link in [*top, *thumbnails]]
+        list_view = "viewcat_grid_new" if thumbnails else "viewcat_top" if top else "viewcat_page"
+        return items, _next_45(view, soup), theme, list_view
     if titles:
-        return (
-            [_undated(view, link) for link in titles],
-            _next_45(view, soup),
-            "nukeviet-4.5",
-            "viewcat_list_new",
-        )
+        return [_undated(view, link) for link in titles], _next_45(view, soup), theme, "viewcat_list_new"
     legacy = soup.select("#news_list .news-item")
     if legacy:
         items = [_item_3x(view, item) for item in legacy]
         return items, _next_3x(view, soup), "nukeviet-3", "nukeviet-3"
     if generator_text.startswith("NukeViet") and _empty_list(soup):
-        return [], None, "nukeviet-4.5", "empty"
+        return [], None, theme, "empty"
     raise LayoutNotRecognised(
         "nukeviet-category",
         view.where,
