@@ -51,6 +51,8 @@ def indicators_command(
         city = city_rank_line(settings, str(frame["period"].iloc[0]) if len(frame) else period)
         if city:
             out.print(city, markup=False)
+        for line in news_finding_lines(settings, frame):
+            out.print(line, markup=False)
         return
     if fmt in ("xlsx", "parquet") and out_file is None:
         raise typer.BadParameter(f"--format {fmt} needs --out FILE", param_hint="--out")
@@ -59,6 +61,27 @@ def indicators_command(
         out.print(
             f"{len(frame)} rows ({frame['unit'].nunique()} units, period {frame['period'].iloc[0]}) written to {out_file}"
         )
+
+
+def news_finding_lines(settings: Settings, frame: pd.DataFrame) -> list[str]:
+    """Posts removed, re-dated or backdated on the units' portals in the period, each with its snapshots."""
+    import indicators
+    from evidence.db import open_database
+    from indicators.observed import news_findings
+
+    if frame.empty:
+        return []
+    units = [settings.unit_by_id(u) for u in sorted(set(frame["unit"]))]
+    months = list(indicators.parse_period(str(frame["period"].iloc[0])).months)
+    engine = open_database(settings.storage.database_url)
+    try:
+        found = news_findings(engine, settings, units, months)
+    finally:
+        engine.dispose()
+    return [
+        f"Tin bài — {f.unit}: {f.text} (bản chụp {', '.join(f'#{s}' for s in f.snapshot_ids[:8])})"
+        for f in found
+    ]
 
 
 def city_rank_line(settings: Settings, period: str) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from cchc.settings import Settings, Unit
 from indicators.news import NEWS_METRICS as NEWS_METRICS  # re-exported beside the other metric lists
-from indicators.news import news_counts
+from indicators.news import NewsFinding, news_counts
 from probes.procedures import DETAIL_ENDPOINT
 from probes.service_stats import OPTIONAL_DOSSIER_FIELDS
 
@@ -262,10 +262,29 @@ def online_distinct(rows: Iterable[tuple[str, str]]) -> int:
 # --- news: distinct posts per month, from each category's latest complete walk (indicators/news.py) ------------
 
 
+NEWS_OBSERVATIONS = ("news_post", "news_page", "news_article", "news_feed_item", "news_site_moved")
+
+
 def news_figures(
     obs: pd.DataFrame, settings: Settings, units: Sequence[Unit], failures: pd.DataFrame
 ) -> list[Figure]:
     return news_counts(obs, settings, units, lambda unit: _why(failures, unit, "news"), Figure).figures
+
+
+def news_findings(
+    engine: Engine,
+    settings: Settings,
+    units: Sequence[Unit] | None = None,
+    months: Sequence[str] | None = None,
+) -> list[NewsFinding]:
+    """Posts removed, re-dated or backdated between a unit's last two complete walks, and pages corrected from a
+    foreign zone (month ""), each with its snapshots; only those of `months` when given."""
+    obs = load_observations(engine, NEWS_OBSERVATIONS)
+    if obs.empty:
+        return []
+    chosen = list(units) if units is not None else settings.units_in_inspection()
+    found = news_counts(obs, settings, chosen, lambda _: "", Figure).findings
+    return [f for f in found if months is None or f.month == "" or f.month in months]
 
 
 # --- procedures: the latest complete list of each unit, against the national reference ----------------------

@@ -21,6 +21,7 @@ from crawler.content import ContentError, ContentTooLarge, decode_content
 from evidence.errors import EvidenceError
 from evidence.ledger import record_hash
 from evidence.models import Blob, Observation, Snapshot, SnapshotBlob
+from indicators.observed import news_findings
 from indicators.reconcile import reconcile
 from reports.bundle import bundle_facts
 from reports.paths import bundle_path
@@ -186,7 +187,8 @@ def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTML
         else reconcile(ctx.figures(), [unit], ctx.definitions, list(indicators.parse_period(period).months),
                        tables=lambda p: ctx.table(p.key))
     )  # fmt: skip
-    return render(request, "unit.html", unit=unit, period=period, kind_label={"phong": "Cơ quan chuyên môn", "phuong": "Phường", "xa": "Xã"}[unit.kind],
+    changes = news_findings(ctx.engine, ctx.settings, [unit], list(span.months))
+    return render(request, "unit.html", unit=unit, period=period, news_findings=changes, kind_label={"phong": "Cơ quan chuyên môn", "phuong": "Phường", "xa": "Xã"}[unit.kind],
                   indicators=[r for r in mine if r["scoring"] != "total"],
                   totals=[r for r in mine if r["scoring"] == "total"], charts=charts,
                   findings=[c for c in checks if c.finding], checked=len(checks), tolerance=ctx.definitions.reconciliation.tolerance,
