@@ -64,6 +64,8 @@ def indicators_command(
         city = city_rank_line(settings, shown)
         if city:
             out.print(city, markup=False)
+        for line in news_finding_lines(settings, frame):
+            out.print(line, markup=False)
         return
     err.print(said, markup=False)  # stdout may be the CSV or JSON itself
     if fmt in ("xlsx", "parquet") and out_file is None:
@@ -83,6 +85,27 @@ def period_line(period: str, *, chosen: bool) -> str:
         else "mặc định: kỳ của đợt kiểm tra (trước lần kiểm tra đầu tiên, hoặc năm kiểm tra)"
     )
     return f"Kỳ {period} ({why}); hạng tính trên toàn bộ đơn vị cùng cấp của kỳ, kể cả khi chỉ hiện một số đơn vị"
+
+
+def news_finding_lines(settings: Settings, frame: pd.DataFrame) -> list[str]:
+    """Posts removed, re-dated or backdated on the units' portals in the period, each with its snapshots."""
+    import indicators
+    from evidence.db import open_database
+    from indicators.observed import news_findings
+
+    if frame.empty:
+        return []
+    units = [settings.unit_by_id(u) for u in sorted(set(frame["unit"]))]
+    months = list(indicators.parse_period(str(frame["period"].iloc[0])).months)
+    engine = open_database(settings.storage.database_url)
+    try:
+        found = news_findings(engine, settings, units, months)
+    finally:
+        engine.dispose()
+    return [
+        f"Tin bài — {f.unit}: {f.text} (bản chụp {', '.join(f'#{s}' for s in f.snapshot_ids[:8])})"
+        for f in found
+    ]
 
 
 def city_rank_line(settings: Settings, period: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine
 from cchc.settings import Settings, Unit
 from cchc.timeutil import VN_TZ, months_between
 from probes.national_v1 import ENDPOINTS
+from indicators.news import NEWS_METRICS as NEWS_METRICS  # re-exported beside the other metric lists
+from indicators.news import NewsFinding, news_counts
 from probes.procedures import DETAIL_ENDPOINT
 from probes.service_stats import OPTIONAL_DOSSIER_FIELDS
 from probes.v1_reports import score_metric
@@ -38,7 +40,6 @@ RANK_METRICS = ("i766_rank",)  # the unit's place (ROW_STT) in the province's 76
 PROCEDURE_METRICS = ("tthc_listed", "tthc_toan_trinh", "tthc_mot_phan", "tthc_cung_cap_thong_tin", "tthc_dvctt",
                      "tthc_complete_7", "tthc_reference", "tthc_reference_complete", "tthc_reference_missing")  # fmt: skip
 ONLINE_LEVELS = ("toan_trinh", "mot_phan")  # the highest first: a procedure offered at both counts once
-NEWS_METRICS = ("news_posts", "news_posts_cchc")
 COLUMNS = [
     "unit",
     "metric",
@@ -285,101 +286,32 @@ def online_distinct(rows: Iterable[tuple[str, str]]) -> int:
     return len({code for code, level in rows if level in ONLINE_LEVELS})
 
 
-# --- news: distinct posts per month, where a complete walk covers the month ---------------------------------
+# --- news: distinct posts per month, from each category's latest complete walk (indicators/news.py) ------------
 
 
-def _month(iso: str) -> str:
-    return iso[:7]
+NEWS_OBSERVATIONS = ("news_post", "news_page", "news_article", "news_feed_item", "news_site_moved")
 
 
 def news_figures(
     obs: pd.DataFrame, settings: Settings, units: Sequence[Unit], failures: pd.DataFrame
 ) -> list[Figure]:
-    posts = obs[obs["metric"] == "news_post"]
-    pages = obs[obs["metric"] == "news_page"]
-    moved = obs[obs["metric"] == "news_site_moved"]
-    first = settings.news.since
-    figures: list[Figure] = []
-    for unit in units:
-        portal = settings.portal_by_id(unit.portal)
-        categories = unit.news_categories or portal.categories
-        coverage: list[
-            tuple[str, str | None, datetime, list[int], list[int]]
-        ] = []  # (category, from, at, obs, snaps)
-        problem = ""
-        unit_pages = pages[pages["unit"] == unit.id]
-        for category in categories:
-            covered = _category_coverage(unit_pages, category)
-            if covered is None:
-                moved_here = moved[moved["unit"] == unit.id]
-                if len(moved_here):
-                    problem = f"the site moved to {moved_here.sort_values('seq')['text'].iloc[-1]}"
-                else:
-                    problem = f"no complete capture of category {category!r}" + (
-                        f": {why}" if (why := _why(failures, unit.id, "news")) else ""
-                    )
-                break
-            coverage.append((category, *covered))
-        mine = posts[posts["unit"] == unit.id]
-        last_capture = max((c[2] for c in coverage), default=None)
-        end = last_capture.astimezone(VN_TZ).date() if last_capture else date.today()
-        for month in months_between(first, end):
-            if problem:
-                figures += [Figure(unit.id, m, month, None, "missing", problem) for m in NEWS_METRICS]
-                continue
-            gaps = [c for c in coverage if c[1] is not None and _month(c[1]) >= month]
-            if gaps:
-                reason = f"the pages of {gaps[0][0]!r} reached back only to {gaps[0][1][:10] if gaps[0][1] else '?'}"
-                figures += [Figure(unit.id, m, month, None, "missing", reason) for m in NEWS_METRICS]
-                continue
-            in_month = mine[mine["period"] == month]
-            snapshot_ids = sorted(
-                {s for c in coverage for s in c[4]} | set(in_month["snapshot_id"].astype(int))
-            )
-            ids = sorted(set(in_month["id"].astype(int)) | {o for c in coverage for o in c[3]})
-            distinct = {
-                int(a["post_id"]): bool(a["cchc"])
-                for a in in_month["attributes"]
-                if a.get("post_id") is not None
-            }
-            at = last_capture
-            figures.append(Figure(unit.id, "news_posts", month, float(len(distinct)), observed_at=at,
-                                  observation_ids=ids, snapshot_ids=snapshot_ids))  # fmt: skip
-            figures.append(Figure(unit.id, "news_posts_cchc", month, float(sum(distinct.values())), observed_at=at,
-                                  observation_ids=ids, snapshot_ids=snapshot_ids))  # fmt: skip
-    return figures
+    return news_counts(obs, settings, units, lambda unit: _why(failures, unit, "news"), Figure).figures
 
 
-def _category_coverage(
-    pages: pd.DataFrame, category: str
-) -> tuple[str | None, datetime, list[int], list[int]] | None:
-    """The latest walk of a category that starts at page 1: from when it covers (None: since the first post)."""
-    mine = pages[pages["attributes"].map(lambda a: a.get("category") == category)]
-    if mine.empty:
-        return None
-    page_numbers = mine["attributes"].map(lambda a: int(a.get("page") or 0))
-    starts = mine[page_numbers == 1]
-    if starts.empty:
-        return None
-    run = starts.sort_values("seq")["run_id"].iloc[-1]
-    walk = (
-        mine[mine["run_id"] == run]
-        .assign(page=page_numbers)
-        .sort_values(["page", "seq"])
-        .drop_duplicates("page")
-    )
-    contiguous = []
-    for expected, row in enumerate(walk.itertuples(), start=1):
-        if row.page != expected:
-            break
-        contiguous.append(row)
-    last = contiguous[-1].attributes
-    reached_end = last.get("next") is None or bool(last.get("wrapped"))
-    oldest = None if reached_end else last.get("oldest")
-    if not reached_end and oldest is None:
-        return None
-    captured = min(r.fetched_at for r in contiguous).to_pydatetime()
-    return oldest, captured, [int(r.id) for r in contiguous], [int(r.snapshot_id) for r in contiguous]
+def news_findings(
+    engine: Engine,
+    settings: Settings,
+    units: Sequence[Unit] | None = None,
+    months: Sequence[str] | None = None,
+) -> list[NewsFinding]:
+    """Posts removed, re-dated or backdated between a unit's last two complete walks, and pages corrected from a
+    foreign zone (month ""), each with its snapshots; only those of `months` when given."""
+    obs = load_observations(engine, NEWS_OBSERVATIONS)
+    if obs.empty:
+        return []
+    chosen = list(units) if units is not None else settings.units_in_inspection()
+    found = news_counts(obs, settings, chosen, lambda _: "", Figure).findings
+    return [f for f in found if months is None or f.month == "" or f.month in months]
 
 
 # --- procedures: the latest complete list of each unit, against the national reference ----------------------

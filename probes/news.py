@@ -1,10 +1,15 @@
 """The news probe: each unit's posts on its NukeViet portal, by month and category, reform posts apart.
 
-Walks a unit's category pages (a phòng: its categories of the city portal, plan II.1.e) from page 1 back to
-`news.since`, following ul.pagination (not <link rel=next>, which NukeViet's cache drops), and reads the
-list dates (local publication time). RSS is captured too, but its dates are NukeViet's broken
-gmdate('…H:m:s'), so months are never counted from it. A redirect to another host is a moved site, not an
-empty one; a page in an unknown layout is a parse failure, never zero posts.
+Walks a unit's category pages (a phòng: its categories of the city portal, plan II.1.e) following
+ul.pagination (not <link rel=next>, which NukeViet's cache drops) to the end, or until the posts in
+publication order, the featured one left aside, are all older than `news.since`. List dates are read as
+printed, with no zone (a byCountry site prints them in its visitor's zone, and caches pages 1-4 for an hour
+for whoever came first), so each walk also reads the category's feed (UTC date and hour of its 30 newest
+posts) and, for a page of the cache window that the feed does not reach, one article (its time, and the
+zone it was rendered in). Posts a list shows without a date (titles-only and grid views) are read from their
+article. indicators/news.py decides zones and counts; this module only reads. A redirect to another host is
+a moved site, not an empty one; a page in an unknown layout is a parse failure, never zero posts
+(docs/news.md).
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
 from cchc.settings import Portal, Settings, Unit
+from cchc.timeutil import VN_TZ
 from crawler import Target, host_key
 from probes._base import Found, LayoutNotRecognised, Parsed, SnapshotView
 from probes._probe import Job
@@ -26,9 +33,17 @@ from probes._session import CrawlSession
 from probes._text import clean, nukeviet_feed_date, parse_count, parse_vn_datetime
 
 NAME = "news"
-VERSION = "1"
+VERSION = "2"
 _POST_ID = re.compile(r"-(\d+)\.html$")
 _PAGE = re.compile(r"/page-(\d+)/?$")
+# NukeViet caches pages 1-4 of a category (modules/news/funcs/viewcat.php: `$page < 5`), for whoever came first.
+CACHED_PAGES = 4
+MAX_PAGES = 2000  # a bound on one walk, whatever the pagination says
+MAX_ARTICLES = 5000
+# Views that list newest first, where a walk may stop once past `since`; viewcat_page_old lists oldest first.
+DESCENDING_VIEWS = ("viewcat_page", "viewcat_top", "viewcat_list_new", "viewcat_grid_new", "nukeviet-3")
+# Views that show a few posts per subcategory, never the whole list: no walk of them is complete.
+PARTIAL_VIEWS = ("viewcat_main", "viewcat_two_column")
 
 
 def is_reform_post(title: str, category: str, portal: Portal | None, keywords: Sequence[str]) -> bool:
@@ -76,25 +91,74 @@ class NewsProbe:
             if portal.id not in portals_seen and not unit.news_categories:
                 portals_seen.add(portal.id)
                 jobs.append(Job(NAME, f"{unit.id}/rss", partial(self._feed, portal, unit), (unit.id,)))
+        # A post listed in a CCHC category too is reform news wherever else it is listed: those categories are
+        # walked even when no inspected unit owns them (the city portal's), under the first unit of the portal.
+        owners: dict[str, Unit] = {}
+        for unit in units:
+            owners.setdefault(unit.portal, unit)
+        for portal_id, unit in owners.items():
+            portal = settings.portal_by_id(portal_id)
+            mine = {
+                c for u in units if u.portal == portal_id for c in (u.news_categories or portal.categories)
+            }
+            for category in portal.cchc_categories:
+                if category not in mine:
+                    jobs.append(Job(NAME, f"{unit.id}/{category}", partial(self._walk, portal, unit, category),
+                                    (unit.id,)))  # fmt: skip
         return jobs
 
     async def _walk(self, portal: Portal, unit: Unit, category: str, session: CrawlSession) -> None:
-        since = session.settings.news.since
+        feed = Target(url=f"{portal.base_url}{portal.rss_path}{category}/", probe=NAME, unit=unit.id,
+                      label=f"{category} rss", conditional=True)  # fmt: skip
+        _, parsed_feed = await session.visit(self, feed)
+        in_feed = {f.attributes.get("post_id") for f in (parsed_feed.found if parsed_feed else [])}
+        since = session.settings.news.since - timedelta(
+            days=2
+        )  # a foreign zone moves a date by a day at most
         url: str | None = f"{portal.base_url}{portal.news_path}{category}/"
         visited: set[str] = set()
+        articles: dict[str, None] = {}  # to read, in order: undated posts, then one post per unchecked page
+        previous: str | None = None  # the last date of the list so far, featured posts aside
+        in_order = True
         page = 1
-        while url is not None and url not in visited:
+        while url is not None and url not in visited and page <= MAX_PAGES:
             visited.add(url)
             target = Target(url=url, probe=NAME, unit=unit.id, label=f"{category} page {page}")
             _, parsed = await session.visit(self, target)
             if parsed is None:
                 return  # a failure ends the walk; the months it did not reach stay uncovered
             posts = [f for f in parsed.found if f.metric == "news_post"]
-            oldest = min((str(f.attributes["published"]) for f in posts), default=None)
-            if oldest is not None and oldest[:10] < since.isoformat():
-                return
+            page_info = next((f for f in parsed.found if f.metric == "news_page"), None)
+            if page_info is not None and page_info.attributes.get("view") in PARTIAL_VIEWS:
+                return  # a few posts per subcategory: nothing to walk, and the months stay uncovered
+            for post in posts:
+                if post.attributes["listed"] is None:
+                    articles[str(post.attributes["url"])] = None
+            dated = [p for p in posts if p.attributes["listed"] is not None]
+            # A page of the cache window may be in a foreign zone: its newest and oldest posts' true times (the
+            # feed's, else their articles') tell which, summer or winter time included. The first page after the
+            # window tells the zone the site renders for us, which later pages share.
+            if dated and page <= CACHED_PAGES:
+                ends = sorted(dated, key=lambda p: str(p.attributes["listed"]))
+                for end in (ends[0], ends[-1]):
+                    if end.attributes["post_id"] not in in_feed:
+                        articles[str(end.attributes["url"])] = None
+            elif dated and page == CACHED_PAGES + 1:
+                articles[str(dated[-1].attributes["url"])] = None
+            listed = [str(p.attributes["listed"]) for p in posts[1:] if p.attributes["listed"] is not None]
+            for value in listed:
+                in_order = in_order and (previous is None or value <= previous)
+                previous = value
+            descending = page_info is not None and page_info.attributes.get("view") in DESCENDING_VIEWS
+            if (in_order and descending and listed and len(listed) == len(posts) - 1
+                    and min(listed)[:10] < since.isoformat()):  # fmt: skip
+                break
             url = parsed.next_urls[0] if parsed.next_urls else None
             page += 1
+        for article in list(articles)[:MAX_ARTICLES]:
+            await session.visit(
+                self, Target(url=article, probe=NAME, unit=unit.id, label=f"{category} article")
+            )
 
     async def _feed(self, portal: Portal, unit: Unit, session: CrawlSession) -> None:
         target = Target(
@@ -113,20 +177,35 @@ class NewsProbe:
         if urlsplit(view.url).path.startswith(feed_path) or body.lstrip().startswith("<?xml"):
             return Parsed(_feed_items(view, body, portal, settings))
         soup = BeautifulSoup(body, "lxml")
-        if view.where.endswith(".html"):
+        # An article by its markup, else by its URL (…-<id>.html); a saved file's URL may say neither.
+        is_article = soup.select_one('[itemtype$="NewsArticle"], #news_detail') is not None
+        if is_article or (_news_route(view.where, portal).endswith(".html") and not _looks_like_a_list(soup)):
             return Parsed(_article(view, soup, portal, settings))
         return _category_page(view, soup, portal, settings)
 
 
-def _category_of(url: str, portal: Portal | None) -> str:
-    path = urlsplit(url).path
+def _news_route(url: str, portal: Portal | None) -> str:
+    """What a news URL names after the module: '<cat>', '<cat>/page-N', '<cat>/<alias>-<id>.html', '' for the
+    module home. Reads rewritten paths (/vi/news/…), paths without rewrite rules (/index.php/vi/news/…), and
+    query strings (index.php?language=vi&nv=news&op=…); a path without the language segment too."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if "nv" in query or "op" in query:
+        return query.get("op", [""])[0].strip("/")
+    path = parts.path.removeprefix("/index.php")
     news_path = portal.news_path if portal else "/vi/news/"
-    rest = path[len(news_path) :] if path.startswith(news_path) else path.strip("/")
-    return rest.strip("/").split("/")[0]
+    for prefix in (news_path, "/" + news_path.strip("/").split("/")[-1] + "/"):
+        if path.startswith(prefix):
+            return path[len(prefix) :].strip("/")
+    return path.strip("/")
+
+
+def _category_of(url: str, portal: Portal | None) -> str:
+    return _news_route(url, portal).split("/")[0]
 
 
 def _page_of(url: str) -> int:
-    match = _PAGE.search(urlsplit(url).path)
+    match = _PAGE.search("/" + _news_route(url, None))
     return int(match.group(1)) if match else 1
 
 
@@ -148,38 +227,91 @@ def _category_page(
 ) -> Parsed:
     category = _category_of(view.url, portal)
     unit = owner_of(portal, category, settings)
+    if category == "":
+        return Parsed([_module_home(view, soup, unit, portal)])
     requested, served = _page_of(view.url), _page_of(view.where)
     if requested != served:
         # NukeViet answers a page past the last with a 301 to page 1: not more posts, the end of the list.
         return Parsed([_page_found(view, unit, portal, category, requested, [], None, wrapped=True)])
-    items, next_url, theme = _list_items(view, soup)
+    items, next_url, theme, list_view = _list_items(view, soup)
     found: list[Found] = []
-    for item in items:
-        found.append(_post(view, item, unit, portal, category, settings))
-    page = _page_found(view, unit, portal, category, requested, found, next_url, theme=theme)
+    for position, item in enumerate(items):
+        found.append(_post(view, item, unit, portal, category, settings, requested, position))
+    page = _page_found(
+        view, unit, portal, category, requested, found, next_url, theme=theme, list_view=list_view
+    )
     return Parsed([*found, page], [next_url] if next_url else [])
 
 
-def _list_items(view: SnapshotView, soup: BeautifulSoup) -> tuple[list[dict[str, Any]], str | None, str]:
-    """The posts of a category page in the 4.5 default theme or the 3.x theme, and the next page's URL."""
+def _module_home(view: SnapshotView, soup: BeautifulSoup, unit: str | None, portal: Portal | None) -> Found:
+    """The news module's home (viewcat_main_*, or the newest posts): recognised, never counted, since it shows
+    a few posts per category, not all of them."""
+    blocks = soup.select("div.news_column div.panel-heading a[href], div.news_column h2 a[href]")
+    items = soup.select("div.news_column div.panel-body")
+    if not blocks and not items:
+        raise LayoutNotRecognised(
+            "nukeviet-home", view.where, f"no NukeViet news blocks on {host_key(view.where)}"
+        )
+    return Found("news_home", "instant", unit, value=len(blocks) or len(items),
+                 attributes={"portal": portal.id if portal else host_key(view.url)})  # fmt: skip
+
+
+_PARTIAL_HEADINGS = "div.news_column > div.panel > div.panel-heading"
+
+
+def _looks_like_a_list(soup: BeautifulSoup) -> bool:
+    return soup.select_one("div.news_column, div.list-group, #news_list, div.thumbnail") is not None
+
+
+def _list_items(view: SnapshotView, soup: BeautifulSoup) -> tuple[list[dict[str, Any]], str | None, str, str]:
+    """The posts of a category page (theme, view), in the order shown, and the next page's URL. Views of the
+    4.x default theme (themes/default/modules/news/viewcat_*.tpl): viewcat_page_new/old (panels, each dated),
+    viewcat_top (a dated featured post, then undated titles), viewcat_grid_new (a dated featured panel, then
+    undated thumbnails), viewcat_list_new (titles only); viewcat_main_* and viewcat_two_column, which show
+    a few posts per subcategory (never every post); and the 3.x theme."""
     generator = soup.select_one('meta[name="generator"]')
     generator_text = str(generator.get("content", "")) if generator else ""
+    theme = "nukeviet-4.5"
+    if soup.select_one(_PARTIAL_HEADINGS) is not None:
+        partial = "viewcat_two_column" if soup.select_one("div.news_column.two_column") else "viewcat_main"
+        links = soup.select("div.news_column div.panel-body h3 > a[href], div.news_column ul.related a[href]")
+        return [_undated(view, link) for link in links], None, theme, partial
     bodies = soup.select("div.news_column > div.panel > div.panel-body")
-    if bodies:
+    thumbnails = soup.select("div.thumbnail > div.caption h4 > a[href]")
+    titles = soup.select("div.list-group > a.show.h4[href]")
+    if bodies or thumbnails:
         items = [_item_45(view, body) for body in bodies]
-        return items, _next_45(view, soup), "nukeviet-4.5"
+        top = [link for body in bodies for link in body.select("ul.related a[href]")]
+        items += [_undated(view, link) for link in [*top, *thumbnails]]
+        list_view = "viewcat_grid_new" if thumbnails else "viewcat_top" if top else "viewcat_page"
+        return items, _next_45(view, soup), theme, list_view
+    if titles:
+        return [_undated(view, link) for link in titles], _next_45(view, soup), theme, "viewcat_list_new"
     legacy = soup.select("#news_list .news-item")
     if legacy:
         items = [_item_3x(view, item) for item in legacy]
-        return items, _next_3x(view, soup), "nukeviet-3"
-    notice = soup.select_one("div.alert")
-    if generator_text.startswith("NukeViet") and notice is not None and "Chưa có tin" in notice.get_text():
-        return [], None, "nukeviet-4.5"
+        return items, _next_3x(view, soup), "nukeviet-3", "nukeviet-3"
+    if generator_text.startswith("NukeViet") and _empty_list(soup):
+        return [], None, theme, "empty"
     raise LayoutNotRecognised(
         "nukeviet-category",
         view.where,
-        f"no NukeViet list items (div.news_column > div.panel > div.panel-body, #news_list .news-item) "
-        f"on {host_key(view.where)}; generator {generator_text or 'absent'!r}",
+        f"no NukeViet list items (div.news_column > div.panel > div.panel-body, div.list-group > a.show.h4, "
+        f"div.thumbnail h4 > a, #news_list .news-item) on {host_key(view.where)}; generator "
+        f"{generator_text or 'absent'!r}",
+    )
+
+
+def _empty_list(soup: BeautifulSoup) -> bool:
+    """An empty category as NukeViet 4.4-4.6 render it: its list container with nothing in it but, perhaps, the
+    category's description (div.alert); there is no "no posts" notice."""
+    containers = soup.select("div.news_column, div.list-group")
+    return bool(containers) and all(
+        all(
+            child.name == "div" and "alert" in (child.get("class") or [])
+            for child in c.find_all(recursive=False)
+        )
+        for c in containers
     )
 
 
@@ -196,7 +328,14 @@ def _item_45(view: SnapshotView, body: Tag) -> dict[str, Any]:
         "url": urljoin(view.where, str(link["href"])),
         "date": clock.get_text(),
         "views": views.get_text() if views else None,
+        "featured": "featured" in (body.get("class") or []),
     }
+
+
+def _undated(view: SnapshotView, link: Tag) -> dict[str, Any]:
+    """A post a view lists without its date (titles only, grid thumbnails): its date comes from its article."""
+    return {"title": clean(str(link.get("title") or link.get_text())), "url": urljoin(view.where, str(link["href"])),
+            "date": None, "views": None, "featured": False}  # fmt: skip
 
 
 def _item_3x(view: SnapshotView, item: Tag) -> dict[str, Any]:
@@ -207,7 +346,7 @@ def _item_3x(view: SnapshotView, item: Tag) -> dict[str, Any]:
             "nukeviet-category", view.where, "a 3.x list item without its title link or span.time"
         )
     return {"title": clean(str(link.get("title") or link.get_text())), "url": urljoin(view.where, str(link["href"])),
-            "date": clock.get_text(), "views": None}  # fmt: skip
+            "date": clock.get_text(), "views": None, "featured": False}  # fmt: skip
 
 
 def _next_45(view: SnapshotView, soup: BeautifulSoup) -> str | None:
@@ -231,11 +370,15 @@ def _next_3x(view: SnapshotView, soup: BeautifulSoup) -> str | None:
 
 
 def _post(view: SnapshotView, item: dict[str, Any], unit: str | None, portal: Portal | None, category: str,
-          settings: Settings) -> Found:  # fmt: skip
-    try:
-        published = parse_vn_datetime(item["date"])
-    except ValueError as exc:
-        raise LayoutNotRecognised("nukeviet-category", view.where, f"list date unreadable: {exc}") from None
+          settings: Settings, page: int, position: int) -> Found:  # fmt: skip
+    listed: datetime | None = None
+    if item["date"] is not None:
+        try:
+            listed = parse_vn_datetime(item["date"])
+        except ValueError as exc:
+            raise LayoutNotRecognised(
+                "nukeviet-category", view.where, f"list date unreadable: {exc}"
+            ) from None
     post_id = _POST_ID.search(urlsplit(item["url"]).path)
     views: int | None = None
     if item["views"]:
@@ -246,7 +389,7 @@ def _post(view: SnapshotView, item: dict[str, Any], unit: str | None, portal: Po
     reform = is_reform_post(item["title"], category, portal, settings.news.cchc_keywords)
     return Found(
         "news_post",
-        f"{published:%Y-%m}",
+        f"{listed:%Y-%m}" if listed else "undated",
         unit,
         value=1,
         text=item["title"],
@@ -254,16 +397,23 @@ def _post(view: SnapshotView, item: dict[str, Any], unit: str | None, portal: Po
             "post_id": int(post_id.group(1)) if post_id else None,
             "url": item["url"],
             "category": category,
-            "published": published.isoformat(),
+            # As printed, with no zone: indicators/news.py decides which zone the page was rendered in.
+            "listed": listed.replace(tzinfo=None).isoformat() if listed else None,
+            "published": listed.isoformat() if listed else None,  # read as Asia/Ho_Chi_Minh, the usual zone
             "cchc": reform,
             "views": views,
+            "page": page,
+            "position": position,
+            "featured": bool(item["featured"]),
         },
     )
 
 
 def _page_found(view: SnapshotView, unit: str | None, portal: Portal | None, category: str, page: int,
-                posts: list[Found], next_url: str | None, *, wrapped: bool = False, theme: str = "") -> Found:  # fmt: skip
-    dates = sorted(str(p.attributes["published"]) for p in posts)
+                posts: list[Found], next_url: str | None, *, wrapped: bool = False, theme: str = "",
+                list_view: str = "") -> Found:  # fmt: skip
+    # The first post stands apart: a category's featured post is repeated first on every page, whatever its date.
+    dates = sorted(str(p.attributes["listed"]) for p in posts[1:] if p.attributes["listed"] is not None)
     return Found(
         "news_page",
         "instant",
@@ -275,9 +425,12 @@ def _page_found(view: SnapshotView, unit: str | None, portal: Portal | None, cat
             "page": page,
             "newest": dates[-1] if dates else None,
             "oldest": dates[0] if dates else None,
+            "undated": sum(p.attributes["listed"] is None for p in posts),
+            "ids": [p.attributes["post_id"] for p in posts],
             "next": next_url,
             "wrapped": wrapped,
             "theme": theme,
+            "view": list_view,
         },
     )
 
@@ -286,8 +439,10 @@ def _article(
     view: SnapshotView, soup: BeautifulSoup, portal: Portal | None, settings: Settings
 ) -> list[Found]:
     article = soup.select_one('div.news_column[itemtype$="NewsArticle"]')
+    stamp = None
     if article is not None:
         title_tag, date_tag = article.select_one("h1[itemprop=headline]"), article.select_one("span.h5")
+        stamp = article.select_one("[itemprop=datePublished]")
     else:
         legacy = soup.select_one("#news_detail")
         title_tag = legacy.select_one("h1") if legacy else None
@@ -297,12 +452,25 @@ def _article(
             "nukeviet-article", view.where, f"no NukeViet article headline and date on {host_key(view.where)}"
         )
     try:
-        published = parse_vn_datetime(date_tag.get_text())  # the visible line: datePublished is the last edit
+        shown = parse_vn_datetime(date_tag.get_text())  # the visible line: datePublished is the last edit
     except ValueError as exc:
         raise LayoutNotRecognised("nukeviet-article", view.where, f"article date unreadable: {exc}") from None
+    # datePublished (PHP's date('c')) carries the zone the page was rendered in, which the visible line shares.
+    zone: int | None = None
+    if stamp is not None:
+        try:
+            offset = datetime.fromisoformat(clean(stamp.get_text())).utcoffset()
+            zone = int(offset.total_seconds() // 60) if offset is not None else None
+        except ValueError:
+            zone = None
+    published = (
+        shown.replace(tzinfo=timezone(timedelta(minutes=zone))).astimezone(VN_TZ)
+        if zone is not None
+        else shown
+    )
     category = _category_of(view.where, portal)
     title = clean(title_tag.get_text())
-    post_id = _POST_ID.search(urlsplit(view.where).path)
+    post_id = _POST_ID.search(urlsplit(view.where).path) or _POST_ID.search(_news_route(view.where, portal))
     return [
         Found(
             "news_article",
@@ -312,9 +480,12 @@ def _article(
             text=title,
             attributes={
                 "post_id": int(post_id.group(1)) if post_id else None,
+                "portal": portal.id if portal else host_key(view.url),
                 "url": view.where,
                 "category": category,
                 "published": published.isoformat(),
+                "shown": shown.replace(tzinfo=None).isoformat(),
+                "zone_minutes": zone,  # None: the page did not say, and `published` assumes Asia/Ho_Chi_Minh
                 "cchc": is_reform_post(title, category, portal, settings.news.cchc_keywords),
             },
         )
@@ -354,6 +525,7 @@ def _feed_items(view: SnapshotView, body: str, portal: Portal | None, settings: 
                 text=clean(title.get_text()),
                 attributes={
                     "post_id": int(post_id.group(1)) if post_id else None,
+                    "portal": portal.id if portal else host_key(view.url),
                     "url": url,
                     "category": _category_of(url, portal),
                     # Only the UTC date and hour of a NukeViet feed date are true; months are never counted from it.

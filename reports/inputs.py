@@ -19,7 +19,8 @@ from cchc.settings import Settings, Unit
 from evidence.blobs import BlobStore, LocalBlobStore
 from indicators import Period
 from indicators.definitions import Definitions, load_definitions
-from indicators.observed import load_observations, raw_figures
+from indicators.news import NewsFinding
+from indicators.observed import load_observations, news_findings, raw_figures
 from indicators.reconcile import GroupCheck, reconcile
 from reports import sources
 from reports.model import LedgerState
@@ -50,6 +51,9 @@ class SummaryInputs:
     units: list[Unit]
     raw: pd.DataFrame  # indicators.observed.raw_figures: unit × metric × period
     posts: pd.DataFrame  # news_post observations
+    news_findings: list[
+        NewsFinding
+    ]  # posts removed, re-dated or backdated between two crawls; zone corrections
     availability: pd.DataFrame  # site_up, site_moved, site_gone, site_response_ms observations
     captures: list[sources.BrowserCapture]
     ledger: LedgerState
@@ -86,6 +90,7 @@ class SummaryInputs:
                 units=units,
                 raw=raw_figures(db, settings, units),
                 posts=_observations(db, ("news_post",)),
+                news_findings=news_findings(db, settings, units),
                 availability=_observations(db, AVAILABILITY_METRICS),
                 captures=sources.browser_captures(db),
                 ledger=sources.ledger_state(db, store, tz, now),

@@ -210,3 +210,7 @@ MISSING_SUGGESTION = (
     "Kiểm tra lại nguồn minh chứng (trang không truy cập được, không đọc được hoặc chưa thu thập) và đề nghị đơn vị "
     "cung cấp số liệu tại buổi làm việc cho các chỉ tiêu: {names}."
 )
+NEWS_CHANGES_SUGGESTION = (
+    "Đề nghị đơn vị giải trình các tin, bài bị gỡ, đổi ngày đăng hoặc đăng bù ghi lùi ngày giữa hai lần thu thập "
+    "(xem bản chụp kèm theo); tin, bài được tính theo ngày đăng hiện tại trên cổng."
+)

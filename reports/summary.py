@@ -459,17 +459,28 @@ class _Builder:
     # --- news ----------------------------------------------------------------------------------------------
 
     def _posts(self) -> list[PostLink]:
-        """The unit's distinct posts in the period (the latest capture of each), oldest first."""
+        """The unit's posts counted in the period (news_posts: as published now, each once), with the latest
+        capture of each, oldest first."""
+        counted: set[int] = set()
+        reform: set[int] = set()
+        for metric, chosen in (("news_posts", counted), ("news_posts_cchc", reform)):
+            for month in self.period.months:
+                row = self.figures.by_key.get((metric, month))
+                detail = row.get("detail") if row is not None and row["status"] == "ok" else None
+                chosen |= {int(p) for p in (detail or {}).get("posts", [])}
         frame = self.inputs.posts
-        mine = frame[(frame["unit"] == self.unit.id) & frame["period"].isin(self.period.months)]
-        latest: dict[Any, PostLink] = {}
+        mine = frame[frame["unit"] == self.unit.id]
+        latest: dict[int, PostLink] = {}
         for row in mine.sort_values("seq").itertuples():
             attributes = row.attributes if isinstance(row.attributes, dict) else {}
-            latest[attributes.get("post_id") or attributes.get("url")] = PostLink(
+            post_id = attributes.get("post_id")
+            if post_id is None or int(post_id) not in counted:
+                continue
+            latest[int(post_id)] = PostLink(
                 title=str(row.text or ""),
                 url=str(attributes.get("url") or ""),
                 published=str(attributes.get("published") or ""),
-                reform=bool(attributes.get("cchc")),
+                reform=int(post_id) in reform,
                 observation_id=int(row.id),
                 snapshot_id=int(row.snapshot_id),
             )
@@ -538,6 +549,9 @@ class _Builder:
                 rows.append((fmt.month_label(month), NOT_AVAILABLE, NOT_AVAILABLE, fmt.reason(cell.reason)))
         columns = ("Tháng", "Tin, bài", "Trong đó CCHC, CĐS", "Ghi chú")
         section.tables.append(FactTable("Tin, bài theo tháng", columns, tuple(rows)))
+        section.notes += [
+            f.text for f in self.inputs.news_findings if f.unit == self.unit.id and f.kind == "zone"
+        ]
         section.tables.append(self._quarters(reform_months))
         news = self.scored.get("PAR_NEWS")
         per_month = (
@@ -899,6 +913,10 @@ class _Builder:
                 cited_snaps = sorted({*check.snapshot_ids, *check.published_snapshot_ids})
                 text = self._discrepancy_text(check)
                 section.findings.append(Finding("red_flag", text, "2.3", RECONCILE, cited_obs, cited_snaps))
+        for change in self.inputs.news_findings:
+            if change.unit == self.unit.id and change.kind != "zone" and change.month in self.period.months:
+                section.findings.append(Finding("red_flag", change.text, "2.1", "news_changes",
+                                                list(change.observation_ids), list(change.snapshot_ids)))  # fmt: skip
         for state in sites:
             if state.own and state.problem:
                 text = f"{state.name}: {state.problem}"
@@ -941,6 +959,8 @@ class _Builder:
     def _suggestion_for(self, flag: Finding) -> str:
         if flag.indicator == "site":
             return outline.SITE_SUGGESTION.format(site=flag.text.split(":")[0])
+        if flag.indicator == "news_changes":
+            return outline.NEWS_CHANGES_SUGGESTION
         if flag.indicator == "hs_processed_late":
             return outline.LATE_SUGGESTION
         if flag.indicator == "tthc_reference_missing":

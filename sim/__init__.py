@@ -4,7 +4,7 @@ sim/ imports nothing from the rest of cchc-watch; the CLI (the demo) and the tes
 """
 
 from sim.runner import Simulation
-from sim.spec import FAULT_MODES, CitySpec, FaultSpec, PortalSpec, UnitSpec, WorldSpec
+from sim.spec import FAULT_MODES, CitySpec, FaultSpec, PortalSpec, SiteSettings, UnitSpec, WorldSpec
 from sim.truth import ground_truth
 from sim.world import World, generate_world
 
@@ -14,6 +14,7 @@ __all__ = [
     "FaultSpec",
     "PortalSpec",
     "Simulation",
+    "SiteSettings",
     "UnitSpec",
     "World",
     "WorldSpec",

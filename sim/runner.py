@@ -14,7 +14,7 @@ from sim.sites.national import NationalSite
 from sim.sites.nukeviet import NukeVietSite
 from sim.spec import DVC_SITE, MOTCUA_SITE, NATIONAL_SITE, FaultSpec, WorldSpec
 from sim.truth import ground_truth
-from sim.world import World, generate_world
+from sim.world import NewsEdit, World, edit_news, generate_world
 
 
 def _dead_port(host: str) -> int:
@@ -121,6 +121,15 @@ class Simulation:
 
     def trap_calls(self) -> dict[str, list[str]]:
         return {site_id: list(site.trap_calls) for site_id, site in self.sites.items() if site.trap_calls}
+
+    def edit_news(self) -> list[NewsEdit]:
+        """Editors at work between two crawls, on the sites whose settings allow it (SiteSettings.edits):
+        one post removed, one re-dated, one added with an old date, on each. The truth follows."""
+        edits = edit_news(self.world)
+        for site in self.sites.values():
+            if isinstance(site, NukeVietSite):
+                site.reload()
+        return edits
 
     def truth(self) -> dict[str, Any]:
         return ground_truth(self.world)

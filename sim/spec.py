@@ -71,6 +71,43 @@ class UnitSpec:
     v1_department_code: str | None = None
 
 
+NEWS_VIEWS = ("viewcat_page_new", "viewcat_page_old", "viewcat_list_new", "viewcat_grid_new")
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """The NukeViet settings of one news site (docs/news.md). Each is the install default unless set, and the
+    ground truth stays exact under every one: the sites change how posts are shown, never which exist."""
+
+    per_page: int = 20
+    views: tuple[tuple[str, str], ...] = ()  # (category, view) where a category does not use viewcat_page_new
+    featured: tuple[str, ...] = ()  # categories whose oldest post is their featured post, shown on every page
+    order_by_weight: bool = (
+        False  # lists by editors' weight: a few old posts raised to the top of their category
+    )
+    multi_category: bool = False  # some posts are also listed in a second category
+    # byCountry: dates print in the visitor's zone, and pages 1-4 of each category were cached for a visitor
+    # in this zone (an IANA name); None: every page in Asia/Ho_Chi_Minh.
+    foreign_zone: str | None = None
+    rewrite_off: bool = False  # no rewrite rules: /vi/news/… answers 301 to /index.php/vi/news/…
+    empty_categories: tuple[str, ...] = ()  # categories that hold no post
+    edits: bool = (
+        False  # Simulation.edit_news() removes, re-dates and backdates posts here (a second crawl's news)
+    )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.per_page <= 200:
+            raise ValueError(f"per_page must be 1..200, got {self.per_page}")
+        for category, view in self.views:
+            if view not in NEWS_VIEWS:
+                raise ValueError(
+                    f"unknown view {view!r} for {category!r}; expected one of {', '.join(NEWS_VIEWS)}"
+                )
+
+    def view(self, category: str) -> str:
+        return dict(self.views).get(category, "viewcat_page_new")
+
+
 @dataclass(frozen=True)
 class PortalSpec:
     id: str
@@ -83,7 +120,7 @@ class PortalSpec:
     successor: str | None = None
     valid_from: date = date(2014, 1, 1)
     valid_to: date | None = None
-    posts_per_page: int = 20
+    site: SiteSettings = field(default_factory=SiteSettings)
 
 
 @dataclass(frozen=True)

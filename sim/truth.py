@@ -43,17 +43,17 @@ SCORE_METRICS = {"TONG": "i766_score_tong", "CKMB": "i766_score_ckmb", "TDGQ": "
 
 def is_reform_post(post: NewsPost, portal: PortalSpec, keywords: tuple[str, ...]) -> bool:
     """A post on administrative reform: in one of the portal's reform categories, or a keyword in its title."""
-    if post.category in portal.cchc_categories:
+    if any(c in portal.cchc_categories for c in post.categories):
         return True
     title = unicodedata.normalize("NFC", post.title).casefold()
     return any(re.search(r"(?<!\w)" + re.escape(k.casefold()) + r"(?!\w)", title) for k in keywords)
 
 
 def unit_posts(world: World, unit: UnitSpec) -> list[NewsPost]:
-    """A ward's posts are all of its portal's; a phòng's are those in its categories of the city portal."""
+    """A ward's posts are all of its portal's; a phòng's are those listed in its categories of the city portal."""
     posts = world.posts.get(unit.portal, [])
     if unit.news_categories:
-        return [p for p in posts if p.category in unit.news_categories]
+        return [p for p in posts if any(c in unit.news_categories for c in p.categories)]
     return posts
 
 
@@ -91,7 +91,8 @@ def ground_truth(world: World) -> dict[str, Any]:
         },
         "rules": {
             "cchc_keywords": list(spec.cchc_keywords),
-            "news_month": "publication time (Asia/Ho_Chi_Minh) of the post",
+            "news_month": "publication time (Asia/Ho_Chi_Minh) of the post, as published now; a post in several "
+            "categories counts once, as reform news when any of them is a CCHC category",
             "phong_procedures": "the city's procedures in the phòng's dvc_linh_vuc",
             "phong_dossiers": "the city one-stop desk's dossiers in the phòng's dvc_linh_vuc",
             "i766": "a ward's group scores follow its own dossiers and procedures (sim/scores.py), except the "
@@ -108,6 +109,16 @@ def ground_truth(world: World) -> dict[str, Any]:
                 "kind": d.kind,
             }
             for d in world.discrepancies
+        ],
+        "news_edits": [
+            {
+                "portal": e.portal,
+                "post_id": e.post_id,
+                "kind": e.kind,
+                "before": e.before.isoformat() if e.before else None,
+                "after": e.after.isoformat() if e.after else None,
+            }
+            for e in world.news_edits
         ],
     }
 

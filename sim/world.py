@@ -11,7 +11,7 @@ import math
 import random
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -152,10 +152,28 @@ class NewsPost:
     hometext: str
     paragraphs: tuple[str, ...]
     image: str
+    also: tuple[
+        str, ...
+    ] = ()  # other categories it is listed in (multi-category sites); `category` is its main one
 
     @property
     def path_tail(self) -> str:
         return f"{self.category}/{self.alias}-{self.id}.html"
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return (self.category, *self.also)
+
+
+@dataclass(frozen=True)
+class NewsEdit:
+    """What an editor changed on a site between two crawls: a post hidden, re-dated, or added with an old date."""
+
+    portal: str
+    post_id: int
+    kind: str  # removed | redated | backdated
+    before: datetime | None  # the publication time before the edit (None: the post did not exist)
+    after: datetime | None  # after it (None: no longer shown)
 
 
 @dataclass
@@ -171,6 +189,7 @@ class World:
     posts: dict[str, list[NewsPost]]  # by portal id, newest first
     months: list[str]
     discrepancies: list[Discrepancy] = field(default_factory=list)
+    news_edits: list[NewsEdit] = field(default_factory=list)  # what editors changed since the world was made
     _scores: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
     _parts: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
     _monthly: dict[tuple[str, str], DossierMonth] = field(default_factory=dict)
@@ -670,6 +689,8 @@ def _posts(spec: WorldSpec, portal: PortalSpec) -> list[NewsPost]:
     end = spec.as_of if portal.valid_to is None else min(spec.as_of, portal.valid_to)
     drafts: list[tuple[datetime, datetime, str, str, random.Random]] = []
     for category, (rate, reform_share, label) in _category_plan(spec, portal).items():
+        if category in portal.site.empty_categories:
+            continue
         is_department = label.startswith(("Phòng", "Văn phòng", "Thanh tra"))
         for month in _months(start, end) if start <= end else []:
             rng = _rng(spec.seed, "posts", portal.id, category, month)
@@ -704,8 +725,54 @@ def _posts(spec: WorldSpec, portal: PortalSpec) -> list[NewsPost]:
         _post(portal, first_id + n, published, edited, category, title, rng)
         for n, (published, edited, category, title, rng) in enumerate(drafts)
     ]
+    if portal.site.multi_category:
+        posts = _in_second_categories(spec, portal, posts)
     posts.reverse()
     return posts
+
+
+def _in_second_categories(spec: WorldSpec, portal: PortalSpec, posts: list[NewsPost]) -> list[NewsPost]:
+    """About one post in eight is also listed in another category (NukeViet's listcatid)."""
+    rng = _rng(spec.seed, "second-categories", portal.id)
+    others = [c for c in portal.categories if c not in portal.site.empty_categories]
+    if len(others) < 2:
+        return posts
+    out = []
+    for post in posts:
+        if rng.random() < 0.125:
+            second = rng.choice([c for c in others if c != post.category])
+            post = replace(post, also=(second,))
+        out.append(post)
+    return out
+
+
+def edit_news(world: World) -> list[NewsEdit]:
+    """Between two crawls, on each site whose settings say so, editors remove a post, re-date one into the
+    previous month and add one backdated by a month (a new id with an old date). world.posts follows."""
+    edits: list[NewsEdit] = []
+    for portal in world.spec.portals:
+        posts = world.posts.get(portal.id, [])
+        if not portal.site.edits or len(posts) < 10:
+            continue
+        rng = _rng(world.spec.seed, "edits", portal.id, len(posts))
+        removed, redated = rng.sample(posts[2:40], 2)
+        moved_to = redated.published - timedelta(days=31)
+        kept = [p for p in posts if p.id not in (removed.id, redated.id)]
+        kept.append(replace(redated, published=moved_to, edited=max(redated.edited, moved_to)))
+        template = posts[rng.randint(0, 9)]
+        backdated_to = template.published - timedelta(days=33)
+        new_id = max(p.id for p in posts) + 1
+        kept.append(replace(template, id=new_id, published=backdated_to, edited=backdated_to, views=13,
+                            alias=template.alias[:60] + "-bo-sung", title=template.title + " (bổ sung)"))  # fmt: skip
+        kept.sort(key=lambda p: (p.published, p.id), reverse=True)
+        world.posts[portal.id] = kept
+        edits += [
+            NewsEdit(portal.id, removed.id, "removed", removed.published, None),
+            NewsEdit(portal.id, redated.id, "redated", redated.published, moved_to),
+            NewsEdit(portal.id, new_id, "backdated", None, backdated_to),
+        ]
+    world.news_edits += edits
+    return edits
 
 
 def _end_of(day: date) -> datetime:

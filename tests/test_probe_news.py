@@ -5,7 +5,7 @@ markup drift as parse failures on that site only, a moved ward site recorded as 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +48,11 @@ def test_the_walk_stops_at_news_since(settings: Settings, simulation: Simulation
     by_category: dict[str, list[Any]] = {}
     for page in sorted(pages, key=lambda p: p.attributes["page"]):
         by_category.setdefault(page.attributes["category"], []).append(page)
+    margin = (since - timedelta(days=2)).isoformat()  # a foreign zone moves a printed date by a day at most
     for category, walked in by_category.items():
         *before, last = walked
-        assert all(p.attributes["oldest"][:10] >= since.isoformat() for p in before), category
-        assert last.attributes["oldest"][:10] < since.isoformat() or last.attributes["next"] is None, category
+        assert all(p.attributes["oldest"][:10] >= margin for p in before), category
+        assert last.attributes["oldest"][:10] < margin or last.attributes["next"] is None, category
     assert sum(len(w) for w in by_category.values()) < 12  # versus 20 pages back to 2022
 
 

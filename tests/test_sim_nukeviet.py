@@ -174,5 +174,9 @@ def test_legacy_3x_theme_variant(spec: WorldSpec) -> None:
 
 
 def test_successor_ward_site_is_up_with_no_posts(simulation: Simulation) -> None:
+    """An empty category as NukeViet 4.4-4.6 render it: an empty div.news_column, and no "no posts" notice."""
     response = get(simulation, "phuong-tan-ninh", "/vi/news/tin-tuc-su-kien/")
-    assert response.status_code == 200 and "Chưa có tin bài" in response.text
+    assert response.status_code == 200 and "Chưa có tin" not in response.text
+    soup = BeautifulSoup(response.text, "lxml")
+    (column,) = soup.select("div.news_column")
+    assert column.find_all(recursive=False) == [] and not soup.select("ul.pagination")

@@ -21,6 +21,7 @@ from crawler.content import ContentError, ContentTooLarge, decode_content
 from evidence.errors import EvidenceError
 from evidence.ledger import record_hash
 from evidence.models import Blob, Observation, Snapshot, SnapshotBlob
+from indicators.observed import news_findings
 from indicators.reconcile import reconcile
 from reports import vi
 from reports.bundle import bundle_facts
@@ -241,7 +242,8 @@ def unit_page(request: Request, unit_id: str, period: str | None = None) -> HTML
         else reconcile(ctx.figures(), [unit], ctx.definitions, list(indicators.parse_period(period).months),
                        tables=lambda p: ctx.table(p.key))
     )  # fmt: skip
-    return render(request, "unit.html", unit=unit, period=period, kind_label={"phong": "Cơ quan chuyên môn", "phuong": "Phường", "xa": "Xã"}[unit.kind],
+    changes = news_findings(ctx.engine, ctx.settings, [unit], list(span.months))
+    return render(request, "unit.html", unit=unit, period=period, news_findings=changes, kind_label={"phong": "Cơ quan chuyên môn", "phuong": "Phường", "xa": "Xã"}[unit.kind],
                   previous_key=indicators.previous_period(span), last_inspection_key=mine[0].get("last_inspection_period") if mine else None,
                   min_coverage=round(100 * ctx.definitions.rule_set.min_coverage), uncovered=uncovered(table[table["unit"] == unit_id], "PAR"),
                   indicators=[r for r in mine if r["scoring"] != "total"],

@@ -8,15 +8,18 @@ cache that drops <link rel="next">, RSS dates printed with the month in the minu
 
 from __future__ import annotations
 
+import random
 import re
 import struct
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sim.http import Request, Response, Site
 from sim.render import render, vn_weekday_date
 from sim.spec import PortalSpec
-from sim.world import NewsPost, World, unit_short_name
+from sim.world import VN_TZ, NewsPost, World, unit_short_name
 
 CATEGORY_NAMES = {
     "tin-tuc-su-kien": "Tin tức - Sự kiện",
@@ -64,12 +67,12 @@ class NukeVietSite(Site):
     def __init__(self, world: World, portal: PortalSpec) -> None:
         super().__init__(portal.id)
         self.portal = portal
+        self.settings = portal.site
         self.world = world
-        self.posts = world.posts[portal.id]  # newest first
-        self.by_category: dict[str, list[NewsPost]] = {c: [] for c in portal.categories}
-        for post in self.posts:
-            self.by_category[post.category].append(post)
-        self.by_id = {p.id: p for p in self.posts}
+        # Without rewrite rules every news URL lives under /index.php (portals.md, appendix).
+        self.news_base = ("/index.php" if self.settings.rewrite_off else "") + portal.news_path
+        self.rss_base = ("/index.php" if self.settings.rewrite_off else "") + portal.rss_path
+        self.foreign_zone = ZoneInfo(self.settings.foreign_zone) if self.settings.foreign_zone else None
         owners = {c: u.name for u in world.spec.units if u.portal == portal.id for c in u.news_categories}
         self.category_names = {
             c: owners.get(c) or CATEGORY_NAMES.get(c) or c.replace("-", " ").capitalize()
@@ -79,13 +82,44 @@ class NukeVietSite(Site):
         self._served_once: set[str] = (
             set()
         )  # NukeViet's page cache: only a fresh render has <link rel="next">
-        self.as_of_end = datetime.combine(world.spec.as_of, datetime.max.time()).replace(
-            tzinfo=self.posts[0].published.tzinfo if self.posts else None
-        )
+        self.as_of_end = datetime.combine(world.spec.as_of, datetime.max.time()).replace(tzinfo=VN_TZ)
         owner_unit = next(
             (u for u in world.spec.units if u.portal == portal.id and not u.news_categories), None
         )
         self.short_name = unit_short_name(owner_unit) if owner_unit else portal.name
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the world's posts again (after editors changed them): each category's list in its order, and
+        its featured post."""
+        self.posts = self.world.posts[self.portal.id]  # newest first
+        self.by_category: dict[str, list[NewsPost]] = {c: [] for c in self.portal.categories}
+        for post in self.posts:
+            for category in post.categories:
+                self.by_category[category].append(post)
+        self.by_id = {p.id: p for p in self.posts}
+        self.featured: dict[str, NewsPost] = {
+            c: posts[-1] for c, posts in self.by_category.items() if c in self.settings.featured and posts
+        }
+        self.ordered = {c: self._in_order(c, posts) for c, posts in self.by_category.items()}
+
+    def _in_order(self, category: str, posts: list[NewsPost]) -> list[NewsPost]:
+        """The category's list without its featured post, as NukeViet orders it: publication time (oldest
+        first for viewcat_page_old), or editors' weight, where a few old posts were raised to the top."""
+        rest = [p for p in posts if p is not self.featured.get(category)]
+        if self.settings.order_by_weight and len(rest) > 8:
+            rng = random.Random(f"{self.world.spec.seed}:weight:{self.portal.id}:{category}")
+            raised = rng.sample(rest[len(rest) // 2 :], 2)
+            rest = raised + [p for p in rest if p not in raised]
+        if self.settings.view(category) == "viewcat_page_old":
+            rest.reverse()
+        return rest
+
+    def when(self, page: int | None) -> Callable[[NewsPost], datetime]:
+        """How a page prints a post's time: a category's pages 1-4 come from a cache that a visitor in the
+        foreign zone filled (byCountry); anything else is rendered fresh for us, in Asia/Ho_Chi_Minh."""
+        zone = self.foreign_zone if (self.foreign_zone and page is not None and page < 5) else VN_TZ
+        return lambda post: post.published.astimezone(zone)
 
     # --- routing ---------------------------------------------------------------------------------------------
 
@@ -112,7 +146,9 @@ class NukeVietSite(Site):
             return Response.text("/* default theme */\n", content_type="text/css")
         if path in ("/", "/vi/", "/index.php"):
             return self._main(request, path)
-        news = self.portal.news_path
+        news = self.news_base
+        if self.settings.rewrite_off and path.startswith(self.portal.news_path.rstrip("/")):
+            return Response.redirect("/index.php" + path)
         if path == news.rstrip("/"):
             return Response.redirect(news)
         if not path.startswith(news):
@@ -140,8 +176,10 @@ class NukeVietSite(Site):
 
     # --- pages ----------------------------------------------------------------------------------------------
 
-    def post_url(self, post: NewsPost) -> str:
-        return f"{self.portal.news_path}{post.path_tail}"
+    def post_url(self, post: NewsPost, category: str | None = None) -> str:
+        """A post's link: under the category being listed (NukeViet links a multi-category post from each)."""
+        listed = category if category in post.categories else post.category
+        return f"{self.news_base}{listed}/{post.alias}-{post.id}.html"
 
     def _theme(self, request: Request) -> str:
         if request.variant == "drift":
@@ -154,8 +192,8 @@ class NukeVietSite(Site):
             "site_name": self.site_name,
             "origin": self.origin,
             "canonical": self.origin + canonical,
-            "news_path": self.portal.news_path,
-            "rss_path": self.portal.rss_path,
+            "news_path": self.news_base,
+            "rss_path": self.rss_base,
             "categories": list(self.category_names.items()),
             "tophits": sorted(self.posts[:200], key=lambda p: -p.views)[:5],
             "post_url": self.post_url,
@@ -163,11 +201,12 @@ class NukeVietSite(Site):
             "lang_view": "Xem",
             "lang_comment": "Phản hồi",
             "next_url": None,
+            "when": self.when(None),
         }
 
     def _main(self, request: Request, path: str) -> Response:
         theme = self._theme(request)
-        context = self._common("Tin Tức", self.portal.news_path)
+        context = {**self._common("Tin Tức", self.news_base), "when": self.when(1)}
         if theme == "nukeviet":
             blocks = [(c, self.category_names[c], posts[:5]) for c, posts in self.by_category.items()]
             return Response.html(render("nukeviet/viewcat_main.html", blocks=blocks, **context))
@@ -177,29 +216,42 @@ class NukeVietSite(Site):
         return Response.html(html)
 
     def page_url(self, category: str, page: int) -> str:
-        base = f"{self.portal.news_path}{category}/"
+        base = f"{self.news_base}{category}/"
         return base if page == 1 else f"{base}page-{page}/"
 
     def _category(self, request: Request, category: str, page: int) -> Response:
-        posts = self.by_category[category]
-        per_page = self.portal.posts_per_page
-        last_page = max(1, -(-len(posts) // per_page))
+        listed = self.ordered[category]
+        featured = self.featured.get(category)
+        per_page = self.settings.per_page
+        # NukeViet counts the featured post in the number of pages, then leaves it out of every page's slice.
+        count = len(listed) + (featured is not None)
+        last_page = max(1, -(-count // per_page))
         if page == 1 and request.path != self.page_url(category, 1):
             return Response.redirect(self.page_url(category, 1))
         if page > last_page:
             return Response.redirect(self.page_url(category, 1))
-        items = posts[(page - 1) * per_page : page * per_page]
-        others = posts[page * per_page : page * per_page + 5]
+        items = ([featured] if featured else []) + listed[(page - 1) * per_page : page * per_page]
+        view = self.settings.view(category)
         canonical = self.page_url(category, page)
         context = self._common(self.category_names[category], canonical)
+        context["post_url"] = lambda post: self.post_url(post, category)
+        context["when"] = self.when(page)
         fresh = canonical not in self._served_once
         self._served_once.add(canonical)
         if page < last_page and (fresh or request.variant == "drift"):
             context["next_url"] = self.origin + self.page_url(category, page + 1)
+        theme = self._theme(request)
+        template = {"viewcat_list_new": "viewcat_list.html", "viewcat_grid_new": "viewcat_grid.html"}.get(
+            view
+        )
+        if theme != "nukeviet" or template is None:
+            template = "viewcat_page.html"
+        others = listed[page * per_page : page * per_page + 5] if view.startswith("viewcat_page") else []
         html = render(
-            f"{self._theme(request)}/viewcat_page.html",
+            f"{theme}/{template}",
             posts=items,
             others=others,
+            first_number=(page - 1) * per_page + 1,
             pages=_pagination(page, last_page, lambda n: self.page_url(category, n)),
             category_name=self.category_names[category],
             **context,
@@ -210,10 +262,13 @@ class NukeVietSite(Site):
         post = self.by_id.get(post_id)
         if post is None:
             return self._not_found()
-        if request.path != self.post_url(post):
+        if category not in post.categories:
+            return Response.redirect(self.post_url(post))
+        if request.path != self.post_url(post, category):
             return Response.redirect(self.post_url(post))
         shown = max(post.edited, post.published)
-        same_category = [p for p in self.by_category[post.category] if p.id != post.id][:5]
+        same_category = [p for p in self.by_category[category] if p.id != post.id][:5]
+        # Articles are never cached: rendered for us, in our zone, which datePublished states.
         html = render(
             f"{self._theme(request)}/detail.html",
             post=post,
@@ -230,7 +285,7 @@ class NukeVietSite(Site):
 
     def _rss(self, category: str | None, path: str) -> Response:
         if category is not None and category not in self.by_category:
-            return Response.redirect(self.portal.rss_path)
+            return Response.redirect(self.rss_base)
         posts = (self.by_category[category] if category else self.posts)[:RSS_SIZE]
         xml = render(
             "nukeviet/rss.xml",
@@ -238,9 +293,9 @@ class NukeVietSite(Site):
             channel_title=self.category_names[category] if category else "Tin Tức",
             self_path=path,
             origin=self.origin,
-            news_path=self.portal.news_path,
+            news_path=self.news_base,
             site_name=self.site_name,
-            post_url=self.post_url,
+            post_url=lambda post: self.post_url(post, category),
             rss_date=lambda p: rss_pub_date(p.published),
         )
         return Response(200, xml.encode("utf-8"), "application/rss+xml; charset=utf-8", etag=True)
