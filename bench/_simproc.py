@@ -18,6 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 @contextmanager
 def simulation_process(*faults: str) -> Iterator[Settings]:
     """Yields settings whose base URLs point at a simulation served by a child process."""
+    with simulation_config(*faults) as pointed:
+        yield load_settings(pointed, environ={})
+
+
+@contextmanager
+def simulation_config(*faults: str, sim_args: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yields a config file whose base URLs point at a simulation served by a child process."""
     with tempfile.TemporaryDirectory() as folder:
         pointed = Path(folder) / "sim.toml"
         command = [
@@ -30,6 +37,7 @@ def simulation_process(*faults: str) -> Iterator[Settings]:
             "--write-config",
             str(pointed),
         ]
+        command += sim_args
         for fault in faults:
             command += ["--fault", fault]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
@@ -42,7 +50,7 @@ def simulation_process(*faults: str) -> Iterator[Settings]:
                     )
                 time.sleep(0.1)
             time.sleep(0.3)
-            yield load_settings(pointed, environ={})
+            yield pointed
         finally:
             process.terminate()
             process.wait(timeout=30)

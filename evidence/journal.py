@@ -53,8 +53,15 @@ class WriterJournal:
         self.file.close()
 
     def append(self, chain: str, seq: int, record_hash: str) -> None:
-        statement = journal_statement(chain, self.store_id, seq, record_hash)
-        self.file.append({**statement, "signature": self.key.sign(signed_message(statement))})
+        self.append_many(chain, [(seq, record_hash)])
+
+    def append_many(self, chain: str, records: list[tuple[int, str]]) -> None:
+        """Lines for several records of one chain: one write, one fsync (a batch's group commit)."""
+        lines = []
+        for seq, record_hash in records:
+            statement = journal_statement(chain, self.store_id, seq, record_hash)
+            lines.append({**statement, "signature": self.key.sign(signed_message(statement))})
+        self.file.append_many(lines)
 
 
 def read_journal(
