@@ -23,7 +23,9 @@ def simulation_process(*faults: str) -> Iterator[Settings]:
 
 
 @contextmanager
-def simulation_config(*faults: str, sim_args: tuple[str, ...] = ()) -> Iterator[Path]:
+def simulation_config(
+    *faults: str, sim_args: tuple[str, ...] = (), start_timeout_s: float = 60
+) -> Iterator[Path]:
     """Yields a config file whose base URLs point at a simulation served by a child process."""
     with tempfile.TemporaryDirectory() as folder:
         pointed = Path(folder) / "sim.toml"
@@ -42,7 +44,7 @@ def simulation_config(*faults: str, sim_args: tuple[str, ...] = ()) -> Iterator[
             command += ["--fault", fault]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + start_timeout_s
             while not pointed.exists():
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
