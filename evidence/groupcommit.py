@@ -23,7 +23,9 @@ from typing import Generic, TypeVar
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
-MAX_BATCH = 256  # captures per transaction: bounds a batch's memory and how long its first caller waits
+# Captures per transaction: bounds a batch's memory, how long its first caller waits, and how many records a cut
+# of exactly the last batch removes unseen by the journal (a crash leaves such a batch uncommitted too).
+MAX_BATCH = 64
 
 
 class _Stop:
