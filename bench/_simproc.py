@@ -18,6 +18,15 @@ REPO = Path(__file__).resolve().parent.parent
 @contextmanager
 def simulation_process(*faults: str) -> Iterator[Settings]:
     """Yields settings whose base URLs point at a simulation served by a child process."""
+    with simulation_config(*faults) as pointed:
+        yield load_settings(pointed, environ={})
+
+
+@contextmanager
+def simulation_config(
+    *faults: str, sim_args: tuple[str, ...] = (), start_timeout_s: float = 60
+) -> Iterator[Path]:
+    """Yields a config file whose base URLs point at a simulation served by a child process."""
     with tempfile.TemporaryDirectory() as folder:
         pointed = Path(folder) / "sim.toml"
         command = [
@@ -32,11 +41,12 @@ def simulation_process(*faults: str) -> Iterator[Settings]:
             "--port-base",
             "0",  # free ports: a bench never collides with a demo
         ]
+        command += sim_args
         for fault in faults:
             command += ["--fault", fault]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + start_timeout_s
             while not pointed.exists():
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
@@ -44,7 +54,7 @@ def simulation_process(*faults: str) -> Iterator[Settings]:
                     )
                 time.sleep(0.1)
             time.sleep(0.3)
-            yield load_settings(pointed, environ={})
+            yield pointed
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -1,6 +1,8 @@
-"""Browser capture throughput and memory: render N pages of the simulated portals with the system Chromium.
+"""Browser capture throughput and memory: render N pages of the simulated portals with the system Chromium,
+and the same pages with a bare Playwright loop, in turns.
 
     .venv/bin/python bench/browser_bench.py --pages 1000
+    .venv/bin/python bench/browser_bench.py --pages 200 --rounds 3 --bare   # the ratio to a bare loop
 
 The simulation runs in its own process; politeness is off (no delay; still one page in flight per host).
 The pages: the JavaScript-filled DVC procedure list (DonViID 354..363, PageNum 1..4) and the first page of
@@ -8,6 +10,11 @@ every news category of the 11 portals of 2023, round-robin over the 12 hosts. Re
 second, CPU seconds per capture of the crawler's process tree, and the tree's RSS (python, Playwright's
 driver, every Chromium process; the simulation's process left out) sampled every 10 pages, with whether it
 stays flat: the mean over the last 100 pages within 10 % of the mean over pages 100-200.
+
+With --bare, each round also runs a bare Playwright loop over the same pages: the same Chromium, viewport and
+number of pages open at once, `goto` until "load", the same selector awaited, the same full-page PNG and the
+DOM, and nothing else (no host guard, no politeness, no response bodies, no evidence). Rounds alternate which
+goes first; the ratio of our captures per second to the bare loop's is reported per round and for the median.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import statistics
 import sys
 import time
 from collections import Counter
@@ -190,6 +198,71 @@ async def run(settings: Settings, work: list[Target], max_pages: int, every: int
     return result
 
 
+async def run_bare(settings: Settings, work: list[Target], max_pages: int) -> Result:
+    """The bare loop: what a Playwright user writes to take the same screenshots."""
+    from playwright.async_api import async_playwright
+
+    from crawler.chromium import find_chromium
+
+    result = Result()
+    slots = asyncio.Semaphore(max_pages)
+    width, height = settings.browser.viewport_width, settings.browser.viewport_height
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=find_chromium(settings.browser.executable))
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        timeout_ms = settings.browser.page_timeout_s * 1000
+
+        async def one(target: Target) -> None:
+            async with slots:
+                page = await context.new_page()
+                try:
+                    await page.goto(target.url, wait_until="load", timeout=timeout_ms)
+                    if target.wait_for:
+                        await page.wait_for_selector(target.wait_for, timeout=timeout_ms)
+                    png = await page.screenshot(full_page=True, timeout=timeout_ms)
+                    await page.content()
+                    result.outcomes["ok"] += 1
+                    result.screenshot_bytes += len(png)
+                except Exception as exc:
+                    result.outcomes["error"] += 1
+                    result.details[str(exc)[:120]] += 1
+                finally:
+                    await page.close()
+
+        cpu = tree_cpu_s()
+        started = time.monotonic()
+        await asyncio.gather(*(one(t) for t in work))
+        result.wall_s = time.monotonic() - started
+        result.cpu_s = tree_cpu_s() - cpu
+        await context.close()
+        await browser.close()
+    return result
+
+
+def compare_bare(settings: Settings, work: list[Target], max_pages: int, rounds: int, every: int) -> None:
+    """Ours and the bare loop over the same pages, in turns; the ratio of their rates."""
+    rates: dict[str, list[float]] = {"ours": [], "bare": []}
+    for round_ in range(1, rounds + 1):
+        order = ("ours", "bare") if round_ % 2 else ("bare", "ours")
+        for who in order:
+            load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            if who == "ours":
+                result = asyncio.run(run(settings, work, max_pages, every))
+            else:
+                result = asyncio.run(run_bare(settings, work, max_pages))
+            n = sum(result.outcomes.values())
+            rates[who].append(result.outcomes.get("ok", 0) / result.wall_s)
+            peak = f"  RSS peak {max(s.rss_mb for s in result.samples):.0f} MB" if result.samples else ""
+            print(f"round {round_}  {who:4}  {n} pages ({dict(result.outcomes)})  {rates[who][-1]:.2f} ok/s  "
+                  f"CPU {result.cpu_s / max(n, 1):.3f} s/page  PNG {result.screenshot_bytes / max(n, 1) / 1024:.0f} KB"
+                  f"{peak}  load {load}", flush=True)  # fmt: skip
+    ratios = [o / b for o, b in zip(rates["ours"], rates["bare"], strict=True)]
+    print(
+        f"ours / bare: {statistics.median(rates['ours']) / statistics.median(rates['bare']):.2f} of the medians"
+        f" (per round: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+
+
 def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
@@ -234,9 +307,18 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--max-pages", type=int, default=4, choices=(1, 2, 3, 4))
     parser.add_argument("--sample-every", type=int, default=10)
+    parser.add_argument("--bare", action="store_true", help="also run a bare Playwright loop, in turns")
+    parser.add_argument("--rounds", type=int, default=3, help="with --bare: rounds of each")
     args = parser.parse_args()
     with simulation_process() as settings:
         work = targets(settings, args.pages)
+        if args.bare:
+            compare_bare(settings, work, args.max_pages, args.rounds, args.sample_every)
+            print(
+                f"command: .venv/bin/python bench/browser_bench.py --pages {args.pages} --max-pages "
+                f"{args.max_pages} --bare --rounds {args.rounds}"
+            )
+            return
         result = asyncio.run(run(settings, work, args.max_pages, args.sample_every))
     command = f".venv/bin/python bench/browser_bench.py --pages {args.pages} --max-pages {args.max_pages}"
     report(result, args.pages, args.max_pages, command)

@@ -312,14 +312,32 @@ def sim(
     seconds: Annotated[float | None, typer.Option(help="Serve this many seconds, then stop.")] = None,
     contract: ContractOption = None,
     port_base: PortBaseOption = None,
+    portals: Annotated[
+        int | None,
+        typer.Option(
+            help="Simulate this many ward/commune units, each with its NukeViet portal, instead of the configured "
+            "ones (a scale run; --write-config writes their units and portals).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the simulated portals over HTTP on loopback, with their ground truth and injectable faults."""
     from cli.simlink import write_pointed_config
 
     settings = current_settings()
+    if portals is not None:
+        from cli.simscale import scaled_settings
+
+        try:
+            settings = scaled_settings(settings, portals)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--portals") from None
     simulation = _start_simulation(settings, _parse_faults(fault), seed, as_of, contract, port_base)
     try:
-        out.print(_site_table(simulation, settings))
+        if len(simulation.urls) <= 40:
+            out.print(_site_table(simulation, settings))
+        else:
+            out.print(f"{len(simulation.urls)} simulated sites on {settings.sim.host}")
         if truth is not None:
             truth.parent.mkdir(parents=True, exist_ok=True)
             truth.write_text(json.dumps(simulation.truth(), ensure_ascii=False, indent=1), encoding="utf-8")

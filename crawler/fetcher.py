@@ -15,6 +15,7 @@ import email.utils
 import logging
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from crawler.content import ContentError, ContentTooLarge, decode_content
 from crawler.cookies import DEFAULT_PORTS, OriginCookies, refusing_jar
 from crawler.politeness import Politeness
 from crawler.robots import RobotsRules, rules_from_response, unreachable
+from crawler.transport import PerHostTransport
 
 log = logging.getLogger("cchc.crawler")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -148,8 +150,11 @@ class HttpFetcher:
             timeout=timeout,
             follow_redirects=False,
             cookies=refusing_jar(),  # the client keeps none: self.cookies keeps them per origin
-            transport=transport,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+            transport=transport or PerHostTransport(),
+        )
+        # A connection's peer and TLS facts, read once per connection rather than once per request.
+        self._network_facts: weakref.WeakKeyDictionary[Any, tuple[str | None, dict[str, str] | None]] = (
+            weakref.WeakKeyDictionary()
         )
 
     async def __aenter__(self) -> HttpFetcher:
@@ -247,6 +252,9 @@ class HttpFetcher:
     async def robots(self, url: str) -> RobotsRules:
         parts = urlsplit(url)
         host = host_key(url)
+        cached = self._robots.get(host)
+        if cached is not None and cached.fresh():  # the common case needs no lock
+            return cached
         lock = self._robots_locks.setdefault(host, asyncio.Lock())
         async with lock:
             cached = self._robots.get(host)
@@ -361,7 +369,7 @@ class HttpFetcher:
             response = await self.client.send(request, stream=True)
             self.cookies.keep_from(response)
             try:
-                peer, tls = _network_facts(response)
+                peer, tls = self._facts_of(response)
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > self.policy.max_body_bytes:
                     raise _BodyTooLarge
@@ -385,6 +393,15 @@ class HttpFetcher:
             peer=peer,
             tls=tls,
         )
+
+    def _facts_of(self, response: httpx.Response) -> tuple[str | None, dict[str, str] | None]:
+        stream: Any = response.extensions.get("network_stream")
+        if stream is None:
+            return None, None
+        facts = self._network_facts.get(stream)
+        if facts is None:
+            facts = self._network_facts[stream] = _network_facts(stream)
+        return facts[0], None if facts[1] is None else dict(facts[1])
 
     def _backoff(self, attempt: int) -> float:
         base = self.policy.backoff_base_s * 2.0 ** (attempt - 1)
@@ -463,10 +480,7 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _network_facts(response: httpx.Response) -> tuple[str | None, dict[str, str] | None]:
-    stream: Any = response.extensions.get("network_stream")
-    if stream is None:
-        return None, None
+def _network_facts(stream: Any) -> tuple[str | None, dict[str, str] | None]:
     address = stream.get_extra_info("server_addr")
     peer = f"{address[0]}:{address[1]}" if address else None
     ssl_object = stream.get_extra_info("ssl_object")

@@ -31,12 +31,29 @@ class JournalView:
 
     hashes: dict[tuple[str, int], set[str]] = field(default_factory=lambda: defaultdict(set))
     highest: dict[str, int] = field(default_factory=dict)  # highest position journaled, per chain
+    # Group commits: (chain, first, last) -> the hashes journaled for the batch's first position.
+    batches: dict[tuple[str, int, int], set[str]] = field(default_factory=lambda: defaultdict(set))
+    # (chain, seq) -> the first positions of the batches that journaled it
+    batch_starts: dict[tuple[str, int], set[int]] = field(default_factory=lambda: defaultdict(set))
     unsigned: int = 0  # lines whose signature no accepted key makes valid
     unreadable: int = 0
     exists: bool = True
 
     def vouches(self, chain: str, seq: int, record_hash: str) -> bool:
         return record_hash in self.hashes.get((chain, seq), ())
+
+    def ahead_in_flight(self, chain: str, head: int, head_hashes: dict[int, str]) -> bool:
+        """Whether the lines above the database's head (`head`, its record hashes by position) are those of a
+        batch that had not committed: one starting right after the head, or one that lost its first position to
+        another writer. A batch commits whole, so one that did commit and now ends above the head was cut."""
+        highest = self.highest.get(chain, 0)
+        if highest <= head + 1:
+            return True  # one line ahead: a single record journaled and not (yet) committed
+        for first in self.batch_starts.get((chain, highest), ()):
+            committed = head_hashes.get(first) in self.batches.get((chain, first, highest), ())
+            if first <= head + 1 and not committed:
+                return True
+        return False
 
 
 class WriterJournal:
@@ -53,8 +70,17 @@ class WriterJournal:
         self.file.close()
 
     def append(self, chain: str, seq: int, record_hash: str) -> None:
-        statement = journal_statement(chain, self.store_id, seq, record_hash)
-        self.file.append({**statement, "signature": self.key.sign(signed_message(statement))})
+        self.append_many(chain, [(seq, record_hash)])
+
+    def append_many(self, chain: str, records: list[tuple[int, str]]) -> None:
+        """Lines for consecutive records of one chain, committed together: one write, one fsync (a group
+        commit). Each line names the batch, so a reader knows how far ahead of the database they may run."""
+        batch = (records[0][0], records[-1][0]) if len(records) > 1 else None
+        lines = []
+        for seq, record_hash in records:
+            statement = journal_statement(chain, self.store_id, seq, record_hash, batch)
+            lines.append({**statement, "signature": self.key.sign(signed_message(statement))})
+        self.file.append_many(lines)
 
 
 def read_journal(
@@ -96,4 +122,10 @@ def read_journal(
             continue
         view.hashes[(chain, seq)].add(record_hash)
         view.highest[chain] = max(view.highest.get(chain, 0), seq)
+        batch = value.get("batch")
+        if isinstance(batch, list) and len(batch) == 2 and all(isinstance(n, int) for n in batch):
+            first, last = batch
+            view.batch_starts[(chain, seq)].add(first)
+            if seq == first:
+                view.batches[(chain, first, last)].add(record_hash)
     return view

@@ -205,6 +205,18 @@ def checkpoint_as_statement(checkpoint: Checkpoint) -> dict[str, Any]:
     return statement
 
 
-def journal_statement(chain: str, store: str, seq: int, record_hash: str) -> dict[str, Any]:
-    """A writer's journal line (without its signature): this record is about to be committed."""
-    return {"type": "journal", "chain": chain, "store": store, "seq": seq, "hash": record_hash}
+def journal_statement(
+    chain: str, store: str, seq: int, record_hash: str, batch: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """A writer's journal line (without its signature): this record is about to be committed. A record kept in
+    a group commit names its batch's first and last positions: they commit together or not at all."""
+    statement: dict[str, Any] = {
+        "type": "journal",
+        "chain": chain,
+        "store": store,
+        "seq": seq,
+        "hash": record_hash,
+    }
+    if batch is not None:
+        statement["batch"] = list(batch)
+    return statement

@@ -30,6 +30,7 @@ from crawler import Capture, Outcome
 from evidence.blobs import BlobStore, LocalBlobStore, StoredBlob
 from evidence.db import open_database
 from evidence.errors import EvidenceError
+from evidence.groupcommit import GroupCommitter
 from evidence.journal import EVENT_CHAIN, SNAPSHOT_CHAIN, WriterJournal, read_journal
 from evidence.ledger import (
     FLAGGED,
@@ -100,6 +101,7 @@ class EvidenceStore:
         self.journal = journal
         self.witness = witness
         self._store_id: str | None = None
+        self._committer: GroupCommitter[tuple[int, Capture], Snapshot] | None = None
 
     @classmethod
     def open(
@@ -137,6 +139,9 @@ class EvidenceStore:
         return cls(open_database(database_url), LocalBlobStore(blob_dir, durable=False), None)
 
     def close(self) -> None:
+        if self._committer is not None:
+            self._committer.stop()
+            self._committer = None
         for file in (self.journal, self.witness):
             if file is not None:
                 file.close()
@@ -230,6 +235,7 @@ class EvidenceStore:
 
     def finish_run(self, run_id: int, status: str = "completed") -> Checkpoint | None:
         """Close a run with its outcome counts, and sign a checkpoint over the chain heads."""
+        self.settle()
 
         def finish(session: Session) -> None:
             run = session.get(Run, run_id)
@@ -279,6 +285,7 @@ class EvidenceStore:
 
     def interrupt_runs_of(self, pid: int, note: str, since: datetime | None = None) -> list[int]:
         """Close the runs a stopped process left (or closed as interrupted), with the reason; sign the head."""
+        self.settle()
         host = socket.gethostname()
 
         def interrupt(session: Session) -> list[int]:
@@ -321,6 +328,7 @@ class EvidenceStore:
         A record that does not check is flagged in the event chain, so the signature covers the flag, never
         the record as vouched evidence. The signed checkpoint then goes to the witness."""
         key = self.signing_key()
+        self.settle()
         accepted = self._accepted_keys()
         unreadable = blob_doubts(self.engine, self.blobs, self.store_id, accepted) if read_blobs else {}
         with Session(self.engine, expire_on_commit=False) as session:
@@ -386,6 +394,48 @@ class EvidenceStore:
 
     def store(self, run_id: int, capture: Capture) -> Snapshot:
         """Keep one capture: its blobs, then its ledger record, in that order."""
+        kept = self._keep_many([(run_id, capture)])[0]
+        if isinstance(kept, BaseException):
+            raise kept
+        return kept
+
+    async def keep(self, run_id: int, capture: Capture) -> Snapshot:
+        """store() for a crawl's event loop: returns once the capture is durable, as store() does, but the
+        blobs, journal and transaction are written by the store's writer thread, and captures kept at the same
+        moment share one journal write, one transaction and their fsyncs (evidence.groupcommit)."""
+        if self._committer is None:
+            self._committer = GroupCommitter(self._keep_many, name="evidence-writer")
+        return await self._committer.submit((run_id, capture))
+
+    def settle(self) -> None:
+        """Wait until every capture handed to keep() is kept: before a run is closed or a checkpoint signed."""
+        if self._committer is not None:
+            self._committer.drain()
+
+    def _keep_many(self, captures: list[tuple[int, Capture]]) -> list[Snapshot | BaseException]:
+        """Keep captures in order: each one's blobs, then all their records in one transaction. A capture whose
+        blobs cannot be written fails alone; a failed transaction fails every capture of the batch."""
+        results: list[Snapshot | BaseException] = []
+        records: list[tuple[Snapshot, list[tuple[StoredBlob, SnapshotBlob]]]] = []
+        for run_id, capture in captures:
+            try:
+                record = self._record_of(run_id, capture)
+            except Exception as exc:
+                results.append(exc)
+                continue
+            records.append(record)
+            results.append(record[0])
+        if records:
+            try:
+                self._append(records)
+            except Exception as exc:
+                return [exc if not isinstance(r, BaseException) else r for r in results]
+        return results
+
+    def _record_of(
+        self, run_id: int, capture: Capture
+    ) -> tuple[Snapshot, list[tuple[StoredBlob, SnapshotBlob]]]:
+        """A capture's blobs, written, and its snapshot record, not yet in the chain."""
         links = self._put_blobs(capture)
         not_modified_of: int | None = None
         if capture.status == 304 and capture.target.conditional:
@@ -427,7 +477,7 @@ class EvidenceStore:
             prev_hash=GENESIS,
             record_hash="",
         )
-        return self._append(snapshot, links)
+        return snapshot, links
 
     def _put_blobs(self, capture: Capture) -> list[tuple[StoredBlob, SnapshotBlob]]:
         parts: list[tuple[bytes, str, str | None, dict[str, Any]]] = []
@@ -468,36 +518,52 @@ class EvidenceStore:
                 for link, b in rows
             ]  # fmt: skip
 
-    def _append(self, snapshot: Snapshot, links: list[tuple[StoredBlob, SnapshotBlob]]) -> Snapshot:
+    def _append(self, records: list[tuple[Snapshot, list[tuple[StoredBlob, SnapshotBlob]]]]) -> None:
+        """Append records to the snapshot chain in one transaction, their journal lines (one write, one fsync)
+        before its commit."""
         now = datetime.now(UTC)
-        blob_rows = [
-            {"sha256": s.sha256, "size": s.size, "stored_size": s.stored_size, "created_at": now}
-            for s, _ in links
-        ]
+        blob_rows = list(
+            {
+                s.sha256: {
+                    "sha256": s.sha256,
+                    "size": s.size,
+                    "stored_size": s.stored_size,
+                    "created_at": now,
+                }
+                for _, links in records
+                for s, _ in links
+            }.values()
+        )
         for attempt in range(MAX_APPEND_ATTEMPTS):
             try:
                 with Session(self.engine, expire_on_commit=False) as session:
                     if blob_rows:
                         session.execute(self._insert_ignore(blob_rows))
-                    head = session.exec(
-                        select(Snapshot.seq, Snapshot.record_hash).order_by(col(Snapshot.seq).desc()).limit(1)
-                    ).first()
-                    snapshot.seq = head[0] + 1 if head else 1
-                    snapshot.prev_hash = head[1] if head else GENESIS
-                    blob_links = [link for _, link in links]
-                    snapshot.record_hash = record_hash(snapshot, blob_links)
-                    session.add(snapshot)
-                    session.flush()  # a position another writer took fails here, before the journal line
-                    assert snapshot.id is not None
-                    for link in blob_links:
-                        link.snapshot_id = snapshot.id
-                        session.add(link)
-                    self._journal(SNAPSHOT_CHAIN, snapshot.seq, snapshot.record_hash)
+                    seq, prev_hash = _head(session, Snapshot)
+                    for snapshot, links in records:
+                        snapshot.seq, snapshot.prev_hash = seq + 1, prev_hash
+                        snapshot.record_hash = record_hash(snapshot, [link for _, link in links])
+                        seq, prev_hash = snapshot.seq, snapshot.record_hash
+                        session.add(snapshot)
+                    session.flush()  # a position another writer took fails here, before the journal lines
+                    for snapshot, links in records:
+                        assert snapshot.id is not None
+                        for _, link in links:
+                            link.snapshot_id = snapshot.id
+                            session.add(link)
+                    session.flush()
+                    if self.journal is not None:
+                        self.journal.append_many(
+                            SNAPSHOT_CHAIN, [(snapshot.seq, snapshot.record_hash) for snapshot, _ in records]
+                        )
                     session.commit()
-                    return snapshot
+                    return
             except IntegrityError:
-                # Another process took this chain position first (PostgreSQL); read the new head and retry.
-                snapshot.id = None
+                # Another process took a chain position first (PostgreSQL); read the new head and retry.
+                for snapshot, links in records:
+                    snapshot.id = None
+                    for _, link in links:
+                        link.id = None
                 if attempt == MAX_APPEND_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")

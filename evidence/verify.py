@@ -620,9 +620,10 @@ def _verify_tail_against_journal(
                     else "has no signed line in the writer's journal"
                 )
                 report.add(record, f"unsigned, and {said}: written or rewritten outside the collector")
-        # A killed writer may leave one line ahead of the database (its record never committed); more is a cut.
+        # A killed writer may leave one line, or one group commit's lines, ahead of the database (never
+        # committed); more is a cut.
         highest = before.highest.get(chain, 0)
-        if highest > head + 1:
+        if not before.ahead_in_flight(chain, head, hashes):
             report.add(
                 f"{chain} chain",
                 f"the writer journaled records up to seq {highest}; the chain ends at seq {head}: its tail was cut off",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cchc.settings import Settings, Unit
-from crawler import FetchPolicy, HttpFetcher
+from crawler import Capture, FetchPolicy, HttpFetcher, Target
 from evidence import EvidenceStore
 from evidence.models import Snapshot
 from probes._probe import Job, Probe
@@ -38,6 +38,7 @@ class CrawlReport:
     finished_at: datetime
     counts: CrawlCounts
     jobs: int
+    browser_started: bool = False  # whether any target needed Chromium (JSON, RSS and plain pages do not)
 
 
 async def crawl(
@@ -64,9 +65,10 @@ async def crawl(
     if on_jobs is not None:
         on_jobs(len(jobs))
     status = COMPLETED
+    browser_started = False
     log.info("run started", extra={"run_id": run.id, "probes": [p.name for p in probes], "jobs": len(jobs)})
     async with HttpFetcher(policy) as fetcher:
-        renderer = await _open_browser(settings, fetcher) if with_browser else None
+        renderer = BrowserOnDemand(settings, fetcher) if with_browser else None
         session = CrawlSession(settings, store, fetcher, run.id, browser=renderer, on_snapshot=on_snapshot)
         try:
             await asyncio.gather(*(_run_job(job, session, on_job_done) for job in jobs))
@@ -81,11 +83,12 @@ async def crawl(
         finally:
             if renderer is not None:
                 await renderer.aclose()
+                browser_started = renderer.started
             store.finish_run(run.id, status)
             log.info("run finished", extra={"run_id": run.id, "status": status, "snapshots": dict(session.counts.snapshots),
                                             "observations": session.counts.observations,
                                             "parse_failures": session.counts.parse_failures})  # fmt: skip
-    return CrawlReport(run.id, status, started, datetime.now(UTC), session.counts, len(jobs))
+    return CrawlReport(run.id, status, started, datetime.now(UTC), session.counts, len(jobs), browser_started)
 
 
 async def _run_job(job: Job, session: CrawlSession, on_done: Callable[[Job], None] | None) -> None:
@@ -100,6 +103,36 @@ async def _run_job(job: Job, session: CrawlSession, on_done: Callable[[Job], Non
     finally:
         if on_done is not None:
             on_done(job)
+
+
+class BrowserOnDemand:
+    """The crawl's browser, started by its first browser target: a crawl whose evidence needs no screenshot
+    (JSON APIs, RSS feeds, pages read over HTTP) never starts Playwright or Chromium. A missing Chromium is
+    still named when the crawl starts, not at its first browser target."""
+
+    def __init__(self, settings: Settings, fetcher: HttpFetcher) -> None:
+        from crawler.chromium import find_chromium
+
+        find_chromium(settings.browser.executable)
+        self._settings = settings
+        self._fetcher = fetcher
+        self._renderer: BrowserRenderer | None = None
+        self._opening = asyncio.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._renderer is not None
+
+    async def render(self, target: Target) -> Capture:
+        if self._renderer is None:
+            async with self._opening:
+                if self._renderer is None:
+                    self._renderer = await _open_browser(self._settings, self._fetcher)
+        return await self._renderer.render(target)
+
+    async def aclose(self) -> None:
+        if self._renderer is not None:
+            await self._renderer.aclose()
 
 
 async def _open_browser(settings: Settings, fetcher: HttpFetcher) -> BrowserRenderer:

@@ -193,7 +193,7 @@ class CrawlSession:
                 known = self.store.validators(target.key)
                 validators = (known.etag, known.last_modified) if known else None
             capture = await self.fetcher.fetch(target, validators)
-        snapshot = self.store.store(self.run_id, capture)
+        snapshot = await self.store.keep(self.run_id, capture)
         self.counts.snapshots[snapshot.outcome] += 1
         if self._on_snapshot is not None:
             self._on_snapshot(snapshot)

@@ -26,9 +26,14 @@ async def crawl(store: EvidenceStore, urls: list[str], once: bool) -> None:
         while True:
             run = store.begin_run("test", ["news"])
             assert run.id is not None
-            for url in urls:
+
+            async def keep(url: str, run_id: int) -> None:
                 capture = await fetcher.fetch(Target(url=url, probe="news", unit="crash"))
-                store.store(run.id, capture)
+                await store.keep(run_id, capture)
+
+            # All at once, as a crawl does: captures of different hosts share a group commit, so a kill lands
+            # in the middle of batches too.
+            await asyncio.gather(*(keep(url, run.id) for url in urls))
             store.finish_run(run.id)
             if once:
                 return

@@ -1,0 +1,60 @@
+"""The scale curve as a chart: bench/scale.py's results (JSON lines) drawn against the number of portals.
+
+    .venv/bin/python bench/scale_chart.py results.jsonl docs/benchmarks-scale.png
+
+Left: the run's wall time, the politeness floor and the CPU floor per database; right: CPU ms per page and
+peak RSS. Both axes of the left panel are logarithmic, so that 20 and 2,000 portals share one picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("results", type=Path)
+    parser.add_argument("png", type=Path)
+    args = parser.parse_args()
+    rows = [
+        json.loads(line) for line in args.results.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    figure, (times, costs) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for database, style in (("sqlite", "-"), ("postgresql", "--")):
+        mine = sorted((r for r in rows if r["database"] == database), key=lambda r: r["portals"])
+        if not mine:
+            continue
+        n = [r["portals"] for r in mine]
+        times.plot(n, [r["run_s"] for r in mine], "o" + style, color="C0", label=f"run wall, {database}")
+        times.plot(n, [r["cpu_s"] for r in mine], "s" + style, color="C3", label=f"CPU floor, {database}")
+        costs.plot(
+            n, [r["cpu_ms_per_page"] for r in mine], "o" + style, color="C3", label=f"CPU ms/page, {database}"
+        )
+        costs.plot(
+            n, [r["peak_rss_mb"] for r in mine], "^" + style, color="C2", label=f"peak RSS MB, {database}"
+        )
+    floors = sorted({(r["portals"], r["politeness_floor_s"]) for r in rows})
+    times.plot([f[0] for f in floors], [f[1] for f in floors], "k:", label="politeness floor")
+    times.set(
+        xscale="log", yscale="log", xlabel="portals", ylabel="seconds", title="Crawl time against its floors"
+    )
+    costs.set(xscale="log", xlabel="portals", title="Cost per page and memory")
+    for axis in (times, costs):
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(args.png, dpi=110)
+    print(f"written {args.png}")
+
+
+if __name__ == "__main__":
+    main()
