@@ -135,8 +135,6 @@ def write(frame: pd.DataFrame, fmt: str, target: Path | None) -> None:
     elif fmt == "json":
         text = json.dumps(records(frame), ensure_ascii=False, indent=1)
     elif fmt == "xlsx":
-        import pandas as pd
-
         assert target is not None
         write_xlsx(frame, target)
         return

@@ -18,10 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cchc.settings import Settings, Unit
-from cchc.timeutil import VN_TZ, months_between
-from probes.national_v1 import ENDPOINTS
 from indicators.news import NEWS_METRICS as NEWS_METRICS  # re-exported beside the other metric lists
 from indicators.news import NewsFinding, news_counts
+from probes.national_v1 import ENDPOINTS
 from probes.procedures import DETAIL_ENDPOINT
 from probes.service_stats import OPTIONAL_DOSSIER_FIELDS
 from probes.v1_reports import score_metric

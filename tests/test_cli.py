@@ -62,7 +62,18 @@ def test_sim_serves_until_stopped_and_writes_a_config_pointing_at_itself(tmp_pat
     pointed, said = tmp_path / "sim.toml", tmp_path / "sim.out"
     with said.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "--config", str(CONFIG), "sim", "--write-config", str(pointed), "--port-base", "0"],
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "--config",
+                str(CONFIG),
+                "sim",
+                "--write-config",
+                str(pointed),
+                "--port-base",
+                "0",
+            ],
             stdout=sink,
             stderr=subprocess.PIPE,
             text=True,
