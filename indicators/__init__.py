@@ -18,6 +18,7 @@ as published); CHECK_766, the points our evidence earns of those it can compute 
 TOTAL_PAR, the web-evidence PAR index.
 
     >>> checks = indicators.reconcile("2023-01..2023-08")   # published group scores against the public counts
+    >>> checks = indicators.reconcile_v1("2026-08")         # api/v1: every department against its own counts
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from sqlalchemy.engine import Engine
 
 from cchc.settings import Settings, Unit, load_settings
 from indicators.definitions import Definitions, load_definitions
-from indicators.observed import DOSSIER_METRICS, SCORE_METRICS, raw_figures
-from indicators.reconcile import GroupCheck
+from indicators.observed import DOSSIER_METRICS, SCORE_METRICS, load_observations, raw_figures
+from indicators.reconcile import DepartmentCheck, GroupCheck, reconcile_stored
 from indicators.reconcile import reconcile as reconcile_months
 from indicators.scorecard import Period, compute, parse_period
 
@@ -39,6 +40,7 @@ AS_OF_METRICS = frozenset(DOSSIER_METRICS) | frozenset(SCORE_METRICS)
 
 __all__ = [
     "Definitions",
+    "DepartmentCheck",
     "GroupCheck",
     "Period",
     "comparison_group",
@@ -52,6 +54,7 @@ __all__ = [
     "previous_period",
     "reconcile",
     "reconcile_months",
+    "reconcile_v1",
     "table",
     "trend",
     "within_rule_set",
@@ -181,6 +184,35 @@ def reconcile(
     data = raw if raw is not None else figures(chosen, engine)
     chosen_period = period if period is not None else inspection_period(chosen, data)
     return reconcile_months(data, unit_list, definitions, parse_period(chosen_period).months)
+
+
+def reconcile_v1(
+    period: str = "ytd", *, settings: Settings | None = None, engine: Engine | None = None
+) -> list[DepartmentCheck]:
+    """Each department of every stored api/v1 answer of the period's months, quarters and year: its published group
+    score against what its own published counts give by the dashboard's formulas (rule set dvcqg-v1)."""
+    chosen = settings or load_settings()
+    definitions = load_definitions(chosen.indicators.file)
+    wanted = parse_period(period, max_months=chosen.indicators.max_period_months)
+    from evidence.db import open_database
+
+    # The months of the period, and the quarters and years it holds whole (api/v1 answers those too).
+    months = set(wanted.months)
+    keys = set(months)
+    for year in {m[:4] for m in months}:
+        quarters = {q: {f"{year}-{3 * q - k:02d}" for k in range(3)} for q in range(1, 5)}
+        keys |= {f"{year}-Q{q}" for q, inside in quarters.items() if inside <= months}
+        if all(f"{year}-{m:02d}" in months for m in range(1, 13)):
+            keys.add(year)
+    own = engine is None
+    db = engine or open_database(chosen.storage.database_url)
+    try:
+        return reconcile_stored(
+            load_observations(db, ["report_row", "report_parent"]), definitions, sorted(keys)
+        )
+    finally:
+        if own:
+            db.dispose()
 
 
 def with_previous(frame: pd.DataFrame, data: pd.DataFrame, units: Sequence[Unit], definitions: Definitions,

@@ -24,7 +24,7 @@ from cchc.settings import Unit
 from indicators.definitions import Definitions
 from indicators.published import group_score
 from indicators.scorecard import Cells, Period, compute, parse_period, period_cells
-from probes.national_v1 import Report
+from probes.national_v1 import ENDPOINTS, Department, Report
 
 STATUSES = ("equal", "within", "differs", "unchecked", "no_published")
 
@@ -255,6 +255,7 @@ class DepartmentCheck:
     dashboard's formulas (indicators.toml [dashboard]): the same statuses and tolerance as a unit's GroupCheck."""
 
     endpoint: str
+    period: str
     group: str
     department: str  # its departmentId
     code: str | None
@@ -273,7 +274,7 @@ class DepartmentCheck:
     def describe(self) -> str:
         allowed = (f"{self.computed:.2f}" if self.unscored_max == 0
                    else f"{self.computed:.2f}–{self.computed + self.unscored_max:.2f}")  # fmt: skip
-        return (f"{self.code or self.department} {self.name} {self.group} ({self.endpoint}): published "
+        return (f"{self.code or self.department} {self.name} {self.period} {self.group} ({self.endpoint}): published "
                 f"{self.published:.2f}, its counts give {allowed}")  # fmt: skip
 
 
@@ -291,6 +292,39 @@ def reconcile_report(
         computed, unscored, missing = group_score(report, dashboard, row)
         scored_any = unscored < row.max_score
         status = _status(row.score, computed, unscored, scored_any, row.max_score, tolerance)
-        checks.append(DepartmentCheck(report.endpoint.name, report.endpoint.group, row.id, row.code, row.name,
+        checks.append(DepartmentCheck(report.endpoint.name, report.period, report.endpoint.group, row.id, row.code, row.name,
                                       row.score, computed, unscored, tuple(missing), tolerance, status))  # fmt: skip
+    return checks
+
+
+def reconcile_stored(
+    obs: pd.DataFrame, definitions: Definitions, periods: Sequence[str]
+) -> list[DepartmentCheck]:
+    """The api/v1 answers kept in the evidence (their report_row and report_parent observations, which carry every
+    figure of each row), reconciled department by department for the periods given; per endpoint and period the
+    latest capture."""
+    wanted = obs[obs["metric"].isin(["report_row", "report_parent"]) & obs["period"].isin(list(periods))]
+    wanted = wanted[wanted["attributes"].map(lambda a: a.get("api") == "v1")]
+    if wanted.empty:
+        return []
+    wanted = wanted.assign(endpoint=wanted["attributes"].map(lambda a: a["service"]))
+    latest = wanted.groupby(["endpoint", "period"])["run_id"].transform("max")  # every page of the latest run
+    checks: list[DepartmentCheck] = []
+    for (name, period), rows in wanted[wanted["run_id"] == latest].groupby(["endpoint", "period"], sort=True):
+        endpoint = ENDPOINTS.get(str(name))
+        parents = rows[rows["metric"] == "report_parent"].sort_values("seq")
+        if endpoint is None or parents.empty:
+            continue
+
+        def department(a: dict[str, Any], row: int) -> Department:
+            return Department.from_values(
+                a["national_id"], a.get("code"), a["name"], a.get("level"), row, a["values"]
+            )
+
+        children = rows[rows["metric"] == "report_row"].sort_values("seq")
+        ids = children["attributes"].map(lambda a: a["national_id"])
+        children = children[~ids.duplicated(keep="last")].sort_values("id")  # one row per department
+        report = Report(endpoint, str(period), "", department(parents["attributes"].iloc[-1], 0),
+                        tuple(department(a, int(a["row"])) for a in children["attributes"]), None, 1, 0)  # fmt: skip
+        checks += reconcile_report(report, definitions)
     return checks

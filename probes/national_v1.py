@@ -160,6 +160,22 @@ class Department:
             out[m.code] = {k: v for k, v in m.as_dict().items() if k != "code"}
         return out
 
+    @classmethod
+    def from_values(
+        cls, ident: str, code: str | None, name: str, level: str | None, row: int, values: Mapping[str, Any]
+    ) -> Department:
+        """The department again from what `values()` kept (a stored report_row): for reconciling stored answers."""
+        counts = {k: float(v) for k, v in values.items()
+                  if k not in ("score", "max_score", "ratio") and isinstance(v, int | float)}  # fmt: skip
+        metrics = tuple(
+            Metric(k, "", v.get("numerator"), v.get("denominator"), v.get("ratio"), v.get("score"),
+                   float(v.get("max_score") or 0))
+            for k, v in values.items()
+            if isinstance(v, dict)
+        )  # fmt: skip
+        return cls(ident, code, name, level, row, float(values["score"]), float(values["max_score"]),
+                   float(values["ratio"]), counts, metrics)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Report:

@@ -134,11 +134,12 @@ NO_FEEDBACK = {"pakn_on_time": 0, "pakn_late": 0, "pakn_pending_in_time": 0, "pa
 def with_rule(tmp_path: Path, rule: str) -> Definitions:
     """The rule set with 5.2's no-feedback setting changed, as an inspector would edit indicators.toml."""
     text = (REPO / "indicators.toml").read_text(encoding="utf-8")
-    assert text.count('when_no_denominator = "full"') == 1
+    # 5.2's own key, at the start of its line (the dashboard's formulas have theirs inside their parts)
+    assert text.count('\nwhen_no_denominator = "full"') == 1
     edited = tmp_path / rule / "indicators.toml"
     edited.parent.mkdir()
     edited.write_text(
-        text.replace('when_no_denominator = "full"', f'when_no_denominator = "{rule}"'), "utf-8"
+        text.replace('\nwhen_no_denominator = "full"', f'\nwhen_no_denominator = "{rule}"'), "utf-8"
     )
     return load_definitions(edited)
 

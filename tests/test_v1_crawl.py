@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from probe_helpers import observations, open_test_store, parse_failures, pointed, run_probes
 
+import indicators
 from cchc.settings import NationalApi, Settings
 from cli.demo import headlines
 from indicators.observed import SCORE_METRICS, raw_figures
+from probes.national_v1 import ENDPOINTS
 from sim import Simulation
-from sim.sites.national_v1 import root_id
+from sim.sites.national_v1 import V1Api, root_id
 from sim.spec import FaultSpec
 
 V1_ONLY = [NationalApi(api="v1", rule_set="dvcqg-v1", valid_from=date(2019, 12, 9))]
@@ -62,6 +64,24 @@ def test_the_v1_scores_of_our_wards_equal_the_truth(
         for ward in wards:
             total = next(h for h in headlines(figures, truth, ward, year) if h.label == "766")
             assert total.found is not None and total.matches, (ward, total)
+        # The reconciliation of the stored answers: every department's published group score is where its own
+        # counts put it, except the discrepancies the simulation plants (truth lists them) and provide-online-tree
+        # (no counts: unchecked).
+        checks = indicators.reconcile_v1("2023-01..2023-08", settings=target, engine=store.engine)
+        assert {c.endpoint for c in checks} == set(ENDPOINTS)
+        # provide-online-tree publishes no counts: a discrepancy planted in CLGQ cannot show there.
+        planted = {
+            (d["unit"], d["period"], d["group"]) for d in truth["i766_discrepancies"] if d["group"] != "CLGQ"
+        }
+        scored = simulation.world.scored_wards()
+        unit_of = {
+            i: scored[a.id].id if a.id in scored else a.id for a, i, _ in V1Api(simulation.world).departments
+        }
+        months = {f"2023-{m:02d}" for m in range(1, 9)}
+        differing = {(unit_of[c.department], c.period, c.group) for c in checks if c.finding}
+        assert differing == {p for p in planted if p[1] in months}
+        assert differing, "the simulation plants discrepancies in these months"
+        assert {c.status for c in checks if c.endpoint == "provide-online-tree"} == {"unchecked"}
         # The wards were found by name (no v1 id configured), each match recorded.
         matches = [o for o in observations(store, "unit_match") if o.attributes.get("api") == "v1"]
         assert matches and all(o.value == 1.0 and o.attributes["method"] == "name" for o in matches)

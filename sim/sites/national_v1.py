@@ -21,6 +21,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from sim import scores
 from sim.http import Request, Response
 from sim.world import NationalAgency, World
 
@@ -192,6 +193,12 @@ class V1Api:
     def _scores(self, agency: NationalAgency, period: str) -> dict[str, float]:
         return self.world.score(agency.id, period)
 
+    def _supported(self, agency: NationalAgency, period: str) -> dict[str, float]:
+        """The group scores the world's own data gives, before any planted discrepancy: what the counts show."""
+        if agency.id in self.world.scored_wards():
+            return scores.group_scores(self.world.parts(agency.id, period))
+        return self.world.score(agency.id, period)
+
     # --- the trees ------------------------------------------------------------------------------------------
 
     def _tree(self, name: str, period: str) -> dict[str, Any]:
@@ -235,7 +242,7 @@ class V1Api:
                     "totalMaxScore": 10,
                     "ratio": half_up(score * 10),
                     "totalScore": score,
-                    **_payment_counts(score, rng),
+                    **_payment_counts(self._supported(agency, period)[group], rng),
                     "scoreDelta": None,
                 }
             children.append(row)
@@ -256,7 +263,7 @@ class V1Api:
             return handled, c.on_time + c.pending_in_time
         if score == 0:
             return 0, 0
-        received = rng.randint(400, 4000)
+        received = _exact_denominator(20, None, rng)
         return received, _numerator(score / 20, received, 20, None, score)
 
     def _tree_parent(self, name: str, children: list[dict[str, Any]]) -> dict[str, Any]:
@@ -375,13 +382,19 @@ class V1Api:
         scored = [m for m in metrics if m[2] > 0 and m[0] != CONSTANT]
         shares = _shares(round(total - constant, 2), [m[2] for m in scored])
         by_code = {m[0]: s for m, s in zip(scored, shares, strict=True)}
+        # The counts follow the score the world's own data gives; a planted discrepancy moves only the scores.
+        supported = self._supported(agency, period)[group]
+        counted = _shares(
+            round(supported - min(2.0, supported) if constant else supported, 2), [m[2] for m in scored]
+        )
+        count_of = {m[0]: c for m, c in zip(scored, counted, strict=True)}
         out_metrics: list[dict[str, Any]] = []
         for metric_code, label, top, threshold in metrics:
             if metric_code == CONSTANT:
                 out_metrics.append({"code": metric_code, "name": label, "numerator": None, "denominator": None,
                                     "ratio": half_up(100 * constant / top), "score": constant, "maxScore": top})  # fmt: skip
                 continue
-            denominator = rng.randint(200, 3000)
+            denominator = _exact_denominator(top, threshold, rng) if top else rng.randint(200, 3000)
             if top == 0:  # informational: counts, no score
                 numerator = rng.randint(0, denominator)
                 out_metrics.append(
@@ -397,7 +410,9 @@ class V1Api:
                 )
                 continue
             score = by_code[metric_code]
-            numerator = _numerator(score / top, denominator, top, threshold, score)
+            numerator = _numerator(
+                count_of[metric_code] / top, denominator, top, threshold, count_of[metric_code]
+            )
             entry = {
                 "code": metric_code,
                 "name": label,
@@ -553,9 +568,18 @@ def _numerator(share: float, denominator: int, top: float, threshold: float | No
     return min(candidates, key=lambda c: (abs(given(c) - score), abs(c - rate * denominator)))
 
 
+def _exact_denominator(top: float, threshold: float | None, rng: random.Random) -> int:
+    """A denominator over which every score of 2 decimals has a numerator giving it exactly (a numerator of 1
+    is worth 0.01 point or a fraction of it), times 1 to 3."""
+    base = 100 * top / (threshold or 1.0)
+    step = next(m for m in range(1, 101) if abs(base * m - round(base * m)) < 1e-6)
+    return round(base * step) * rng.randint(1, 3)
+
+
 def _payment_counts(score: float, rng: random.Random) -> dict[str, int]:
     """Six counts the three-part payment formula turns into `score` (to within 0.01)."""
-    obligation, distinct, fees = rng.randint(200, 3000), rng.randint(20, 200), rng.randint(20, 200)
+    obligation = _exact_denominator(6, None, rng)
+    distinct, fees = _exact_denominator(2, 0.8, rng), _exact_denominator(2, 0.8, rng)
     first = min(6.0, score)
     rest = max(0.0, score - first)
     second, third = min(2.0, rest), max(0.0, rest - 2.0)
