@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -54,6 +55,24 @@ def main() -> None:
     figure.tight_layout()
     figure.savefig(args.png, dpi=110)
     print(f"written {args.png}")
+    print(table(rows))
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The results as the markdown table of docs/benchmarks.md."""
+    lines = [
+        "| portals | database | pages | run wall s | politeness floor s | CPU floor s | run / floor | CPU ms/page "
+        "| peak RSS MB | DB MB | blobs MB | journal MB | indicators s | load during |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["portals"], r["database"] != "sqlite")):
+        lines.append(
+            f"| {r['portals']} | {r['database']} | {r['pages']} | {r['run_s']:.0f} | {r['politeness_floor_s']:.0f} "
+            f"| {r['cpu_s']:.0f} | {r['run_over_floor']:.1f} | {r['cpu_ms_per_page']:.1f} | {r['peak_rss_mb']:.0f} "
+            f"| {r['db_mb']:.1f} | {r['blobs_mb']:.1f} | {r['journal_mb']:.1f} | {r['indicators_s']:.0f} "
+            f"| {r['load_before'].split()[0]} → {r['load_after'].split()[0]} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
