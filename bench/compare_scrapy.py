@@ -228,6 +228,11 @@ def main() -> None:
             + ", ".join(f"{p:.2f}" for p in paired)
             + ")"
         )
+    for other in CONTENDERS[1:]:
+        print(
+            f"CPU per page, {other} / ours: "
+            f"{statistics.median(cpus[other]) / statistics.median(cpus['ours']):.2f}"
+        )
     print(
         f"command: .venv/bin/python bench/compare_scrapy.py --urls {args.urls} --rounds {args.rounds} --concurrency {args.concurrency}"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -34,7 +35,7 @@ def main() -> None:
         if not mine:
             continue
         n = [r["portals"] for r in mine]
-        times.plot(n, [r["run_s"] for r in mine], "o" + style, color="C0", label=f"run wall, {database}")
+        times.plot(n, [run_seconds(r) for r in mine], "o" + style, color="C0", label=f"run wall, {database}")
         times.plot(n, [r["cpu_s"] for r in mine], "s" + style, color="C3", label=f"CPU floor, {database}")
         costs.plot(
             n, [r["cpu_ms_per_page"] for r in mine], "o" + style, color="C3", label=f"CPU ms/page, {database}"
@@ -54,6 +55,35 @@ def main() -> None:
     figure.tight_layout()
     figure.savefig(args.png, dpi=110)
     print(f"written {args.png}")
+    print(table(rows))
+
+
+def run_seconds(row: dict[str, Any]) -> float:
+    """The run's own time; results of the first version of bench/scale.py have only the process's."""
+    return float(row.get("run_s", row["wall_s"]))
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The results as the markdown table of docs/benchmarks.md."""
+    lines = [
+        "| portals | database | pages | run wall s | politeness floor s | CPU floor s | run / floor | CPU ms/page "
+        "| peak RSS MB | DB MB | blobs MB | journal MB | indicators s | load during |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["portals"], r["database"] != "sqlite")):
+        lines.append(
+            f"| {r['portals']} | {r['database']} | {r['pages']} | {run_seconds(r):.0f}{'' if 'run_s' in r else '*'} "
+            f"| {r['politeness_floor_s']:.0f} | {r['cpu_s']:.0f} "
+            f"| {run_seconds(r) / max(r['politeness_floor_s'], r['cpu_s']):.1f} | {r['cpu_ms_per_page']:.1f} | {r['peak_rss_mb']:.0f} "
+            f"| {r['db_mb']:.1f} | {r['blobs_mb']:.1f} | {r['journal_mb']:.1f} | {r['indicators_s']:.0f} "
+            f"| {r['load_before'].split()[0]} → {r['load_after'].split()[0]} |"
+        )
+    if any("run_s" not in r for r in rows):
+        lines.append("")
+        lines.append(
+            "\\* the process's wall time, start-up and closing summary included (the run's own was not recorded)."
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

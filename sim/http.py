@@ -349,8 +349,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve_in_thread(server: SiteServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+def serve_in_thread(server: SiteServer, poll_interval: float = 0.1) -> threading.Thread:
+    """Serve until shutdown(), which waits up to poll_interval for the loop to notice."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True
+    )
     thread.name = f"sim-{server.site.id}"
     thread.start()
     return thread
