@@ -123,5 +123,6 @@ def test_two_demo_runs_give_a_diff_in_the_web_app(tmp_path: Path) -> None:
                for family in text_string_to_metric_families(metrics.text) for s in family.samples}  # fmt: skip
     for outcome, count in outcomes.items():
         assert samples[("cchc_captures_total", (("outcome", outcome),))] == count
+    assert samples[("cchc_parse_failures_total", (("probe", "news"),))] == 0
     assert {p for (name, labels) in samples if name == "cchc_last_successful_run_timestamp_seconds"
             for _, p in labels} == {"news", "availability", "procedures", "service_stats"}  # fmt: skip
