@@ -3,6 +3,7 @@ the user unless -v asks for it. The database that is down is a real closed port 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -146,3 +147,27 @@ def test_short_options_mean_one_thing_across_verbs() -> None:
     assert seen["-p"] == {"probe"} and seen["-u"] == {"unit"} and seen["-f"] == {"fault"}
     assert seen["-F"] == {"format", "output_format"}  # `report`'s and `indicators`' output format
     assert seen["-o"] <= {"out", "out_file", "output", "out_dir", "warc"}  # the file or folder written
+
+
+def test_tables_keep_their_width_when_piped(tmp_path: Path) -> None:
+    """A table piped to a file or `cat` is never cut or wrapped at the terminal's (here: 60) columns."""
+    result = run_cchc(["units", "--all"], {"COLUMNS": "60"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if "phong-lao-dong-tbxh" in line)
+    assert "Phòng Lao động – Thương binh và Xã hội" in row and "https://thanhpho.tayninh.gov.vn" in row
+    assert len(row) > 60
+
+
+def test_units_lists_ids_names_kinds_and_portals_as_json(tmp_path: Path) -> None:
+    from cchc.settings import load_settings
+
+    result = run_cchc(["units", "--json"], {}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    settings = load_settings(CONFIG, environ={})
+    assert [r["id"] for r in rows] == [u.id for u in settings.units_in_inspection()]
+    first = settings.units_in_inspection()[0]
+    assert rows[0] | {"portal_url": None} == {"id": first.id, "name": first.name, "kind": first.kind,
+                                              "portal": first.portal, "portal_url": None, "inspected": True,
+                                              "valid_from": first.valid_from.isoformat(),
+                                              "valid_to": first.valid_to.isoformat() if first.valid_to else None}  # fmt: skip
