@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -50,6 +51,7 @@ def free_port() -> int:
         return int(held.getsockname()[1])
 
 
+@pytest.mark.timeout(2400)  # two whole demos: minutes each on a loaded machine
 def test_two_demo_runs_give_a_diff_in_the_web_app(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
