@@ -72,6 +72,8 @@ def bad_inputs(tmp: Path, closed_port: int) -> dict[str, tuple[list[str], dict[s
         "evidence timestamp": (["evidence", "timestamp", "--since", "x"], {}),
         "evidence bundle": (["evidence", "bundle", "-u", "phuong-33"], {}),
         "evidence check-bundle": (["evidence", "check-bundle", str(tmp / "missing.wacz")], {}),
+        "alerts test": (["alerts", "test"], {}),  # no channel configured
+        "alerts digest": (["alerts", "digest"], {}),
     }
 
 
@@ -104,6 +106,7 @@ def test_every_verb_says_one_line_for_bad_input(tmp_path: Path, closed_port: int
     assert "a-file" in said["indicators"]
     assert "web.token" in said["serve"] and "collector.contact" in said["discover"]
     assert not (tmp_path / "x.warc.gz").exists()
+    assert "alerts.webhook_url" in said["alerts test"] and results["alerts digest"].returncode == 1
 
 
 def test_verbose_adds_the_traceback(tmp_path: Path, closed_port: int) -> None:
