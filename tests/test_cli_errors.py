@@ -174,3 +174,25 @@ def test_units_lists_ids_names_kinds_and_portals_as_json(tmp_path: Path) -> None
                                               "portal": first.portal, "portal_url": None, "inspected": True,
                                               "valid_from": first.valid_from.isoformat(),
                                               "valid_to": first.valid_to.isoformat() if first.valid_to else None}  # fmt: skip
+
+
+def test_the_contact_rule_applies_only_to_real_hosts() -> None:
+    """The placeholder contact may crawl loopback (the simulation, by any loopback name), never a real host."""
+    from cchc.errors import ConfigError
+    from cchc.settings import load_settings
+    from cli.simlink import point_at
+    from cli.wiring import check_contact, is_loopback_url
+
+    assert all(map(is_loopback_url, ["http://127.0.0.1:28700", "http://localhost:8080/x", "http://[::1]:9/",
+                                     "http://127.9.9.9/", "http://sim.localhost/"]))  # fmt: skip
+    assert not any(map(is_loopback_url, ["https://thanhpho.tayninh.gov.vn", "http://127.evil.example/",
+                                         "http://10.0.0.1/"]))  # fmt: skip
+    settings = load_settings(CONFIG, environ={})
+    sites = [*("dvc_tinh", "motcua", "dvc_quocgia"), *(p.id for p in settings.portal)]
+    for host in ("127.0.0.1", "localhost", "[::1]"):
+        check_contact(point_at(settings, {s: f"http://{host}:{28700 + n}" for n, s in enumerate(sites)}))
+    one_real = {s: f"http://localhost:{28700 + n}" for n, s in enumerate(sites)} | {
+        "motcua": "https://motcua.example.vn"
+    }
+    with pytest.raises(ConfigError, match=r"motcua\.example\.vn"):
+        check_contact(point_at(settings, one_real))
