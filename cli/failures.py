@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 from typer import Abort, Exit
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click: its own classes
@@ -63,7 +64,14 @@ def describe(exc: BaseException, database_url: str | None = None) -> Failure:
     if isinstance(exc, OSError):
         target = exc.filename if exc.filename is not None else ""
         reason = exc.strerror or type(exc).__name__
-        hint = "; create the folder first" if isinstance(exc, FileNotFoundError) else ""
+        missing_folder = (
+            isinstance(exc, FileNotFoundError) and target and not Path(str(target)).parent.is_dir()
+        )
+        hint = (
+            f"; the folder {Path(str(target)).parent} does not exist: create it first"
+            if missing_folder
+            else ""
+        )
         return Failure([f"{target}: {reason}{hint}" if target else f"error: {reason}"], EXIT_ERROR)
     return Failure(
         [

@@ -465,6 +465,7 @@ def _demo_outputs(settings: Settings, figures: Any, out_dir: Path | None) -> Non
 
 def _demo_bundles(settings: Settings, table: Any, period: str) -> list[tuple[Path, str]]:
     """Each unit's signed, timestamped evidence bundle (WACZ) of the demo's period."""
+    from cli.progress import Steps
     from cli.wiring import timestamp_authorities
     from indicators import parse_period
     from reports.bundle import make_bundle
@@ -477,12 +478,15 @@ def _demo_bundles(settings: Settings, table: Any, period: str) -> list[tuple[Pat
     try:
         if store.checkpoint_needed():
             store.checkpoint(run_id=None, reason="bundle")
-        for unit in settings.units_in_inspection():
-            target = bundle_path(settings, unit.id, chosen)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            summary = make_bundle(settings, store.engine, store.blobs, store.signing_key(), [unit], chosen, target,
-                                  authorities, frame=table)  # fmt: skip
-            made.append((summary.path, store.signing_key().public_hex))
+        units = settings.units_in_inspection()
+        with Steps("evidence bundles", len(units)) as steps:
+            for unit in units:
+                target = bundle_path(settings, unit.id, chosen)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                summary = make_bundle(settings, store.engine, store.blobs, store.signing_key(), [unit], chosen, target,
+                                      authorities, frame=table)  # fmt: skip
+                made.append((summary.path, store.signing_key().public_hex))
+                steps.advance(unit.id)
     finally:
         store.close()
     return made

@@ -34,9 +34,6 @@ EXIT_LAYOUT_NOT_RECOGNISED = 3
 EXIT_COMPLETED_WITH_FAILURES = 3  # a page not read or a job failed: recorded, and said in the exit code
 EXIT_MATCHED_NONE = 4  # a probe's report rows matched none of our units: every figure of theirs is missing
 
-ProbeOption = ProbesOption
-UnitOption = UnitsOption
-
 
 def chosen_probes(names: Sequence[str] | None) -> list[Probe]:
     return [get_probe(str(n)) for n in names] if names else list(PROBES.values())
@@ -155,8 +152,8 @@ def summary_table(report: CrawlReport) -> Table:
 
 
 def crawl_command(
-    probe: ProbeOption = None,
-    unit: UnitOption = None,
+    probe: ProbesOption = None,
+    unit: UnitsOption = None,
     surprise: Annotated[
         bool, typer.Option(help="A surprise inspection: the run is marked surprise.")
     ] = False,
@@ -290,7 +287,7 @@ def parse_command(
         sys.stdout.write(json.dumps({"next": next_url}, ensure_ascii=False) + "\n")
 
 
-def reparse_command(probe: ProbeOption = None) -> None:
+def reparse_command(probe: ProbesOption = None) -> None:
     """Re-derive observations from stored evidence with the current parsers; earlier ones stay, by version."""
     from probes._reparse import reparse
 

@@ -3,6 +3,7 @@ the user unless -v asks for it. The database that is down is a real closed port 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -71,6 +72,8 @@ def bad_inputs(tmp: Path, closed_port: int) -> dict[str, tuple[list[str], dict[s
         "evidence timestamp": (["evidence", "timestamp", "--since", "x"], {}),
         "evidence bundle": (["evidence", "bundle", "-u", "phuong-33"], {}),
         "evidence check-bundle": (["evidence", "check-bundle", str(tmp / "missing.wacz")], {}),
+        "alerts test": (["alerts", "test"], {}),  # no channel configured
+        "alerts digest": (["alerts", "digest"], {}),
     }
 
 
@@ -103,6 +106,7 @@ def test_every_verb_says_one_line_for_bad_input(tmp_path: Path, closed_port: int
     assert "a-file" in said["indicators"]
     assert "web.token" in said["serve"] and "collector.contact" in said["discover"]
     assert not (tmp_path / "x.warc.gz").exists()
+    assert "alerts.webhook_url" in said["alerts test"] and results["alerts digest"].returncode == 1
 
 
 def test_verbose_adds_the_traceback(tmp_path: Path, closed_port: int) -> None:
@@ -146,3 +150,49 @@ def test_short_options_mean_one_thing_across_verbs() -> None:
     assert seen["-p"] == {"probe"} and seen["-u"] == {"unit"} and seen["-f"] == {"fault"}
     assert seen["-F"] == {"format", "output_format"}  # `report`'s and `indicators`' output format
     assert seen["-o"] <= {"out", "out_file", "output", "out_dir", "warc"}  # the file or folder written
+
+
+def test_tables_keep_their_width_when_piped(tmp_path: Path) -> None:
+    """A table piped to a file or `cat` is never cut or wrapped at the terminal's (here: 60) columns."""
+    result = run_cchc(["units", "--all"], {"COLUMNS": "60"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if "phong-lao-dong-tbxh" in line)
+    assert "Phòng Lao động – Thương binh và Xã hội" in row and "https://thanhpho.tayninh.gov.vn" in row
+    assert len(row) > 60
+
+
+def test_units_lists_ids_names_kinds_and_portals_as_json(tmp_path: Path) -> None:
+    from cchc.settings import load_settings
+
+    result = run_cchc(["units", "--json"], {}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    settings = load_settings(CONFIG, environ={})
+    assert [r["id"] for r in rows] == [u.id for u in settings.units_in_inspection()]
+    first = settings.units_in_inspection()[0]
+    assert rows[0] | {"portal_url": None} == {"id": first.id, "name": first.name, "kind": first.kind,
+                                              "portal": first.portal, "portal_url": None, "inspected": True,
+                                              "valid_from": first.valid_from.isoformat(),
+                                              "valid_to": first.valid_to.isoformat() if first.valid_to else None}  # fmt: skip
+
+
+def test_the_contact_rule_applies_only_to_real_hosts() -> None:
+    """The placeholder contact may crawl loopback (the simulation, by any loopback name), never a real host."""
+    from cchc.errors import ConfigError
+    from cchc.settings import load_settings
+    from cli.simlink import point_at
+    from cli.wiring import check_contact, is_loopback_url
+
+    assert all(map(is_loopback_url, ["http://127.0.0.1:28700", "http://localhost:8080/x", "http://[::1]:9/",
+                                     "http://127.9.9.9/", "http://sim.localhost/"]))  # fmt: skip
+    assert not any(map(is_loopback_url, ["https://thanhpho.tayninh.gov.vn", "http://127.evil.example/",
+                                         "http://10.0.0.1/"]))  # fmt: skip
+    settings = load_settings(CONFIG, environ={})
+    sites = [*("dvc_tinh", "motcua", "dvc_quocgia"), *(p.id for p in settings.portal)]
+    for host in ("127.0.0.1", "localhost", "[::1]"):
+        check_contact(point_at(settings, {s: f"http://{host}:{28700 + n}" for n, s in enumerate(sites)}))
+    one_real = {s: f"http://localhost:{28700 + n}" for n, s in enumerate(sites)} | {
+        "motcua": "https://motcua.example.vn"
+    }
+    with pytest.raises(ConfigError, match=r"motcua\.example\.vn"):
+        check_contact(point_at(settings, one_real))

@@ -57,12 +57,16 @@ class EvidenceCollector(Collector):
             failures = CounterMetricFamily(
                 "cchc_parse_failures", "Pages not recognised by a parser.", labels=["probe"]
             )
-            for probe, count in session.exec(
-                select(ParseFailure.probe, func.count()).group_by(col(ParseFailure.probe))
-            ).all():
-                failures.add_metric([probe], count)
+            counted = dict(
+                session.exec(select(ParseFailure.probe, func.count()).group_by(col(ParseFailure.probe))).all()
+            )
+            last, ran = self._last_runs(session)
+            for probe in sorted(
+                ran | set(counted)
+            ):  # a probe that ran without a failure counts 0, not nothing
+                failures.add_metric([probe], counted.get(probe, 0))
             yield failures
-            yield self._last_runs(session)
+            yield last
             yield from self._lease(session)
             snapshots = session.exec(select(func.count()).select_from(Snapshot)).one()
             blobs, raw, stored = session.exec(
@@ -80,20 +84,21 @@ class EvidenceCollector(Collector):
         yield size
         yield from self._verify()
 
-    def _last_runs(self, session: Session) -> Metric:
+    def _last_runs(self, session: Session) -> tuple[Metric, set[str]]:
+        """The newest completed run of each probe, and every probe any recent run included."""
         last = GaugeMetricFamily("cchc_last_successful_run_timestamp_seconds",
                                  "End of the newest completed run that included the probe.", labels=["probe"])  # fmt: skip
         newest: dict[str, datetime] = {}
-        runs = session.exec(
-            select(Run).where(Run.status == "completed").order_by(col(Run.finished_at).desc()).limit(500)
-        ).all()
+        runs = session.exec(select(Run).order_by(col(Run.started_at).desc()).limit(500)).all()
+        ran: set[str] = set()
         for run in runs:
-            for probe in run.probes:
-                if run.finished_at is not None:
-                    newest.setdefault(probe, run.finished_at)
+            ran |= set(run.probes)
+            if run.status == "completed" and run.finished_at is not None:
+                for probe in run.probes:
+                    newest[probe] = max(newest.get(probe, run.finished_at), run.finished_at)
         for probe, moment in sorted(newest.items()):
             last.add_metric([probe], moment.timestamp())
-        return last
+        return last, ran
 
     def _lease(self, session: Session) -> Iterator[Metric]:
         lease = session.get(DaemonLease, LEASE_NAME)
