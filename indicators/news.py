@@ -418,7 +418,9 @@ def _changes(unit: Unit, latest: list[_Walk], previous: list[_Walk], now: dict[i
     if not previous:
         return []
     before = _merged(previous)
-    after = {pid: now[pid] for w in latest for pid in w.posts if pid in now}
+    # Only categories walked both times: a category first walked now has no "before" to differ from.
+    compared = {w.category for w in previous}
+    after = {pid: now[pid] for w in latest if w.category in compared for pid in w.posts if pid in now}
     walked_before = min(w.at for w in previous).astimezone(VN_TZ)
     walked_after = max(w.at for w in latest).astimezone(VN_TZ)
     first_pages = [w.page_snapshots[0] for w in latest]
