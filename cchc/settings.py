@@ -545,6 +545,9 @@ class SimSettings(_Section):
     # "public": the simulated APIs send only the fields portals.md marks as seen publicly (the real portals may
     # send no more); "full": also the fields we assume (MaThuTuc, TenLinhVuc, the procedure detail endpoint).
     contract: Literal["full", "public"] = "full"
+    # The simulated NukeViet sites' settings (docs/news.md): "install", every site as installed; "random", each
+    # site's drawn from the seed (`cchc demo` always draws them).
+    nukeviet_settings: Literal["install", "random"] = "install"
     faults: list[SimFault] = []
 
 

@@ -14,8 +14,8 @@ import pandas as pd
 import tomli_w
 
 from cchc.settings import Settings
-from sim import CitySpec, FaultSpec, PortalSpec, UnitSpec, WorldSpec
-from sim.spec import DVC_SITE, MOTCUA_SITE, NATIONAL_SITE
+from sim import CitySpec, FaultSpec, PortalSpec, SiteSettings, UnitSpec, WorldSpec
+from sim.spec import DVC_SITE, MOTCUA_SITE, NATIONAL_SITE, drawn_site_settings
 
 
 def world_spec(settings: Settings, extra_faults: Iterable[FaultSpec] = ()) -> WorldSpec:
@@ -70,6 +70,9 @@ def world_spec(settings: Settings, extra_faults: Iterable[FaultSpec] = ()) -> Wo
                 successor=p.successor,
                 valid_from=p.valid_from,
                 valid_to=p.valid_to,
+                site=drawn_site_settings(settings.sim.seed, p.id, tuple(p.categories))
+                if settings.sim.nukeviet_settings == "random"
+                else SiteSettings(),
             )
             for p in settings.portal
         ),

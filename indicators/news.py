@@ -72,6 +72,16 @@ class _Walk:
     zones: dict[int, tuple[str, ...]]  # page → the zones its dates may have been printed in; (): undecided
 
 
+@dataclass(frozen=True)
+class _Row:
+    """A news_post observation, in the order its page shows the posts (the order they were stored in)."""
+
+    id: int
+    snapshot_id: int
+    text: str
+    attributes: dict[str, Any]
+
+
 def _frame(obs: pd.DataFrame, metric: str) -> pd.DataFrame:
     return obs[obs["metric"] == metric]
 
@@ -95,7 +105,13 @@ def _walks(obs: pd.DataFrame, settings: Settings) -> dict[tuple[str, str], list[
     articles = _frame(obs, "news_article").sort_values("seq")
     feed = _frame(obs, "news_feed_item")
     # Within one snapshot, observations are stored in the order the page shows the posts.
-    posts_by_snapshot = {int(k): g.sort_values("id") for k, g in posts.groupby("snapshot_id")}
+    posts_by_snapshot: dict[int, list[_Row]] = {}
+    for row in sorted(
+        zip(posts["id"], posts["snapshot_id"], posts["text"], posts["attributes"], strict=True)
+    ):
+        posts_by_snapshot.setdefault(int(row[1]), []).append(
+            _Row(int(row[0]), int(row[1]), str(row[2] or ""), row[3])
+        )
     keyed = pages.assign(
         portal=pages["attributes"].map(lambda a: str(a.get("portal"))),
         category=pages["attributes"].map(lambda a: str(a.get("category"))),
@@ -143,7 +159,7 @@ def _known_times(articles: pd.DataFrame, feed: pd.DataFrame, portal: str, run_id
     return _Known(by_post, hours, _zones_agreeing(frozenset(refs)) if refs else ())
 
 
-def _walk(portal: str, category: str, run_id: int, rows: pd.DataFrame, posts_by_snapshot: dict[int, pd.DataFrame],
+def _walk(portal: str, category: str, run_id: int, rows: pd.DataFrame, posts_by_snapshot: dict[int, list[_Row]],
           known: _Known, settings: Settings) -> _Walk | None:  # fmt: skip
     ordered = rows.sort_values(["page", "seq"]).drop_duplicates("page")
     contiguous = []
@@ -154,7 +170,7 @@ def _walk(portal: str, category: str, run_id: int, rows: pd.DataFrame, posts_by_
     if not contiguous:
         return None
     at = min(r.fetched_at for r in contiguous).to_pydatetime()
-    page_posts = {r.page: posts_by_snapshot.get(int(r.snapshot_id), pd.DataFrame()) for r in contiguous}
+    page_posts = {r.page: posts_by_snapshot.get(int(r.snapshot_id), []) for r in contiguous}
     zones = {page: _page_zone(page, frame, known) for page, frame in page_posts.items()}
     last = contiguous[-1].attributes
     reached_end = last.get("next") is None or bool(last.get("wrapped"))
@@ -162,7 +178,7 @@ def _walk(portal: str, category: str, run_id: int, rows: pd.DataFrame, posts_by_
     posts: dict[int, _Post] = {}
     undated = 0
     for page, frame in page_posts.items():
-        for r in frame.itertuples():
+        for r in frame:
             a = r.attributes
             if a.get("post_id") is None:
                 continue
@@ -192,13 +208,13 @@ def _walk(portal: str, category: str, run_id: int, rows: pd.DataFrame, posts_by_
                  [int(r.id) for r in contiguous], [int(r.snapshot_id) for r in contiguous], posts, undated, zones)  # fmt: skip
 
 
-def _stopped_in_order(page_posts: dict[int, pd.DataFrame], since: date) -> bool:
+def _stopped_in_order(page_posts: dict[int, list[_Row]], since: date) -> bool:
     """Whether a walk that stopped before the end saw everything since `since`: a list newest first, every post
     dated, each page's first (possibly featured) post aside, reaching a post before `since`."""
     previous: str | None = None
     last: list[str] = []
     for _page, frame in sorted(page_posts.items()):
-        listed = [a.get("listed") for a in frame["attributes"]][1:]
+        listed = [r.attributes.get("listed") for r in frame][1:]
         if any(v is None for v in listed):
             return False
         for value in listed:
@@ -209,12 +225,12 @@ def _stopped_in_order(page_posts: dict[int, pd.DataFrame], since: date) -> bool:
     return bool(last) and min(last)[:10] < (since - STOP_MARGIN).isoformat()
 
 
-def _page_zone(page: int, frame: pd.DataFrame, known: _Known) -> tuple[str, ...]:
+def _page_zone(page: int, frame: list[_Row], known: _Known) -> tuple[str, ...]:
     """The time zones (IANA names) a page may have printed its dates in: those that agree with every post of
     the page whose true time is known. Pages past NukeViet's cache window are rendered for us, as the articles
     are. Empty: undecided."""
     refs: set[tuple[datetime, int]] = set()
-    for a in frame["attributes"] if len(frame) else []:
+    for a in (r.attributes for r in frame):
         if a.get("listed") is None or a.get("post_id") is None:
             continue
         listed = datetime.fromisoformat(str(a["listed"]))
@@ -237,11 +253,12 @@ def _page_zone(page: int, frame: pd.DataFrame, known: _Known) -> tuple[str, ...]
 
 @lru_cache(maxsize=4096)
 def _zones_agreeing(refs: frozenset[tuple[datetime, int]]) -> tuple[str, ...]:
-    """Every zone whose offset at each instant (UTC) is the one seen there."""
+    """Every IANA zone whose offset at each instant (UTC) is the one seen there."""
+    ordered = sorted(refs)
     return tuple(
         name
-        for name in _ZONES
-        if all(_offset(ZoneInfo(name), instant) == minutes for instant, minutes in refs)
+        for name, zone in _all_zones().items()
+        if all(_offset(zone, at) == minutes for at, minutes in ordered)
     )
 
 
@@ -250,7 +267,10 @@ def _offset(zone: ZoneInfo, utc_naive: datetime) -> int:
     return int(offset.total_seconds() // 60) if offset is not None else 0
 
 
-_ZONES = tuple(sorted(available_timezones()))
+@lru_cache(maxsize=1)
+def _all_zones() -> dict[str, ZoneInfo]:
+    """Every IANA zone, loaded once and kept (ZoneInfo's own cache lets unused zones go)."""
+    return {name: ZoneInfo(name) for name in sorted(available_timezones())}
 
 
 def _post_time(a: dict[str, Any], zones: tuple[str, ...], known: _Known, pid: int
@@ -262,7 +282,8 @@ def _post_time(a: dict[str, Any], zones: tuple[str, ...], known: _Known, pid: in
             return _local(known.articles[pid][0]), None
         return None, None
     listed = datetime.fromisoformat(str(a["listed"]))
-    candidates = {listed.replace(tzinfo=ZoneInfo(z)).astimezone(VN_TZ) for z in zones}
+    known_zones = _all_zones()
+    candidates = {listed.replace(tzinfo=known_zones[z]).astimezone(VN_TZ) for z in zones}
     if len(candidates) == 1:
         return candidates.pop(), None
     # Zones run from UTC-12 to UTC+14: the local time lies between these.
@@ -397,7 +418,9 @@ def _changes(unit: Unit, latest: list[_Walk], previous: list[_Walk], now: dict[i
     if not previous:
         return []
     before = _merged(previous)
-    after = {pid: now[pid] for w in latest for pid in w.posts if pid in now}
+    # Only categories walked both times: a category first walked now has no "before" to differ from.
+    compared = {w.category for w in previous}
+    after = {pid: now[pid] for w in latest if w.category in compared for pid in w.posts if pid in now}
     walked_before = min(w.at for w in previous).astimezone(VN_TZ)
     walked_after = max(w.at for w in latest).astimezone(VN_TZ)
     first_pages = [w.page_snapshots[0] for w in latest]
@@ -443,11 +466,11 @@ def _zone_notes(unit: Unit, latest: list[_Walk]) -> list[NewsFinding]:
     """Pages printed in another zone than Vietnam's (a byCountry site's cache): corrected, and said so."""
     notes: list[NewsFinding] = []
     for walk in latest:
-        foreign = sorted(p for p, z in walk.zones.items() if z and not any(_same_as_vietnam(n) for n in z))
+        foreign = sorted(p for p, z in walk.zones.items() if z and "Asia/Ho_Chi_Minh" not in z)
         if not foreign:
             continue
         at = walk.at.astimezone(UTC).replace(tzinfo=None)
-        offsets = sorted({_offset(ZoneInfo(z), at) for z in walk.zones[foreign[0]]})
+        offsets = sorted({_offset(_all_zones()[z], at) for z in walk.zones[foreign[0]]})
         shown = ", ".join(f"UTC{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in offsets)
         text = (f"Chuyên mục {walk.category}: trang {', '.join(map(str, foreign))} in giờ theo múi {shown}, không "
                 "phải giờ Việt Nam (bộ nhớ đệm của trang được tạo cho khách ở nước ngoài); ngày đăng đã được quy "
@@ -455,10 +478,6 @@ def _zone_notes(unit: Unit, latest: list[_Walk]) -> list[NewsFinding]:
         snaps = [walk.page_snapshots[p - 1] for p in foreign if p - 1 < len(walk.page_snapshots)]
         notes.append(NewsFinding(unit.id, "zone", "", None, text, snaps, []))
     return notes
-
-
-def _same_as_vietnam(name: str) -> bool:
-    return name in ("Asia/Ho_Chi_Minh", "Asia/Saigon")
 
 
 def findings_frame(findings: Sequence[NewsFinding]) -> pd.DataFrame:

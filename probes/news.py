@@ -136,14 +136,14 @@ class NewsProbe:
                     articles[str(post.attributes["url"])] = None
             dated = [p for p in posts if p.attributes["listed"] is not None]
             # A page of the cache window may be in a foreign zone: its newest and oldest posts' true times (the
-            # feed's, else their articles') tell which, summer or winter time included. The first page after the
-            # window tells the zone the site renders for us, which later pages share.
+            # feed's, else their articles') tell which, summer or winter time included. Later pages are rendered
+            # for us, in the zone of any article (articles are never cached): one is read if none was.
             if dated and page <= CACHED_PAGES:
                 ends = sorted(dated, key=lambda p: str(p.attributes["listed"]))
                 for end in (ends[0], ends[-1]):
                     if end.attributes["post_id"] not in in_feed:
                         articles[str(end.attributes["url"])] = None
-            elif dated and page == CACHED_PAGES + 1:
+            elif dated and page == CACHED_PAGES + 1 and not articles:
                 articles[str(dated[-1].attributes["url"])] = None
             listed = [str(p.attributes["listed"]) for p in posts[1:] if p.attributes["listed"] is not None]
             for value in listed:

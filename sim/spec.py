@@ -6,6 +6,7 @@ tests translate the project's settings into a WorldSpec.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -106,6 +107,27 @@ class SiteSettings:
 
     def view(self, category: str) -> str:
         return dict(self.views).get(category, "viewcat_page_new")
+
+
+FOREIGN_ZONES = ("Asia/Tokyo", "Europe/Berlin", "America/New_York", "Australia/Sydney")
+
+
+def drawn_site_settings(seed: int, portal_id: str, categories: tuple[str, ...]) -> SiteSettings:
+    """A site's NukeViet settings drawn from the seed (the demo's): each departs from the install default now
+    and then, so that a demo crawl meets a few of them."""
+    rng = random.Random(f"{seed}:site-settings:{portal_id}")
+    views = ("viewcat_page_old", "viewcat_list_new", "viewcat_grid_new")
+    return SiteSettings(
+        per_page=rng.choice((20, 20, 20, 10, 15, 30)),
+        views=tuple((c, rng.choice(views)) for c in categories if rng.random() < 0.15),
+        featured=tuple(c for c in categories if rng.random() < 0.2),
+        order_by_weight=rng.random() < 0.25,
+        multi_category=rng.random() < 0.3,
+        foreign_zone=rng.choice(FOREIGN_ZONES) if rng.random() < 0.25 else None,
+        rewrite_off=rng.random() < 0.2,
+        empty_categories=(rng.choice(categories),) if len(categories) > 1 and rng.random() < 0.15 else (),
+        edits=rng.random() < 0.5,
+    )
 
 
 @dataclass(frozen=True)

@@ -128,15 +128,16 @@ def test_reparse_rederives_and_keeps_earlier_versions(sim_config: Path) -> None:
     try:
         before = observations(store)
         newer = NewsProbe()
-        newer.version = "2"  # a parser improved: its observations come beside the old ones
+        current, improved = NewsProbe.version, str(int(NewsProbe.version) + 1)
+        newer.version = improved  # a parser improved: its observations come beside the old ones
         counts = reparse(settings, store, [newer])
         after = observations(store)
         assert counts.observations == len(before) and len(after) == 2 * len(before)
-        old = sorted((o.metric, o.period, o.text) for o in after if o.parser_version == "1")
-        new = sorted((o.metric, o.period, o.text) for o in after if o.parser_version == "2")
+        old = sorted((o.metric, o.period, o.text) for o in after if o.parser_version == current)
+        new = sorted((o.metric, o.period, o.text) for o in after if o.parser_version == improved)
         assert old == new
         with Session(store.engine) as session:
-            assert {o.parser_version for o in session.exec(select(Observation)).all()} == {"1", "2"}
+            assert {o.parser_version for o in session.exec(select(Observation)).all()} == {current, improved}
     finally:
         store.close()
 

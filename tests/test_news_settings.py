@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from probe_helpers import observations, open_test_store, parse_failures, pointed, run_probes
+from probe_helpers import observations, open_test_store, parse_failures, pointed, run_probes, stored_in
 
 from cchc.settings import Settings
 from cli.simlink import world_spec
@@ -104,6 +104,31 @@ def test_all_settings_together_then_edits_give_the_truth_and_name_each_edited_po
     for finding in result.findings:
         assert finding.snapshot_ids and finding.text
     assert load_failures(store.engine).empty
+    assert_findings_are_shown(stored_in(target, tmp_path), store, [e for e in edits if e.portal == WARD])
+
+
+def assert_findings_are_shown(settings: Settings, store: Any, edits: list[Any]) -> None:
+    """Each edited post is named, with its snapshots, by `cchc indicators`, the unit's web page and the
+    pre-visit summary of the year."""
+    from fastapi.testclient import TestClient
+
+    import indicators
+    from cli.indicators import news_finding_lines
+    from reports import build_summary
+    from web.app import create_app
+
+    frame = indicators.table("2023", settings=settings, units=[WARD])
+    lines = news_finding_lines(settings, frame)
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        page = client.get(f"/units/{WARD}", params={"period": "2023"})
+    assert page.status_code == 200
+    summary = build_summary(settings, WARD, period="2023", engine=store.engine, blobs=store.blobs)
+    flags = [f for f in summary.section("II").red_flags() if f.indicator == "news_changes"]
+    for edit in edits:
+        named = f"Bài {edit.post_id} "
+        assert any(named in line and "bản chụp #" in line for line in lines), edit
+        assert named in page.text, edit
+        assert any(named in f.text and f.snapshot_ids for f in flags), edit
 
 
 def test_a_pinned_old_post_does_not_end_a_walk_that_stops_at_since(

@@ -3,7 +3,9 @@
 Reproduces what a real 4.5.05 install does (../shared/docs/portals.md, appendix): list dates with seconds,
 a featured first item, "Các tin khác" and "Tin xem nhiều" links that are not the page's posts, the unclosed
 <li> after the active page, /page-N/ with a trailing slash, 301 to page 1 past the last page, a one-hour
-cache that drops <link rel="next">, RSS dates printed with the month in the minutes field, escaped titles.
+cache that drops <link rel="next">, RSS dates printed with the month in the minutes field, escaped titles,
+an empty category as an empty div.news_column. Per-site NukeViet settings (sim.spec.SiteSettings) change how
+posts are shown, never which exist: docs/news.md.
 """
 
 from __future__ import annotations
