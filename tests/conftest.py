@@ -161,4 +161,3 @@ def sim_fetch_policy(sim: Simulation, **overrides: Any) -> Any:
     }
     values.update(overrides)
     return FetchPolicy(**values)
-
