@@ -24,11 +24,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-# Two workers (one a core; `make test PYTEST_WORKERS=0` runs in one process). loadgroup keeps the modules that
-# tests/conftest.py names together on one worker and spreads every other test.
+# Two workers, one a core (`make test PYTEST_WORKERS=0` runs in one process). loadscope keeps a module's tests on
+# one worker, so a module fixture (a crawl, a bundle, a served app) is built once. (loadgroup would spread the
+# rest, but pytest 9.2 ignores the xdist_group marks of pytest-xdist 3.8: it renames no node id any more.)
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP) $(PYWB_STAMP) system-deps
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: found " + sys.version.split()[0])'

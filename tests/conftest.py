@@ -161,25 +161,3 @@ def sim_fetch_policy(sim: Simulation, **overrides: Any) -> Any:
     }
     values.update(overrides)
     return FetchPolicy(**values)
-
-
-# Under pytest-xdist (`make test` runs `--dist loadgroup`), the tests of these modules stay on one worker: each
-# builds an expensive module fixture (a crawl, a bundle, a served app) that a split would build twice. Every
-# other test goes wherever a worker is free; each has its own database, folders and ports, so any two may run
-# at once.
-KEPT_TOGETHER = {
-    "test_bundle.py",
-    "test_evidence_warc.py",
-    "test_indicators.py",
-    "test_probe_procedures.py",
-    "test_reports.py",
-    "test_web.py",
-    "test_web_hardening.py",
-}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.name in KEPT_TOGETHER and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))

@@ -48,11 +48,13 @@ def test_sigkill_at_random_moments_ten_times(
     rng = random.Random(20230526)
     for _ in range(10):
         worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
-        assert worker.stdout is not None and worker.stdout.readline() == b"open\n"  # its store is open
-        time.sleep(rng.uniform(0.0, 2.0))  # a random moment of its crawl
-        assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
+        try:
+            assert worker.stdout is not None and worker.stdout.readline() == b"open\n"  # its store is open
+            time.sleep(rng.uniform(0.0, 2.0))  # a random moment of its crawl
+            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+        finally:  # killed whatever happens: an interrupted test left it crawling for good
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=30)
         engine = open_database(database_url)
         report = verify(engine, LocalBlobStore(blob_dir, durable=False))
         engine.dispose()

@@ -84,10 +84,11 @@ def daemon(config: Path, log: Path, *args: str) -> Iterator[subprocess.Popen[byt
 
 def stop(process: subprocess.Popen[bytes]) -> int:
     process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=30)
+    return process.wait(timeout=120)
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    # The deadlines are generous: at a load of 50 on 2 cores, a crawl's process took over a minute to finish.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -127,7 +128,7 @@ def test_jobs_fire_on_schedule_and_persist_across_a_restart(
     config = daemon_config(settings, simulation, database_url, tmp_path, [every(2)])
     log = tmp_path / "daemon.log"
     with daemon(config, log) as first:
-        wait_until(lambda: len(job_runs(engine, status="ok")) >= 2, 60, "two runs of the job")
+        wait_until(lambda: len(job_runs(engine, status="ok")) >= 2, 180, "two runs of the job")
         assert stop(first) == 0
     done = job_runs(engine, status="ok")
     assert all(r.scheduled_for.second % 2 == 0 and r.run_id for r in done)
@@ -135,7 +136,7 @@ def test_jobs_fire_on_schedule_and_persist_across_a_restart(
         stored = connection.execute(sa.text("SELECT id FROM apscheduler_jobs")).scalars().all()
     assert stored == ["probe:availability"]
     with daemon(config, log) as second:
-        wait_until(lambda: len(job_runs(engine, status="ok")) >= len(done) + 2, 60, "runs after the restart")
+        wait_until(lambda: len(job_runs(engine, status="ok")) >= len(done) + 2, 180, "runs after the restart")
         assert stop(second) == 0
     with Session(engine) as session:
         runs = session.exec(select(Run).where(Run.trigger == "schedule")).all()
@@ -147,7 +148,7 @@ def test_a_second_daemon_is_refused_then_takes_over_when_the_lease_expires(
 ) -> None:
     config = daemon_config(settings, simulation, database_url, tmp_path, [every(2)])
     with daemon(config, tmp_path / "a.log") as first:
-        holder_a = wait_until(lambda: _holder(engine), 30, "the first daemon's lease")
+        holder_a = wait_until(lambda: _holder(engine), 120, "the first daemon's lease")
         refused = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "run", "--no-standby"],
                                  capture_output=True, text=True, timeout=60, cwd=REPO)  # fmt: skip
         assert (
@@ -166,8 +167,8 @@ def test_a_second_daemon_is_refused_then_takes_over_when_the_lease_expires(
             assert {r.holder for r in job_runs(engine)} == {holder_a}
             first.send_signal(signal.SIGKILL)  # the holder dies without releasing its lease
             first.wait()
-            holder_b = wait_until(lambda: (h := _holder(engine)) != holder_a and h, 30, "the takeover")
-            wait_until(lambda: any(r.holder == holder_b and r.status == "ok" for r in job_runs(engine)), 60,
+            holder_b = wait_until(lambda: (h := _holder(engine)) != holder_a and h, 120, "the takeover")
+            wait_until(lambda: any(r.holder == holder_b and r.status == "ok" for r in job_runs(engine)), 180,
                        "a run by the second daemon")  # fmt: skip
             assert stop(second) == 0
 
@@ -184,12 +185,12 @@ def test_sigterm_in_the_middle_of_a_crawl_leaves_the_evidence_verifiable(
     with make_simulation(FaultSpec("phuong-1", "slow", delay_s=0.4, path="/vi/news/")) as sim:
         config = daemon_config(settings, sim, database_url, tmp_path, [every(2, "news")])
         with daemon(config, tmp_path / "daemon.log") as process:
-            wait_until(lambda: job_runs(engine, status="running"), 60, "a crawl in progress")
+            wait_until(lambda: job_runs(engine, status="running"), 180, "a crawl in progress")
             # Mid-crawl means evidence already kept: wait for the run's first snapshot, however slow the machine.
-            wait_until(lambda: stored_snapshots(engine) > 0, 60, "the crawl's first stored snapshot")
+            wait_until(lambda: stored_snapshots(engine) > 0, 180, "the crawl's first stored snapshot")
             started = time.monotonic()
             assert stop(process) == 0
-            assert time.monotonic() - started < 30
+            assert time.monotonic() - started < 60  # the 8 s grace, with a loaded machine's slack
     with Session(engine) as session:
         runs = session.exec(select(Run)).all()
     assert (
@@ -219,10 +220,10 @@ def test_a_hung_job_is_killed_at_its_timeout_and_does_not_block_the_others(
         config.write_text(text.replace("total_timeout_s = 90.0", "total_timeout_s = 900.0"), encoding="utf-8")
         with daemon(config, tmp_path / "daemon.log") as process:
             timed_out = wait_until(
-                lambda: job_runs(engine, "probe:availability", "timeout"), 90, "the timeout"
+                lambda: job_runs(engine, "probe:availability", "timeout"), 270, "the timeout"
             )
             wait_until(
-                lambda: len(job_runs(engine, "probe:news", "ok")) >= 2, 90, "news runs during the hang"
+                lambda: len(job_runs(engine, "probe:news", "ok")) >= 2, 270, "news runs during the hang"
             )
             assert stop(process) == 0
     assert timed_out[0].detail == "killed at its timeout of 20 s"
@@ -244,7 +245,7 @@ def test_fire_times_missed_while_down_are_reported_and_run_once_within_grace(
     config = daemon_config(settings, simulation, database_url, tmp_path, [every(4)], misfire_grace_s=grace_s)
     log = tmp_path / "daemon.log"
     with daemon(config, log) as first:
-        wait_until(lambda: job_runs(engine, status="ok"), 60, "a first run")
+        wait_until(lambda: job_runs(engine, status="ok"), 180, "a first run")
         assert stop(first) == 0
     before = len(job_runs(engine))
     time.sleep(8.5)  # wall time, not machine speed: at least two fire times pass with no daemon
@@ -254,15 +255,15 @@ def test_fire_times_missed_while_down_are_reported_and_run_once_within_grace(
     with daemon(config, log) as second:
         # What the second daemon found missed while no daemon ran (the first may have recorded fire times its
         # own slow job made it miss: those are not this test's).
-        missed = wait_until(lambda: _missed(engine, since=restarted), 60, "the missed fire times")
+        missed = wait_until(lambda: _missed(engine, since=restarted), 180, "the missed fire times")
         latest = max(missed, key=lambda m: m.scheduled_for)
         # How old the latest missed time was when the daemon looked decides, whatever the machine's speed.
         within = latest.detected_at - latest.scheduled_for <= timedelta(seconds=grace_s)
         if within:
             wait_until(
-                lambda: _runs_for(engine, latest.scheduled_for), 60, "the run of the latest missed time"
+                lambda: _runs_for(engine, latest.scheduled_for), 180, "the run of the latest missed time"
             )
-        wait_until(lambda: len(job_runs(engine)) > before, 60, "a run after the restart")
+        wait_until(lambda: len(job_runs(engine)) > before, 180, "a run after the restart")
         assert stop(second) == 0
     assert len(missed) >= 2 and {m.reason for m in missed} == {"no daemon was scheduling"}
     assert latest.action == (
@@ -293,7 +294,7 @@ def test_status_shows_lease_jobs_runs_and_evidence_size(
 ) -> None:
     config = daemon_config(settings, simulation, database_url, tmp_path, [every(2)])
     with daemon(config, tmp_path / "daemon.log") as process:
-        wait_until(lambda: job_runs(engine, status="ok"), 60, "a run")
+        wait_until(lambda: job_runs(engine, status="ok"), 180, "a run")
         result = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "status"],
                                 capture_output=True, text=True, timeout=60, cwd=REPO, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
         assert stop(process) == 0
