@@ -119,6 +119,16 @@ class SummaryInputs:
         """Each month of the period: the unit's published 766 group scores against the public counts."""
         return reconcile(self.raw, [unit], self.definitions, period.months, tables=self.table)
 
+    def compared(self, period: Period) -> pd.DataFrame:
+        """The period's table with the same period a year earlier beside it (previous_points, change), for every
+        unit at once: the previous inspection's figures, computed once for a batch of summaries."""
+        key = f"compared:{period.key}"
+        if key not in self._tables:
+            self._tables[key] = indicators.with_previous(
+                self.table(period), self.raw, self.units, self.definitions, period
+            )
+        return self._tables[key]
+
     def table(self, period: Period) -> pd.DataFrame:
         """The indicator table of a period for every unit (ranks are within the tier), computed once."""
         if period.key not in self._tables:

@@ -822,10 +822,11 @@ class _Builder:
     def _changes(self) -> FactTable:
         """Plan II.2.c: each indicator's points beside the previous period's (where the rule set covers it) and
         the same period a year earlier, the previous inspection's, scored under today's rule set."""
-        from indicators import previous_period, with_previous
+        from indicators import previous_period
 
         mine = self.rows[self.rows["scoring"] != "total"]
-        year = with_previous(mine, self.inputs.raw, [self.unit], self.inputs.definitions, self.period)
+        compared = self.inputs.compared(self.period)
+        year = compared[(compared["unit"] == self.unit.id) & (compared["scoring"] != "total")]
         last = dict(zip(year["indicator"], year["previous_points"], strict=True))
         last_key = str(year["previous_period"].iloc[0]) if len(year) else ""
         before_key = previous_period(self.period)

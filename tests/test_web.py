@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import http.server
+import re
 import socket
 import threading
 import time
@@ -161,11 +162,13 @@ def test_a_units_page_keeps_the_two_766_figures_apart_and_shows_a_contradicted_p
     server: str, truth: dict[str, Any]
 ) -> None:
     html = httpx.get(server + "/units/phuong-3", timeout=120).text
-    published = html.split('id="total-TOTAL_766"')[1].split("</p>")[0]
+    published = html.split('id="total-TOTAL_766"')[1].split("</tr>")[0]
     assert "Chỉ số 766 (Cổng DVCQG công bố)" in published and "/ 100" in published and "hạng" in published
-    check = html.split('id="total-CHECK_766"')[1].split("</p>")[0]
+    check = html.split('id="total-CHECK_766"')[1].split("</tr>")[0]
     assert "Điểm 766 kiểm chứng được" in check and "điểm tính được" in check
-    assert "/ 100" not in check and "hạng" not in check and "Tốt" not in check
+    assert "/ 100" not in check and "Tốt" not in check and "Khá" not in check
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", check, re.S)
+    assert "không xếp loại" in cells[3] and cells[4].strip() == "—"  # no grade, no rank
     planted = [d for d in truth["i766_discrepancies"] if d["unit"] == "phuong-3" and d["period"] < "2023-09"]
     assert planted, "the simulation's seed plants a discrepancy for this ward in the default period"
     section = html.split('id="reconciliation"')[1]
