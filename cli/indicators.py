@@ -67,10 +67,10 @@ def indicators_command(
         for line in news_finding_lines(settings, frame):
             out.print(line, markup=False)
         return
-    err.print(said, markup=False)  # stdout may be the CSV or JSON itself
     if fmt in ("xlsx", "parquet") and out_file is None:
         raise typer.BadParameter(f"--format {fmt} needs --out FILE", param_hint="--out")
     write(frame, fmt, out_file)
+    err.print(said, markup=False)  # stdout may be the CSV or JSON itself; a failure above stays one line
     if out_file is not None:
         out.print(
             f"{len(frame)} rows ({frame['unit'].nunique()} units, period {frame['period'].iloc[0]}) written to {out_file}"
@@ -151,6 +151,7 @@ def write(frame: pd.DataFrame, fmt: str, target: Path | None) -> None:
 def write_xlsx(frame: pd.DataFrame, target: Path) -> None:
     """The table for inspectors: Vietnamese headers (the codes stay in their own "Mã" columns), reasons and
     statuses in Vietnamese, headers frozen and filters on; "Nguồn" lists each row's observations and snapshots."""
+    import pandas as pd
     from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
     from reports import vi
