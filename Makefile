@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 # rest, but pytest 9.2 ignores the xdist_group marks of pytest-xdist 3.8: it renames no node id any more.)
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP) $(PYWB_STAMP) system-deps
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=30
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: found " + sys.version.split()[0])'
