@@ -418,7 +418,8 @@ def killed_with_an_unsigned_tail(url: str, folder: Path, simulation: Simulation)
             worker.wait(timeout=30)
         if len(unsigned_tail(url)) >= 3 and last_run_open(url):
             return
-        store = EvidenceStore.open(url, folder / "blobs", folder / "key.pem")  # the next start closes what it left
+        # The next start closes what the kill left open.
+        store = EvidenceStore.open(url, folder / "blobs", folder / "key.pem")
         try:
             store.recover_interrupted()
         finally:
