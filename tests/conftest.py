@@ -96,8 +96,33 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_path())
-        yield launched
+        yield PatientBrowser(launched)
         launched.close()
+
+
+# Playwright waits 30 s by default for a navigation, a click or a download: on a loaded machine the app's first
+# page can take longer than that to compute, so the tests' pages wait as long as their other nets do.
+PAGE_TIMEOUT_MS = 180_000
+
+
+class PatientBrowser:
+    """The browser, whose new pages and contexts wait PAGE_TIMEOUT_MS: a net for a hang, not a speed limit."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def new_page(self, **options: Any) -> Any:
+        page = self._browser.new_page(**options)
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
+        return page
+
+    def new_context(self, **options: Any) -> Any:
+        context = self._browser.new_context(**options)
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
 
 
 @pytest.fixture(scope="session")
