@@ -13,6 +13,7 @@ import json
 import random
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -193,6 +194,13 @@ class SiteServer(ThreadingHTTPServer):
             if state.applies(path):
                 return state.spec
         return None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer (a crawler's timeout, a test that stops reading) is the client's
+        # business, as it is for a real web server: no traceback on stderr. Anything else is still printed.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
