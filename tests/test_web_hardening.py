@@ -127,9 +127,14 @@ def test_a_request_naming_another_host_is_refused(server: str, host: str) -> Non
     answer = httpx.get(
         server + "/api/sql", params={"q": "SELECT COUNT(*) FROM snapshot"}, headers={"Host": host}
     )
-    assert answer.status_code == 421
-    assert answer.text.startswith("Misdirected Request: this server does not answer for host")
+    assert (
+        answer.status_code == 421 and answer.headers["content-type"] == "application/json"
+    )  # the API's form
+    assert answer.json()["detail"].startswith("Misdirected Request: this server does not answer for host")
     assert "snapshot" not in answer.text and len(answer.text.splitlines()) == 1
+    page = httpx.get(server + "/", headers={"Host": host})
+    assert page.status_code == 421 and page.headers["content-type"].startswith("text/plain")
+    assert page.text.startswith("Misdirected Request: this server does not answer for host")
 
 
 def test_loopback_names_and_configured_hosts_are_answered(

@@ -10,7 +10,7 @@ from fastapi import HTTPException, Request
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from web.deadline import is_json_route
+from web.oneline import is_json_route
 
 COOKIE = "cchc_token"
 

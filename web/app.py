@@ -18,8 +18,9 @@ from cchc.settings import Settings
 from web import api, docs, metrics, pages
 from web.access import TokenGate
 from web.context import WebContext
-from web.deadline import Deadline, is_json_route
+from web.deadline import Deadline
 from web.hosts import HostAllowList, is_loopback
+from web.oneline import is_json_route
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.oneline import send_one_line
 
 log = logging.getLogger("cchc.web")
 
@@ -51,7 +52,7 @@ class Deadline:
             task.add_done_callback(_forget)
             if not answering:
                 with contextlib.suppress(Exception):
-                    await _unavailable(send, path, "Máy chủ đang dừng: the server is stopping")
+                    await send_one_line(send, 503, path, "Máy chủ đang dừng: the server is stopping")
             return
         if done or answering:  # finished, or already sending its answer (which then finishes)
             await task
@@ -63,23 +64,7 @@ class Deadline:
         line = (
             f"Yêu cầu quá thời hạn {self.seconds:g} s (web.request_timeout_s): máy chủ đang bận, thử lại sau"
         )
-        await _unavailable(send, path, line)
-
-
-def is_json_route(path: str) -> bool:
-    """The API and every .json route (/sql.json, /openapi.json) answer errors in JSON, never an HTML page."""
-    return path == "/api" or path.startswith(("/api/", "/openapi")) or path.endswith(".json")
-
-
-async def _unavailable(send: Send, path: str, line: str) -> None:
-    """503 with one line: JSON for the API and the .json routes, plain text for the pages."""
-    api = is_json_route(path)
-    body = json.dumps({"detail": line}, ensure_ascii=False) if api else line + "\n"
-    kind = b"application/json" if api else b"text/plain; charset=utf-8"
-    encoded = body.encode("utf-8")
-    await send({"type": "http.response.start", "status": 503,
-                "headers": [(b"content-type", kind), (b"content-length", str(len(encoded)).encode())]})  # fmt: skip
-    await send({"type": "http.response.body", "body": encoded})
+        await send_one_line(send, 503, path, line)
 
 
 def _forget(task: asyncio.Future[None]) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from web.oneline import send_one_line
+
 LOOPBACK_NAMES = frozenset({"localhost"})
 WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
@@ -56,7 +58,7 @@ def normalise(host: str) -> str:
 
 
 class HostAllowList:
-    """Pure ASGI middleware: a request goes on only when its Host is allowed; otherwise one line, 421 or 400."""
+    """Pure ASGI middleware: a request goes on only when its Host is allowed; otherwise one line (JSON on the API), 421 or 400."""
 
     def __init__(self, app: ASGIApp, allowed: Iterable[str], bound: str) -> None:
         self.app = app
@@ -71,6 +73,7 @@ class HostAllowList:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
         headers = [v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"host"]
         host = host_of(headers[0]) if len(headers) == 1 else None
         if host is not None and self.allows(host):
@@ -78,18 +81,9 @@ class HostAllowList:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})  # policy violation
         elif host is None:
-            await _refuse(send, 400, "Bad Request: a request must name one valid Host")
-        else:
-            await _refuse(
-                send,
-                421,
-                f"Misdirected Request: this server does not answer for host {host!r} (web.allowed_hosts)",
+            await send_one_line(
+                send, 400, path, "Bad Request: a request must name one valid Host", close=True
             )
-
-
-async def _refuse(send: Send, status: int, line: str) -> None:
-    body = (line + "\n").encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})  # fmt: skip
-    await send({"type": "http.response.body", "body": body})
+        else:
+            line = f"Misdirected Request: this server does not answer for host {host!r} (web.allowed_hosts)"
+            await send_one_line(send, 421, path, line, close=True)
