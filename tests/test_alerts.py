@@ -91,7 +91,7 @@ class Receivers:
 @pytest.fixture
 def receivers(smtp: tuple[Inbox, int], webhook: tuple[list[dict[str, Any]], str]) -> Receivers:
     (inbox, port), (posts, hook) = smtp, webhook
-    return Receivers(mails, port, posts, hook)
+    return Receivers(inbox.messages, port, posts, hook)
 
 
 def body_of(mail: Message) -> str:
@@ -122,7 +122,9 @@ def test_a_failed_run_sends_one_email_and_one_webhook(
     settings: Settings, simulation: Simulation, tmp_path: Path, receivers: Receivers
 ) -> None:
     mails, posts = receivers.mails, receivers.posts
-    config = config_with_alerts(settings, simulation, tmp_path, receivers, [failing("availability")], digest=False)
+    config = config_with_alerts(
+        settings, simulation, tmp_path, receivers, [failing("availability")], digest=False
+    )
     first = run_once(config, "probe:availability")
     assert first.returncode == 3 and "job probe:availability: timeout" in first.stderr, first.stderr
     assert len(mails) == 1 and len(posts) == 1

@@ -376,14 +376,14 @@ class V1Api:
         out_metrics: list[dict[str, Any]] = []
         for metric_code, label, top, threshold in metrics:
             if metric_code == CONSTANT:
-                out_metrics.append(_metric(metric_code, label, None, None, half_up(100 * constant / top), constant, top))
+                ratio = half_up(100 * constant / top)
+                out_metrics.append(_metric(metric_code, label, None, None, ratio, constant, top))
                 continue
             denominator = _exact_denominator(top, threshold, rng) if top else rng.randint(200, 3000)
             if top == 0:  # informational: counts, no score
                 numerator = rng.randint(0, denominator)
-                out_metrics.append(
-                    _metric(metric_code, label, numerator, denominator, half_up(100 * numerator / denominator), None, 0)
-                )
+                ratio = half_up(100 * numerator / denominator)
+                out_metrics.append(_metric(metric_code, label, numerator, denominator, ratio, None, 0))
                 continue
             score = by_code[metric_code]
             numerator = _numerator(
@@ -421,7 +421,9 @@ class V1Api:
             rate = numerator / denominator if denominator else 0.0
             share = min(1.0, rate / threshold) if threshold else min(1.0, rate)
             score = half_up(top * share) if top else None
-            summed.append(_metric(metric_code, label, numerator, denominator, half_up(100 * rate), score, top))
+            summed.append(
+                _metric(metric_code, label, numerator, denominator, half_up(100 * rate), score, top)
+            )
         total = half_up(sum(m["score"] or 0 for m in summed))
         row = _head(
             name, group, total, stt=1, ident=self.root, department=f"UBND {province.name}", code=PROVINCE_CODE,
