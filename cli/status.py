@@ -4,7 +4,7 @@ times were missed, and how big the evidence has grown. Read-only."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,9 @@ from sqlmodel import Session, col, func, select
 from cchc.settings import Settings
 from cchc.timeutil import VN_TZ
 from evidence.lease import LEASE_NAME
-from evidence.models import Blob, Run, Snapshot
+from evidence.models import Run, Snapshot
 from evidence.operations import DaemonLease, JobRun, MissedRun
+from evidence.size import evidence_size
 from evidence.timestamps import pending_timestamps
 
 
@@ -122,21 +123,9 @@ def gather(engine: Engine, settings: Settings, now: datetime | None = None) -> S
                 select(MissedRun).order_by(col(MissedRun.scheduled_for).desc()).limit(30)
             ).all()
         ]
-        snapshots = session.exec(select(func.count()).select_from(Snapshot)).one()
-        blobs, raw, stored = session.exec(
-            select(
-                func.count(),
-                func.coalesce(func.sum(Blob.size), 0),
-                func.coalesce(func.sum(Blob.stored_size), 0),
-            )
-        ).one()
+        size = evidence_size(session)
         done_visits = {r.job_id for r in session.exec(select(JobRun).where(JobRun.status == "ok")).all()}
-    evidence = {
-        "snapshots": int(snapshots),
-        "blobs": int(blobs),
-        "raw_bytes": int(raw),
-        "stored_bytes": int(stored),
-    }
+    evidence = asdict(size)  # snapshots, blobs, raw_bytes, stored_bytes
     database = settings.storage.database_url
     if database.startswith("sqlite:///"):
         path = Path(database.removeprefix("sqlite:///"))

@@ -124,6 +124,18 @@ def parse_count(text: str) -> int:
     return int(re.sub(r"[.,\s]", "", value))
 
 
+def whole_or_none(value: object) -> int | None:
+    """A whole number as a JSON API sends it, a number or digits as text ('12', ' 12 '); None for anything
+    else (a bool is not a number here, nor is '' or '1.5')."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 def parse_decimal(text: str | int | float) -> float:
     """A number sent as text by an API ('84.51', '18', '84,51', ''), as a float; '' is not a number."""
     if isinstance(text, int | float):

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from probes._base import LayoutNotRecognised, SnapshotView
+from probes._text import whole_or_none
 
 VERSION = "1"
 API_PREFIX = "/api/v1/reporting/"
@@ -274,10 +275,10 @@ def request_payload(view: SnapshotView) -> dict[str, Any]:
 
 def period_of(payload: Mapping[str, Any]) -> str | None:
     """The period a request asked for, as observations key it; None when the request names none we know."""
-    year = _int(payload.get("year"))
+    year = whole_or_none(payload.get("year"))
     kind = payload.get("timeType")
     if kind is not None and year is not None and 2000 <= year <= 2100:
-        month, quarter = _int(payload.get("month")), _int(payload.get("quarter"))
+        month, quarter = whole_or_none(payload.get("month")), whole_or_none(payload.get("quarter"))
         if kind == "month" and month is not None and 1 <= month <= 12:
             return f"{year}-{month:02d}"
         if kind == "quarter" and quarter is not None and 1 <= quarter <= 4:
@@ -302,16 +303,6 @@ def period_of(payload: Mapping[str, Any]) -> str | None:
         if (first, last) == (start, end):
             return key
     return f"{first.isoformat()}..{last.isoformat()}"
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 # --- reading --------------------------------------------------------------------------------------------------
@@ -401,8 +392,8 @@ def read_report(view: SnapshotView, parser: str = "v1-evaluation") -> Report:
             "expected timeType/year/month|quarter or fromDate/toDate"
         )
     data = envelope(view, parser)
-    page = _int(payload.get("currentPage")) or 1
-    size = _int(payload.get("pageSize")) or 0
+    page = whole_or_none(payload.get("currentPage")) or 1
+    size = whole_or_none(payload.get("pageSize")) or 0
     root = str(payload.get("rootDepartmentId") or "")
     if endpoint.family == "tree":
         parent = _tree_row(reader, endpoint, reader.obj(data.get("parent"), "data.parent"), 0)

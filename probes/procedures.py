@@ -26,7 +26,7 @@ from probes._base import Found, LayoutNotRecognised, Parsed, SnapshotView
 from probes._national import ensure_cookies, rest_params, rest_rows, rest_target
 from probes._probe import Job
 from probes._session import CrawlSession
-from probes._text import clean, parse_count
+from probes._text import clean, parse_count, whole_or_none
 from probes.matching import Candidate, Match, Wanted, match_agencies
 from probes.national_v1 import API_PREFIX, FORMALITIES, formalities_payload, read_formalities
 
@@ -99,21 +99,12 @@ def phong_of_field(field: str | None, settings: Settings) -> Unit | None:
 
 def phong_of_field_id(field_id: object, settings: Settings) -> Unit | None:
     """The phòng whose configured dvc_linh_vuc_ids holds this LinhVucID, if one does."""
-    wanted = _whole(field_id)
+    wanted = whole_or_none(field_id)
     if wanted is None:
         return None
     return next(
         (u for u in settings.unit if u.kind == "phong" and wanted in u.dvc_linh_vuc_ids.values()), None
     )
-
-
-def _whole(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() else None
 
 
 def _list_owner(
@@ -276,7 +267,7 @@ class ProceduresProbe:
             total = int(summary.attributes["total_count"])
             on_page = {
                 int(f.attributes["procedure_id"]): f.unit
-                or field_owner.get(_whole(f.attributes["field_id"]) or -1)
+                or field_owner.get(whole_or_none(f.attributes["field_id"]) or -1)
                 for f in rows
             }
             new = {pid: owner for pid, owner in on_page.items() if pid not in listed}
@@ -490,7 +481,7 @@ def _list_page(view: SnapshotView, settings: Settings) -> list[Found]:
             )
         total = _integer(row["TotalCount"], "TotalCount", view, parser)
         field = clean(str(row["TenLinhVuc"])) if _present(row.get("TenLinhVuc")) else None
-        field_id = _whole(row.get("LinhVucID"))
+        field_id = whole_or_none(row.get("LinhVucID"))
         unit, attribution = _list_owner(donvi_id, field_id, field, settings)
         found.append(
             Found(
@@ -543,7 +534,7 @@ def _fields(view: SnapshotView, settings: Settings) -> list[Found]:
     donvi_id = int(raw_id) if raw_id.isdigit() else None
     found: list[Found] = []
     for n, row in enumerate(_envelope_rows(view, parser, FIELDS_RESULT), start=1):
-        field_id = _whole(row.get("LinhVucID"))
+        field_id = whole_or_none(row.get("LinhVucID"))
         name = clean(str(row.get("TenLinhVuc") or ""))
         if field_id is None or not name:
             raise LayoutNotRecognised(
@@ -585,11 +576,11 @@ def directory_candidates(view: SnapshotView, parser: str = "dvc-directory") -> l
                 parser, view.where, f"{host}: data.{key} has no {DIRECTORY_RESULT} list"
             )
         for n, row in enumerate(rows, start=1):
-            donvi = _whole(row.get("DonViID")) if isinstance(row, dict) else None
+            donvi = whole_or_none(row.get("DonViID")) if isinstance(row, dict) else None
             if donvi is None or not isinstance(row, dict):
                 raise LayoutNotRecognised(parser, view.where, f"{host}: data.{key} row {n} has no DonViID")
             name = clean(str(row.get("TenDonVi") or "")) or None
-            parent = _whole(row.get("DonViCapChaID"))
+            parent = whole_or_none(row.get("DonViCapChaID"))
             candidates.append(Candidate(id=str(donvi), name=name, where=f"{key} row {n}",
                                         extra={"level": level, "parent": parent}))  # fmt: skip
     return candidates

@@ -34,7 +34,7 @@ from probes._base import Found, LayoutNotRecognised, Parsed, SnapshotView
 from probes._national import ensure_cookies, rest_params, rest_rows, rest_target
 from probes._probe import Job
 from probes._session import CrawlSession
-from probes._text import clean, parse_count, parse_decimal
+from probes._text import clean, parse_count, parse_decimal, whole_or_none
 from probes.matching import Candidate, Match, Wanted, match_agencies
 from probes.v1_reports import v1_jobs, v1_parse
 
@@ -144,10 +144,10 @@ class ReportPeriod:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ReportPeriod | None:
         """The period a request asked for, read the way the portal reads it; None without a usable p_nam."""
-        year = _whole(params.get("p_nam"))
+        year = whole_or_none(params.get("p_nam"))
         if year is None or not 2000 <= year <= 2100:
             return None
-        month, quarter, half = (_whole(params.get(k)) or 0 for k in ("p_thang", "p_quy", "p_6thang"))
+        month, quarter, half = (whole_or_none(params.get(k)) or 0 for k in ("p_thang", "p_quy", "p_6thang"))
         if 1 <= month <= 12:
             return cls(year, month=month)
         if 1 <= quarter <= 4:
@@ -155,16 +155,6 @@ class ReportPeriod:
         if half in (1, 2):
             return cls(year, half=half)
         return cls(year)
-
-
-def _whole(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def months_to_crawl(year: int, today: date) -> list[ReportPeriod]:
@@ -802,7 +792,7 @@ def _i766_report(view: SnapshotView, settings: Settings) -> list[Found]:
     params = rest_params(view)
     period = _period(view, parser)
     rows = _rows(view, parser, service)
-    page = _whole(params.get("pageIndex")) or 1
+    page = whole_or_none(params.get("pageIndex")) or 1
     if not rows:
         if page > 1:
             return [_report_rows(period, service, rows, page=page)]  # past the last page, not an empty period

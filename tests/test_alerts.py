@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +78,22 @@ def webhook() -> Iterator[tuple[list[dict[str, Any]], str]]:
         server.server_close()
 
 
+@dataclass(frozen=True)
+class Receivers:
+    """Where alerts land: the SMTP server's inbox and the webhook's posts, and their addresses."""
+
+    mails: list[Message]
+    smtp_port: int
+    posts: list[dict[str, Any]]
+    hook: str
+
+
+@pytest.fixture
+def receivers(smtp: tuple[Inbox, int], webhook: tuple[list[dict[str, Any]], str]) -> Receivers:
+    (inbox, port), (posts, hook) = smtp, webhook
+    return Receivers(inbox.messages, port, posts, hook)
+
+
 def body_of(mail: Message) -> str:
     payload = mail.get_payload(decode=True)
     assert isinstance(payload, bytes)
@@ -88,10 +105,10 @@ def failing(probe: str) -> Schedule:
     return Schedule(probe=probe, cron="0 0 1 1 *", timeout_s=0.5, browser=False)
 
 
-def config_with_alerts(settings: Settings, simulation: Simulation, tmp_path: Path, smtp_port: int, hook: str,
+def config_with_alerts(settings: Settings, simulation: Simulation, tmp_path: Path, receivers: Receivers,
                        schedules: list[Schedule], digest: bool) -> Path:  # fmt: skip
-    alerts = AlertSettings(webhook_url=hook, smtp_host="127.0.0.1", smtp_port=smtp_port, mail_to=["ops@example.org"],
-                           web_url="http://cchc.example.org", digest=digest)  # fmt: skip
+    alerts = AlertSettings(webhook_url=receivers.hook, smtp_host="127.0.0.1", smtp_port=receivers.smtp_port,
+                           mail_to=["ops@example.org"], web_url="http://cchc.example.org", digest=digest)  # fmt: skip
     return daemon_config(settings.model_copy(update={"alerts": alerts}), simulation,
                          f"sqlite:///{tmp_path / 'e.sqlite3'}", tmp_path, schedules)  # fmt: skip
 
@@ -102,18 +119,16 @@ def run_once(config: Path, job: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_failed_run_sends_one_email_and_one_webhook(
-    settings: Settings, simulation: Simulation, tmp_path: Path, smtp: tuple[Inbox, int],
-    webhook: tuple[list[dict[str, Any]], str],
-) -> None:  # fmt: skip
-    inbox, port = smtp
-    posts, hook = webhook
+    settings: Settings, simulation: Simulation, tmp_path: Path, receivers: Receivers
+) -> None:
+    mails, posts = receivers.mails, receivers.posts
     config = config_with_alerts(
-        settings, simulation, tmp_path, port, hook, [failing("availability")], digest=False
+        settings, simulation, tmp_path, receivers, [failing("availability")], digest=False
     )
     first = run_once(config, "probe:availability")
     assert first.returncode == 3 and "job probe:availability: timeout" in first.stderr, first.stderr
-    assert len(inbox.messages) == 1 and len(posts) == 1
-    mail, post = inbox.messages[0], posts[0]
+    assert len(mails) == 1 and len(posts) == 1
+    mail, post = mails[0], posts[0]
     assert (
         mail["Subject"] == "[cchc-watch] run-failed: probe:availability" and mail["To"] == "ops@example.org"
     )
@@ -126,27 +141,25 @@ def test_a_failed_run_sends_one_email_and_one_webhook(
     assert alert["link"] in body_of(mail)
     again = run_once(config, "probe:availability")  # still failing: not sent again within repeat_after_s
     assert again.returncode == 3
-    assert len(inbox.messages) == 1 and len(posts) == 1
+    assert len(mails) == 1 and len(posts) == 1
 
 
 def test_two_failures_make_one_digest(
-    settings: Settings, simulation: Simulation, tmp_path: Path, smtp: tuple[Inbox, int],
-    webhook: tuple[list[dict[str, Any]], str],
-) -> None:  # fmt: skip
-    inbox, port = smtp
-    posts, hook = webhook
+    settings: Settings, simulation: Simulation, tmp_path: Path, receivers: Receivers
+) -> None:
+    mails, posts = receivers.mails, receivers.posts
     schedules = [failing("availability"), failing("news")]
-    config = config_with_alerts(settings, simulation, tmp_path, port, hook, schedules, digest=True)
+    config = config_with_alerts(settings, simulation, tmp_path, receivers, schedules, digest=True)
     assert run_once(config, "probe:availability").returncode == 3
     assert run_once(config, "probe:news").returncode == 3
-    assert inbox.messages == [] and posts == []  # held for the digest
+    assert mails == [] and posts == []  # held for the digest
     digest = run_once(config, "alerts:digest")  # the daemon's daily job, run now
     assert digest.returncode == 0, digest.stderr
-    assert len(inbox.messages) == 1 and len(posts) == 1
-    assert inbox.messages[0]["Subject"].startswith("[cchc-watch] 2 alerts (")
+    assert len(mails) == 1 and len(posts) == 1
+    assert mails[0]["Subject"].startswith("[cchc-watch] 2 alerts (")
     assert sorted(a["subject"] for a in posts[0]["alerts"]) == ["probe:availability", "probe:news"]
     assert {a["kind"] for a in posts[0]["alerts"]} == {"run-failed"}
-    body = body_of(inbox.messages[0])
+    body = body_of(mails[0])
     assert "probe:availability" in body and "probe:news" in body
     empty = run_once(config, "alerts:digest")
-    assert empty.returncode == 0 and len(inbox.messages) == 1 and len(posts) == 1
+    assert empty.returncode == 0 and len(mails) == 1 and len(posts) == 1

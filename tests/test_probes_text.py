@@ -15,6 +15,7 @@ from probes._text import (
     parse_decimal,
     parse_rfc822,
     parse_vn_datetime,
+    whole_or_none,
 )
 from sim.render import thousands, vn_weekday_date
 from sim.sites.nukeviet import rss_pub_date
@@ -103,6 +104,15 @@ def test_decimals_sent_as_strings(value: object) -> None:
 def test_unknown_or_impossible_dates_are_refused_with_the_text(text: str) -> None:
     with pytest.raises(ValueError, match=r"date|hour"):
         parse_vn_datetime(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "whole"),
+    [(12, 12), (0, 0), ("12", 12), (" 7 ", 7), (True, None), (False, None), ("", None), ("1.5", None),
+     ("-3", None), (1.0, None), (None, None), ([1], None)],
+)  # fmt: skip
+def test_whole_numbers_as_apis_send_them(value: object, whole: int | None) -> None:
+    assert whole_or_none(value) == whole
 
 
 @pytest.mark.parametrize("text", ["1.01", "abc", "1.0000", "", "12.345.67"])

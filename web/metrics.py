@@ -28,8 +28,9 @@ from sqlmodel import Session, col, func, select
 
 from cchc.settings import Settings
 from evidence.lease import LEASE_NAME
-from evidence.models import Blob, ParseFailure, Run, Snapshot
+from evidence.models import ParseFailure, Run, Snapshot
 from evidence.operations import DaemonLease
+from evidence.size import evidence_size
 
 router = APIRouter()
 
@@ -68,20 +69,13 @@ class EvidenceCollector(Collector):
             yield failures
             yield last
             yield from self._lease(session)
-            snapshots = session.exec(select(func.count()).select_from(Snapshot)).one()
-            blobs, raw, stored = session.exec(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(Blob.size), 0),
-                    func.coalesce(func.sum(Blob.stored_size), 0),
-                )
-            ).one()
-        yield GaugeMetricFamily("cchc_evidence_snapshots", "Snapshots in the ledger.", value=snapshots)
-        yield GaugeMetricFamily("cchc_evidence_blobs", "Blobs in the blob store.", value=blobs)
-        size = GaugeMetricFamily("cchc_evidence_bytes", "Bytes of the blobs.", labels=["kind"])
-        size.add_metric(["raw"], float(raw))
-        size.add_metric(["stored"], float(stored))
-        yield size
+            size = evidence_size(session)
+        yield GaugeMetricFamily("cchc_evidence_snapshots", "Snapshots in the ledger.", value=size.snapshots)
+        yield GaugeMetricFamily("cchc_evidence_blobs", "Blobs in the blob store.", value=size.blobs)
+        sizes = GaugeMetricFamily("cchc_evidence_bytes", "Bytes of the blobs.", labels=["kind"])
+        sizes.add_metric(["raw"], float(size.raw_bytes))
+        sizes.add_metric(["stored"], float(size.stored_bytes))
+        yield sizes
         yield from self._verify()
 
     def _last_runs(self, session: Session) -> tuple[Metric, set[str]]:

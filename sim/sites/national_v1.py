@@ -120,32 +120,27 @@ class V1Api:
 
     def handle(self, request: Request) -> Response:
         if request.method != "POST":
-            return Response.json({"statusCode": 404, "message": "Cannot GET " + request.path}, 404)
+            return _refused(404, "Cannot GET " + request.path)
         try:
             payload = json.loads(request.body or b"{}")
             if not isinstance(payload, dict):
                 raise ValueError
         except ValueError:
-            return Response.json({"statusCode": 400, "message": "Bad Request"}, 400)
+            return _refused(400, "Bad Request")
         tail = request.path.removeprefix(PREFIX).strip("/")
         if tail == "formalities":
-            return self._created(self._formalities(payload))
+            return _created(self._formalities(payload))
         name = tail.removeprefix("evaluation/")
         if not tail.startswith("evaluation/") or (name not in TREES and name not in TABLES):
-            return Response.json({"statusCode": 404, "message": f"Cannot POST {request.path}"}, 404)
+            return _refused(404, f"Cannot POST {request.path}")
         if str(payload.get("rootDepartmentId", "")) != self.root:
-            return Response.json({"statusCode": 404, "message": "Department not found"}, 404)
+            return _refused(404, "Department not found")
         period = self._period(payload)
         if period is None:
-            return Response.json({"statusCode": 400, "message": "Bad Request"}, 400)
+            return _refused(400, "Bad Request")
         data = self._tree(name, period) if name in TREES else self._table(name, period, payload)
-        if request.variant == "drift":  # a changed envelope: what a parser must refuse, never read as zeros
-            return Response.json({"code": "OK", "result": data, "message": "OK"}, 201)
-        return self._created(data)
-
-    @staticmethod
-    def _created(data: dict[str, Any]) -> Response:
-        return Response.json({"code": "OK", "data": data, "message": "OK"}, 201)
+        # A changed envelope on drift: what a parser must refuse, never read as zeros.
+        return _created(data, key="result" if request.variant == "drift" else "data")
 
     def _period(self, payload: dict[str, Any]) -> str | None:
         """The world's period key of a request: a month, quarter or year (by timeType or by its dates)."""
@@ -346,21 +341,11 @@ class V1Api:
             self._table_row(name, group, metrics, agency, ident, code, period, n)
             for n, (agency, ident, code) in enumerate(self._listed(period), start=1)
         ]
-        size = payload.get("pageSize")
-        page = payload.get("currentPage")
-        size = size if isinstance(size, int) and 1 <= size <= MAX_PAGE_SIZE else 10
-        page = page if isinstance(page, int) and page >= 1 else 1
         overview = self._overview(name, group, metrics, rows)
         data: dict[str, Any] = {"overview": overview}
         if name == "transparency":
             data["monthlyChart"] = []
-        data["evaluation"] = rows[(page - 1) * size : page * size]
-        data["pagination"] = {
-            "total": len(rows),
-            "currentPage": page,
-            "pageSize": size,
-            "totalPages": max(1, -(-len(rows) // size)),
-        }
+        data["evaluation"], data["pagination"] = _paged(rows, payload)
         data["source"] = source
         return data
 
@@ -391,56 +376,26 @@ class V1Api:
         out_metrics: list[dict[str, Any]] = []
         for metric_code, label, top, threshold in metrics:
             if metric_code == CONSTANT:
-                out_metrics.append({"code": metric_code, "name": label, "numerator": None, "denominator": None,
-                                    "ratio": half_up(100 * constant / top), "score": constant, "maxScore": top})  # fmt: skip
+                ratio = half_up(100 * constant / top)
+                out_metrics.append(_metric(metric_code, label, None, None, ratio, constant, top))
                 continue
             denominator = _exact_denominator(top, threshold, rng) if top else rng.randint(200, 3000)
             if top == 0:  # informational: counts, no score
                 numerator = rng.randint(0, denominator)
-                out_metrics.append(
-                    {
-                        "code": metric_code,
-                        "name": label,
-                        "numerator": numerator,
-                        "denominator": denominator,
-                        "ratio": half_up(100 * numerator / denominator),
-                        "score": None,
-                        "maxScore": 0,
-                    }
-                )
+                ratio = half_up(100 * numerator / denominator)
+                out_metrics.append(_metric(metric_code, label, numerator, denominator, ratio, None, 0))
                 continue
             score = by_code[metric_code]
             numerator = _numerator(
                 count_of[metric_code] / top, denominator, top, threshold, count_of[metric_code]
             )
-            entry = {
-                "code": metric_code,
-                "name": label,
-                "numerator": numerator,
-                "denominator": denominator,
-                "ratio": half_up(100 * numerator / denominator),
-                "score": score,
-                "maxScore": top,
-            }
-            if metric_code == "DOSSIER_SYNC":
-                entry["dataQualityStatus"] = "TEMP_NATIONAL_REPORT_DENOMINATOR"
-                entry["dataQualityMessage"] = "Mẫu số tạm tính theo báo cáo quốc gia"
-            out_metrics.append(entry)
-        row: dict[str, Any] = {"stt": n, "departmentId": ident, "departmentName": agency.name}
-        if name == "dossier-digitized":
-            row["departmentCode"] = code
-        row.update(
-            {
-                "departmentType": "PROVINCIAL_DEPARTMENT"
-                if agency.capdonvi == "1"
-                else "COMMUNE_PEOPLE_COMMITTEE",
-                "departmentLevel": "PROVINCE" if agency.capdonvi == "1" else "COMMUNE",
-                "agencyLevel": "level_2",
-                "totalScore": total,
-                "totalMaxScore": GROUP_MAX[group],
-                "ratio": half_up(100 * total / GROUP_MAX[group]),
-            }
-        )
+            ratio = half_up(100 * numerator / denominator)
+            out_metrics.append(_metric(metric_code, label, numerator, denominator, ratio, score, top))
+        row = _head(
+            name, group, total, stt=n, ident=ident, department=agency.name, code=code,
+            kind="PROVINCIAL_DEPARTMENT" if agency.capdonvi == "1" else "COMMUNE_PEOPLE_COMMITTEE",
+            level="PROVINCE" if agency.capdonvi == "1" else "COMMUNE", agency_level="level_2",
+        )  # fmt: skip
         tail: dict[str, Any] = {}
         if name == "handling-satisfaction":
             petitions = out_metrics[2]["denominator"]
@@ -459,40 +414,21 @@ class V1Api:
         summed: list[dict[str, Any]] = []
         for k, (metric_code, label, top, threshold) in enumerate(metrics):
             if metric_code == CONSTANT:
-                summed.append({"code": metric_code, "name": label, "numerator": None, "denominator": None,
-                               "ratio": 100, "score": top, "maxScore": top})  # fmt: skip
+                summed.append(_metric(metric_code, label, None, None, 100, top, top))
                 continue
             numerator = sum(r["metrics"][k]["numerator"] for r in rows)
             denominator = sum(r["metrics"][k]["denominator"] for r in rows)
             rate = numerator / denominator if denominator else 0.0
             share = min(1.0, rate / threshold) if threshold else min(1.0, rate)
-            entry = {
-                "code": metric_code,
-                "name": label,
-                "numerator": numerator,
-                "denominator": denominator,
-                "ratio": half_up(100 * rate),
-                "score": half_up(top * share) if top else None,
-                "maxScore": top,
-            }
-            if metric_code == "DOSSIER_SYNC":
-                entry["dataQualityStatus"] = "TEMP_NATIONAL_REPORT_DENOMINATOR"
-                entry["dataQualityMessage"] = "Mẫu số tạm tính theo báo cáo quốc gia"
-            summed.append(entry)
+            score = half_up(top * share) if top else None
+            summed.append(
+                _metric(metric_code, label, numerator, denominator, half_up(100 * rate), score, top)
+            )
         total = half_up(sum(m["score"] or 0 for m in summed))
-        row: dict[str, Any] = {"stt": 1, "departmentId": self.root, "departmentName": f"UBND {province.name}"}
-        if name == "dossier-digitized":
-            row["departmentCode"] = PROVINCE_CODE
-        row.update(
-            {
-                "departmentType": "PROVINCE",
-                "departmentLevel": "PROVINCE",
-                "agencyLevel": "level_1",
-                "totalScore": total,
-                "totalMaxScore": GROUP_MAX[group],
-                "ratio": half_up(100 * total / GROUP_MAX[group]),
-            }
-        )
+        row = _head(
+            name, group, total, stt=1, ident=self.root, department=f"UBND {province.name}", code=PROVINCE_CODE,
+            kind="PROVINCE", level="PROVINCE", agency_level="level_1",
+        )  # fmt: skip
         tail: dict[str, Any] = {}
         if name == "transparency":
             tail = {"averageScore": half_up(sum(r["totalScore"] for r in rows) / max(1, len(rows)))}
@@ -505,10 +441,7 @@ class V1Api:
 
     def _formalities(self, payload: dict[str, Any]) -> dict[str, Any]:
         refs = [r for level in ("huyen", "xa") for r in self.world.reference[level]]
-        size = payload.get("pageSize")
-        page = payload.get("currentPage")
-        size = size if isinstance(size, int) and 1 <= size <= MAX_PAGE_SIZE else 10
-        page = page if isinstance(page, int) and page >= 1 else 1
+        shown, pagination = _paged(refs, payload)
         applied = [ident for agency, ident, _ in self.departments if agency.capdonvi == "2"]
         items = [
             {
@@ -520,17 +453,77 @@ class V1Api:
                 "publishingDepartmentIds": [_uuid("ministry", r.ministry)],
                 "appliedDepartmentIds": applied if r.level == "xa" else [self.root],
             }
-            for r in refs[(page - 1) * size : page * size]
+            for r in shown
         ]
-        return {
-            "items": items,
-            "pagination": {
-                "total": len(refs),
-                "currentPage": page,
-                "pageSize": size,
-                "totalPages": max(1, -(-len(refs) // size)),
-            },
+        return {"items": items, "pagination": pagination}
+
+
+# --- the answers' shapes -------------------------------------------------------------------------------------
+
+
+def _created(data: dict[str, Any], key: str = "data") -> Response:
+    """The real envelope of an answer: status 201, `{"code": "OK", "data": …, "message": "OK"}`."""
+    return Response.json({"code": "OK", key: data, "message": "OK"}, 201)
+
+
+def _refused(status: int, message: str) -> Response:
+    """A refusal: its status again in the body, with a message."""
+    return Response.json({"statusCode": status, "message": message}, status)
+
+
+def _paged(items: list[Any], payload: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The page a request asks for (10 a page unless it asks for 1 to MAX_PAGE_SIZE), and its pagination."""
+    size = payload.get("pageSize")
+    page = payload.get("currentPage")
+    size = size if isinstance(size, int) and 1 <= size <= MAX_PAGE_SIZE else 10
+    page = page if isinstance(page, int) and page >= 1 else 1
+    pagination = {
+        "total": len(items),
+        "currentPage": page,
+        "pageSize": size,
+        "totalPages": max(1, -(-len(items) // size)),
+    }
+    return items[(page - 1) * size : page * size], pagination
+
+
+def _metric(
+    code: str,
+    label: str,
+    numerator: int | None,
+    denominator: int | None,
+    ratio: float,
+    score: float | None,
+    top: float,
+) -> dict[str, Any]:
+    """One metric of a table row or its overview; the dossier sync carries the real rows' note on its count."""
+    entry: dict[str, Any] = {"code": code, "name": label, "numerator": numerator, "denominator": denominator,
+                             "ratio": ratio, "score": score, "maxScore": top}  # fmt: skip
+    if code == "DOSSIER_SYNC":
+        entry["dataQualityStatus"] = "TEMP_NATIONAL_REPORT_DENOMINATOR"
+        entry["dataQualityMessage"] = "Mẫu số tạm tính theo báo cáo quốc gia"
+    return entry
+
+
+def _head(
+    name: str, group: str, total: float, *, stt: int, ident: str, department: str, code: str, kind: str,
+    level: str, agency_level: str,
+) -> dict[str, Any]:  # fmt: skip
+    """A table row's keys before its metrics, for a department or the province's overview: the code only on
+    dossier-digitized, as the real answers."""
+    head: dict[str, Any] = {"stt": stt, "departmentId": ident, "departmentName": department}
+    if name == "dossier-digitized":
+        head["departmentCode"] = code
+    head.update(
+        {
+            "departmentType": kind,
+            "departmentLevel": level,
+            "agencyLevel": agency_level,
+            "totalScore": total,
+            "totalMaxScore": GROUP_MAX[group],
+            "ratio": half_up(100 * total / GROUP_MAX[group]),
         }
+    )
+    return head
 
 
 def _in_real_order(
