@@ -40,14 +40,14 @@ def main() -> None:
         n = [r["portals"] for r in mine]
         times.plot(n, [run_seconds(r) for r in mine], "o" + style, color="C0", label=f"run wall, {database}")
         times.plot(n, [r["cpu_s"] for r in mine], "s" + style, color="C3", label=f"CPU floor, {database}")
+        times.plot(n, [r["politeness_floor_s"] for r in mine], ":" if database == "sqlite" else "-.",
+                   color="k", label=f"politeness floor, {database}")  # fmt: skip
         costs.plot(
             n, [r["cpu_ms_per_page"] for r in mine], "o" + style, color="C3", label=f"CPU ms/page, {database}"
         )
         costs.plot(
             n, [r["peak_rss_mb"] for r in mine], "^" + style, color="C2", label=f"peak RSS MB, {database}"
         )
-    floors = sorted({(r["portals"], r["politeness_floor_s"]) for r in whole})
-    times.plot([f[0] for f in floors], [f[1] for f in floors], "k:", label="politeness floor")
     times.set(
         xscale="log", yscale="log", xlabel="portals", ylabel="seconds", title="Crawl time against its floors"
     )
