@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,18 +50,29 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def timed(command: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run a command under /usr/bin/time: its wall, user+system CPU seconds and peak RSS (MB)."""
+def timed(command: list[str], env: dict[str, str], limit_s: float | None = None) -> dict[str, Any]:
+    """Run a command under /usr/bin/time: its wall, user+system CPU seconds and peak RSS (MB). Past limit_s the
+    command (not /usr/bin/time, which then reports what it used) gets SIGTERM: a crawl closes its run as
+    interrupted, every page so far kept."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.monotonic()
-        done = subprocess.run(
+        process = subprocess.Popen(
             ["/usr/bin/time", "-f", "%U %S %M", "-o", report.name, *command],
-            capture_output=True, text=True, env=env, cwd=REPO, check=False,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
         )  # fmt: skip
+        stopped = False
+        try:
+            _, stderr = process.communicate(timeout=limit_s)
+        except subprocess.TimeoutExpired:
+            stopped = True
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+            for child in children:
+                os.kill(int(child), signal.SIGTERM)
+            _, stderr = process.communicate()
         wall = time.monotonic() - started
         user, system, rss_kb = report.read().split()[-3:]
     return {"wall": wall, "cpu": float(user) + float(system), "rss_mb": int(rss_kb) / 1024,
-            "rc": done.returncode, "stderr": done.stderr[-2000:]}  # fmt: skip
+            "rc": process.returncode, "stderr": stderr[-2000:], "stopped": stopped}  # fmt: skip
 
 
 def folder_bytes(path: Path) -> int:
@@ -121,7 +133,9 @@ def drop_schema(schema: str) -> None:
     admin.dispose()
 
 
-def one_run(pointed: Path, database: str, folder: Path, period: str) -> dict[str, Any]:
+def one_run(
+    pointed: Path, database: str, folder: Path, period: str, delay_s: float, limit_s: float | None
+) -> dict[str, Any]:
     raw = tomllib.loads(pointed.read_text(encoding="utf-8"))
     schema = None
     if database == "sqlite":
@@ -133,27 +147,32 @@ def one_run(pointed: Path, database: str, folder: Path, period: str) -> dict[str
     )
     raw["collector"].update(key_file=str(folder / "keys" / "collector.pem"))
     raw["collector"].pop("witness_file", None)
-    raw["politeness"].update(min_delay_s=DELAY_S, latency_factor=0.0)
+    raw["politeness"].update(min_delay_s=delay_s, latency_factor=0.0)
     config = folder / "config.toml"
     config.write_text(tomli_w.dumps(raw), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("CCHC_DATABASE_URL", "CCHC_CONFIG")}
     try:
         load = load_average()
         crawl = timed(
-            [*CCHC, "--config", str(config), "crawl", "--probe", "news", "--no-browser", "--no-progress"], env
+            [*CCHC, "--config", str(config), "crawl", "--probe", "news", "--no-browser", "--no-progress"],
+            env,
+            limit_s,
         )
-        if crawl["rc"] not in (0, 3):
+        if crawl["rc"] not in (0, 3) and not crawl["stopped"]:
             raise SystemExit(f"the crawl failed ({crawl['rc']}):\n{crawl['stderr']}")
         hosts = requests_per_host(url)
         run_s = run_seconds(url)
-        table = timed([*CCHC, "--config", str(config), "indicators", "--period", period, "--format", "csv",
-                       "--out", str(folder / "table.csv")], env)  # fmt: skip
-        if table["rc"] != 0:
-            raise SystemExit(f"the indicator table failed ({table['rc']}):\n{table['stderr']}")
+        table: dict[str, Any] = {"wall": None, "rss_mb": None}  # a part of a crawl: no table to time
+        if not crawl["stopped"]:
+            table = timed([*CCHC, "--config", str(config), "indicators", "--period", period, "--format", "csv",
+                           "--out", str(folder / "table.csv")], env)  # fmt: skip
+            if table["rc"] != 0:
+                raise SystemExit(f"the indicator table failed ({table['rc']}):\n{table['stderr']}")
         pages = sum(hosts.values()) - len(hosts)
-        politeness_floor = (max(hosts.values()) - 1) * DELAY_S
+        politeness_floor = (max(hosts.values()) - 1) * delay_s
         return {
             "database": database,
+            "delay_s": delay_s,
             "pages": pages,
             "hosts": len(hosts),
             "busiest_host_requests": max(hosts.values()),
@@ -171,6 +190,9 @@ def one_run(pointed: Path, database: str, folder: Path, period: str) -> dict[str
             "indicators_s": table["wall"],
             "indicators_rss_mb": table["rss_mb"],
             "crawl_exit": crawl["rc"],
+            # Stopped at --crawl-limit: pages, CPU ms/page and RSS are those of the part crawled; the floors and
+            # their ratio are not the whole crawl's.
+            "complete": not crawl["stopped"],
             "load_before": load,
             "load_after": load_average(),
         }
@@ -188,20 +210,31 @@ def main() -> None:
         "--databases", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"]
     )
     parser.add_argument("--period", default="2023", help="the indicator table's period")
+    parser.add_argument(
+        "--crawl-limit",
+        type=float,
+        help="stop each crawl after this many seconds (its run closed as interrupted)",
+    )
+    parser.add_argument(
+        "--delay", type=float, default=DELAY_S, help="seconds between two requests to one host (0: CPU alone)"
+    )
     parser.add_argument("--results", type=Path, help="append each run's result here (JSON lines)")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPUs; delay {DELAY_S} s between two requests to one host")
+    print(f"{os.cpu_count()} CPUs; delay {args.delay} s between two requests to one host")
     for n in args.portals:
         with simulation_config(sim_args=("--portals", str(n)), start_timeout_s=1800) as pointed:
             for database in args.databases:
                 with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as folder:
-                    result = {"portals": n, **one_run(pointed, database, Path(folder), args.period)}
+                    result = {
+                        "portals": n,
+                        **one_run(pointed, database, Path(folder), args.period, args.delay, args.crawl_limit),
+                    }
                 print(json.dumps(result), flush=True)
                 if args.results is not None:
                     with args.results.open("a", encoding="utf-8") as handle:
                         handle.write(json.dumps(result) + "\n")
     print(f"command: .venv/bin/python bench/scale.py --portals {' '.join(map(str, args.portals))} "
-          f"--databases {' '.join(args.databases)}")  # fmt: skip
+          f"--databases {' '.join(args.databases)} --delay {args.delay}")  # fmt: skip
 
 
 if __name__ == "__main__":

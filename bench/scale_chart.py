@@ -30,21 +30,24 @@ def main() -> None:
         json.loads(line) for line in args.results.read_text(encoding="utf-8").splitlines() if line.strip()
     ]
     figure, (times, costs) = plt.subplots(1, 2, figsize=(11, 4.2))
+    whole = [
+        r for r in rows if r.get("complete", True)
+    ]  # a crawl stopped at --crawl-limit has no curve point
     for database, style in (("sqlite", "-"), ("postgresql", "--")):
-        mine = sorted((r for r in rows if r["database"] == database), key=lambda r: r["portals"])
+        mine = sorted((r for r in whole if r["database"] == database), key=lambda r: r["portals"])
         if not mine:
             continue
         n = [r["portals"] for r in mine]
         times.plot(n, [run_seconds(r) for r in mine], "o" + style, color="C0", label=f"run wall, {database}")
         times.plot(n, [r["cpu_s"] for r in mine], "s" + style, color="C3", label=f"CPU floor, {database}")
+        times.plot(n, [r["politeness_floor_s"] for r in mine], ":" if database == "sqlite" else "-.",
+                   color="k", label=f"politeness floor, {database}")  # fmt: skip
         costs.plot(
             n, [r["cpu_ms_per_page"] for r in mine], "o" + style, color="C3", label=f"CPU ms/page, {database}"
         )
         costs.plot(
             n, [r["peak_rss_mb"] for r in mine], "^" + style, color="C2", label=f"peak RSS MB, {database}"
         )
-    floors = sorted({(r["portals"], r["politeness_floor_s"]) for r in rows})
-    times.plot([f[0] for f in floors], [f[1] for f in floors], "k:", label="politeness floor")
     times.set(
         xscale="log", yscale="log", xlabel="portals", ylabel="seconds", title="Crawl time against its floors"
     )
@@ -71,12 +74,21 @@ def table(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["portals"], r["database"] != "sqlite")):
+        whole = r.get("complete", True)
+        ratio = f"{run_seconds(r) / max(r['politeness_floor_s'], r['cpu_s']):.1f}" if whole else "—"
+        indicators = f"{r['indicators_s']:.0f}" if r.get("indicators_s") is not None else "—"
         lines.append(
-            f"| {r['portals']} | {r['database']} | {r['pages']} | {run_seconds(r):.0f}{'' if 'run_s' in r else '*'} "
+            f"| {r['portals']} | {r['database']} | {r['pages']}{'' if whole else ' †'} "
+            f"| {run_seconds(r):.0f}{'' if 'run_s' in r else '*'} "
             f"| {r['politeness_floor_s']:.0f} | {r['cpu_s']:.0f} "
-            f"| {run_seconds(r) / max(r['politeness_floor_s'], r['cpu_s']):.1f} | {r['cpu_ms_per_page']:.1f} | {r['peak_rss_mb']:.0f} "
-            f"| {r['db_mb']:.1f} | {r['blobs_mb']:.1f} | {r['journal_mb']:.1f} | {r['indicators_s']:.0f} "
+            f"| {ratio} | {r['cpu_ms_per_page']:.1f} | {r['peak_rss_mb']:.0f} "
+            f"| {r['db_mb']:.1f} | {r['blobs_mb']:.1f} | {r['journal_mb']:.1f} | {indicators} "
             f"| {r['load_before'].split()[0]} → {r['load_after'].split()[0]} |"
+        )
+    if not all(r.get("complete", True) for r in rows):
+        lines.append("")
+        lines.append(
+            "† stopped at `--crawl-limit`: the pages crawled by then; the floors are not the whole crawl's."
         )
     if any("run_s" not in r for r in rows):
         lines.append("")

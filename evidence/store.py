@@ -67,6 +67,14 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class ParseResult:
+    """What one parse of one snapshot gave: its observations, or its parse failures."""
+
+    observations: list[Observation]
+    failures: list[ParseFailure]
+
+
+@dataclass(frozen=True)
 class Validators:
     """What a conditional GET sends, from the last valid capture of the same target."""
 
@@ -101,7 +109,7 @@ class EvidenceStore:
         self.journal = journal
         self.witness = witness
         self._store_id: str | None = None
-        self._committer: GroupCommitter[tuple[int, Capture], Snapshot] | None = None
+        self._committer: GroupCommitter[tuple[int, Capture] | ParseResult, Snapshot | None] | None = None
 
     @classmethod
     def open(
@@ -180,23 +188,27 @@ class EvidenceStore:
                     raise
         raise AssertionError("unreachable")
 
-    def _journal(self, chain: str, seq: int, hash_: str) -> None:
-        if self.journal is not None:
-            self.journal.append(chain, seq, hash_)
-
     def _append_event(self, session: Session, event: Event) -> Event:
         """Put an event at the end of the event chain (inside the caller's transaction), journaled first."""
+        self._append_events(session, [event])
+        return event
+
+    def _append_events(self, session: Session, events: list[Event]) -> None:
+        """Put events at the end of the event chain, in order (inside the caller's transaction), their journal
+        lines written together (one write, one fsync) before the caller commits."""
         head = session.exec(
             select(Event.seq, Event.record_hash).order_by(col(Event.seq).desc()).limit(1)
         ).first()
-        event.id = None
-        event.seq = head[0] + 1 if head else 1
-        event.prev_hash = head[1] if head else GENESIS
-        event.record_hash = event_hash(event)
-        session.add(event)
-        session.flush()  # a position another writer took fails here, before the journal line
-        self._journal(EVENT_CHAIN, event.seq, event.record_hash)
-        return event
+        seq, prev_hash = head if head else (0, GENESIS)
+        for event in events:
+            event.id = None
+            event.seq, event.prev_hash = seq + 1, prev_hash
+            event.record_hash = event_hash(event)
+            seq, prev_hash = event.seq, event.record_hash
+            session.add(event)
+        session.flush()  # a position another writer took fails here, before the journal lines
+        if self.journal is not None:
+            self.journal.append_many(EVENT_CHAIN, [(event.seq, event.record_hash) for event in events])
 
     # --- runs -----------------------------------------------------------------------------------------------
 
@@ -394,7 +406,7 @@ class EvidenceStore:
 
     def store(self, run_id: int, capture: Capture) -> Snapshot:
         """Keep one capture: its blobs, then its ledger record, in that order."""
-        kept = self._keep_many([(run_id, capture)])[0]
+        kept = self._keep_captures([(run_id, capture)])[0]
         if isinstance(kept, BaseException):
             raise kept
         return kept
@@ -403,16 +415,46 @@ class EvidenceStore:
         """store() for a crawl's event loop: returns once the capture is durable, as store() does, but the
         blobs, journal and transaction are written by the store's writer thread, and captures kept at the same
         moment share one journal write, one transaction and their fsyncs (evidence.groupcommit)."""
+        kept = await self._writer().submit((run_id, capture))
+        assert kept is not None
+        return kept
+
+    async def keep_parse(self, observations: list[Observation], failures: list[ParseFailure]) -> None:
+        """add_observations() / add_parse_failure() for a crawl's event loop: returns once the parse is durable,
+        as they do, but its event, journal line and rows are written by the store's writer thread, with those of
+        the parses (and captures) handed in at the same moment."""
+        if observations or failures:
+            await self._writer().submit(ParseResult(observations, failures))
+
+    def _writer(self) -> GroupCommitter[tuple[int, Capture] | ParseResult, Snapshot | None]:
         if self._committer is None:
             self._committer = GroupCommitter(self._keep_many, name="evidence-writer")
-        return await self._committer.submit((run_id, capture))
+        return self._committer
 
     def settle(self) -> None:
-        """Wait until every capture handed to keep() is kept: before a run is closed or a checkpoint signed."""
+        """Wait until every capture and parse handed to keep() and keep_parse() is kept: before a run is closed
+        or a checkpoint signed."""
         if self._committer is not None:
             self._committer.drain()
 
-    def _keep_many(self, captures: list[tuple[int, Capture]]) -> list[Snapshot | BaseException]:
+    def _keep_many(
+        self, items: list[tuple[int, Capture] | ParseResult]
+    ) -> list[Snapshot | BaseException | None]:
+        """A batch of the writer: its captures (one transaction), then its parses (another). A parse is handed in
+        only once its snapshot is kept, so it never needs a capture of its own batch."""
+        captures = [item for item in items if not isinstance(item, ParseResult)]
+        parses = [item for item in items if isinstance(item, ParseResult)]
+        kept = iter(self._keep_captures(captures) if captures else [])
+        parsed: list[BaseException | None] = [None] * len(parses)
+        if parses:
+            try:
+                self._keep_parses(parses)
+            except Exception as exc:
+                parsed = [exc] * len(parses)
+        parse_results = iter(parsed)
+        return [next(parse_results) if isinstance(item, ParseResult) else next(kept) for item in items]
+
+    def _keep_captures(self, captures: list[tuple[int, Capture]]) -> list[Snapshot | BaseException]:
         """Keep captures in order: each one's blobs, then all their records in one transaction. A capture whose
         blobs cannot be written fails alone; a failed transaction fails every capture of the batch."""
         results: list[Snapshot | BaseException] = []
@@ -585,27 +627,42 @@ class EvidenceStore:
             self._keep_parse(rows, [])
 
     def add_parse_failure(self, failure: ParseFailure) -> None:
-        self._keep_parse([], [failure])
+        self._keep_parses([ParseResult([], [failure])])
 
     def _keep_parse(self, observations: list[Observation], failures: list[ParseFailure]) -> None:
+        self._keep_parses([ParseResult(observations, failures)])
+
+    def _keep_parses(self, parses: list[ParseResult]) -> None:
+        """Parses in one transaction: one `parse` event per snapshot, probe and parser version, appended to the
+        event chain together (their journal lines one write, one fsync, before the commit), then their rows."""
         groups: dict[tuple[int, str, str], tuple[list[Observation], list[ParseFailure]]] = {}
-        for row in observations:
-            groups.setdefault((row.snapshot_id, row.probe, row.parser_version), ([], []))[0].append(row)
-        for failure in failures:
-            groups.setdefault((failure.snapshot_id, failure.probe, failure.parser_version), ([], []))[
-                1
-            ].append(failure)
+        for parse in parses:
+            for row in parse.observations:
+                groups.setdefault((row.snapshot_id, row.probe, row.parser_version), ([], []))[0].append(row)
+            for failure in parse.failures:
+                groups.setdefault((failure.snapshot_id, failure.probe, failure.parser_version), ([], []))[
+                    1
+                ].append(failure)
+        if not groups:
+            return
+        digests = {key: parse_digest(found, failed) for key, (found, failed) in groups.items()}
+        snapshot_ids = sorted({snapshot_id for snapshot_id, _, _ in groups})
 
         def keep(session: Session) -> None:
-            for (snapshot_id, probe, version), (found, failed) in groups.items():
-                snapshot_hash = session.exec(
-                    select(Snapshot.record_hash).where(Snapshot.id == snapshot_id)
-                ).first()
-                event = self._append_event(
-                    session, Event(seq=0, kind=PARSED, snapshot_id=snapshot_id, snapshot_hash=snapshot_hash, parser=probe,
-                                   parser_version=version, content_hash=parse_digest(found, failed),
-                                   created_at=datetime.now(UTC), prev_hash="", record_hash="")
-                )  # fmt: skip
+            hashes = dict(
+                session.exec(
+                    select(Snapshot.id, Snapshot.record_hash).where(col(Snapshot.id).in_(snapshot_ids))
+                ).all()
+            )
+            now = datetime.now(UTC)
+            events = [
+                Event(seq=0, kind=PARSED, snapshot_id=snapshot_id, snapshot_hash=hashes.get(snapshot_id),
+                      parser=probe, parser_version=version, content_hash=digests[snapshot_id, probe, version],
+                      created_at=now, prev_hash="", record_hash="")
+                for snapshot_id, probe, version in groups
+            ]  # fmt: skip
+            self._append_events(session, events)
+            for event, (found, failed) in zip(events, groups.values(), strict=True):
                 for row in (*found, *failed):
                     row.id, row.event_id = None, event.id
                     session.add(row)

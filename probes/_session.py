@@ -21,6 +21,7 @@ from crawler import Capture, HttpFetcher, Outcome, Target
 from crawler.content import DEFAULT_MAX_BYTES, ContentError, decode_content
 from evidence import EvidenceStore
 from evidence.models import Observation, ParseFailure, Snapshot
+from evidence.store import ParseResult
 from probes._base import PageUnreadable, Parsed, Parser, SnapshotView, SubView
 
 log = logging.getLogger("cchc.probes")
@@ -113,6 +114,43 @@ def read(probe: Parser, view: SnapshotView, settings: Settings) -> Parsed:
         raise PageUnreadable("error", view.where, f"the parser failed: {type(exc).__name__}: {exc}") from exc
 
 
+def parse_result(
+    probe: Parser, settings: Settings, snapshot_id: int, unit: str | None, view: SnapshotView
+) -> tuple[Parsed | None, PageUnreadable | None, ParseResult]:
+    """Run a probe's parser on one snapshot: what it read, why it could not, and the rows that keep either."""
+    now = datetime.now(UTC)
+    try:
+        parsed = read(probe, view, settings)
+    except PageUnreadable as exc:
+        failure = ParseFailure(
+            snapshot_id=snapshot_id,
+            probe=probe.name,
+            unit=unit,
+            parser=f"{probe.name}/{exc.parser}",
+            parser_version=probe.version,
+            reason=exc.reason,
+            created_at=now,
+        )
+        return None, exc, ParseResult([], [failure])
+    rows = [
+        Observation(
+            snapshot_id=snapshot_id,
+            probe=probe.name,
+            unit=f.unit,
+            metric=f.metric,
+            period=f.period,
+            value=f.value,
+            text=f.text,
+            attributes=dict(f.attributes),
+            parser=probe.name,
+            parser_version=probe.version,
+            derived_at=now,
+        )
+        for f in parsed.found
+    ]
+    return parsed, None, ParseResult(rows, [])
+
+
 def parse_and_keep(
     store: EvidenceStore,
     probe: Parser,
@@ -122,41 +160,12 @@ def parse_and_keep(
     view: SnapshotView,
 ) -> tuple[Parsed | None, PageUnreadable | None]:
     """Run a probe's parser on one snapshot and keep the result: its observations, or a parse failure."""
-    now = datetime.now(UTC)
-    try:
-        parsed = read(probe, view, settings)
-    except PageUnreadable as exc:
-        store.add_parse_failure(
-            ParseFailure(
-                snapshot_id=snapshot_id,
-                probe=probe.name,
-                unit=unit,
-                parser=f"{probe.name}/{exc.parser}",
-                parser_version=probe.version,
-                reason=exc.reason,
-                created_at=now,
-            )
-        )
-        return None, exc
-    store.add_observations(
-        [
-            Observation(
-                snapshot_id=snapshot_id,
-                probe=probe.name,
-                unit=f.unit,
-                metric=f.metric,
-                period=f.period,
-                value=f.value,
-                text=f.text,
-                attributes=dict(f.attributes),
-                parser=probe.name,
-                parser_version=probe.version,
-                derived_at=now,
-            )
-            for f in parsed.found
-        ]
-    )
-    return parsed, None
+    parsed, failure, rows = parse_result(probe, settings, snapshot_id, unit, view)
+    if rows.failures:
+        store.add_parse_failure(rows.failures[0])
+    else:
+        store.add_observations(rows.observations)
+    return parsed, failure
 
 
 class CrawlSession:
@@ -207,10 +216,13 @@ class CrawlSession:
             view = replace(view, body=body, body_error=problem)
         return snapshot, view
 
-    def observe(self, probe: Parser, snapshot: Snapshot, view: SnapshotView) -> Parsed | None:
-        """Parse one snapshot; keep its observations, or a parse failure with the reason."""
+    async def observe(self, probe: Parser, snapshot: Snapshot, view: SnapshotView) -> Parsed | None:
+        """Parse one snapshot; keep its observations, or a parse failure with the reason. The parse is kept by
+        the store's writer with those of other walks (one transaction, one journal fsync): it is durable when
+        this returns, as a capture is when keep() returns."""
         assert snapshot.id is not None
-        parsed, failure = parse_and_keep(self.store, probe, self.settings, snapshot.id, snapshot.unit, view)
+        parsed, failure, rows = parse_result(probe, self.settings, snapshot.id, snapshot.unit, view)
+        await self.store.keep_parse(rows.observations, rows.failures)
         if failure is not None:
             self.counts.parse_failures += 1
             self.counts.failures.append(str(failure))
@@ -225,4 +237,4 @@ class CrawlSession:
         snapshot, view = await self.capture(target)
         if snapshot.outcome != Outcome.OK and not getattr(probe, "parses_failures", False):
             return snapshot, None
-        return snapshot, self.observe(probe, snapshot, view)
+        return snapshot, await self.observe(probe, snapshot, view)

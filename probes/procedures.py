@@ -297,7 +297,7 @@ class ProceduresProbe:
         )
         # A wait that timed out still leaves the page as it stood: what it shows is evidence too.
         if snapshot.outcome == Outcome.OK or (snapshot.outcome == Outcome.TIMEOUT and view.dom):
-            session.observe(self, snapshot, view)
+            await session.observe(self, snapshot, view)
 
     async def _walk_directory(self, session: CrawlSession) -> None:
         """The portal's directory once per crawl: each configured DonViID found there, or the unit by name."""

@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from test_evidence_store import tamper
 
 from crawler import Capture, Outcome, Target
-from evidence import EvidenceStore, Snapshot
-from evidence.journal import SNAPSHOT_CHAIN
+from evidence import EvidenceStore, Observation, ParseFailure, Snapshot
+from evidence.journal import EVENT_CHAIN, SNAPSHOT_CHAIN
+from evidence.models import Event
 from evidence.verify import verify
 
 
@@ -112,3 +113,48 @@ def test_a_batch_cut_after_it_committed_is_named(store: EvidenceStore, tmp_path:
            f"DELETE FROM snapshot WHERE seq > {keep_up_to}")  # fmt: skip
     found = problems(store, tmp_path / "journal.jsonl")
     assert any("its tail was cut off" in p for p in found), found
+
+
+def test_parses_kept_together_share_the_event_chain_batch_each_event_journaled(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    """A crawl's parse results go through the same writer: one transaction and one journal write for the parses
+    handed in together, one `parse` event per snapshot, each with its signed line, its rows linked to it."""
+    run = store.begin_run("test")
+    assert run.id is not None
+    kept = asyncio.run(keep_all(store, run.id, [page(n) for n in range(30)]))
+    now = datetime.now(UTC)
+
+    def found(snapshot: Snapshot) -> list[Observation]:
+        assert snapshot.id is not None
+        return [Observation(snapshot_id=snapshot.id, probe="news", metric="news_post", period="2023-09", value=1,
+                            parser="news", parser_version="2", derived_at=now) for _ in range(3)]  # fmt: skip
+
+    async def keep_parses() -> None:
+        failed = kept[0]
+        assert failed.id is not None
+        await asyncio.gather(
+            *(store.keep_parse(found(s), []) for s in kept[1:]),
+            store.keep_parse([], [ParseFailure(snapshot_id=failed.id, probe="news", parser="news/nukeviet-category",
+                                               parser_version="2", reason="no list", created_at=now)]),
+            store.keep_parse([], []),  # a parse that found nothing keeps nothing, as add_observations does
+        )  # fmt: skip
+
+    asyncio.run(keep_parses())
+    store.finish_run(run.id)
+    with Session(store.engine) as session:
+        events = session.exec(select(Event).where(Event.kind == "parse").order_by(col(Event.seq))).all()
+        observations = session.exec(select(Observation)).all()
+        failures = session.exec(select(ParseFailure)).all()
+    assert sorted(e.snapshot_id or 0 for e in events) == sorted(s.id or 0 for s in kept)
+    by_snapshot = {s.id: s.record_hash for s in kept}
+    assert all(e.snapshot_hash == by_snapshot[e.snapshot_id] for e in events)
+    assert len(observations) == 3 * 29 and len(failures) == 1
+    event_of = {e.id: e.snapshot_id for e in events}
+    assert all(event_of[o.event_id] == o.snapshot_id for o in observations)
+    assert event_of[failures[0].event_id] == failures[0].snapshot_id
+    lines = [line for line in journal_lines(tmp_path / "journal.jsonl") if line["chain"] == EVENT_CHAIN]
+    assert {int(str(line["seq"])) for line in lines} >= {e.seq for e in events}
+    # They went in batches: at least one line names a batch of more than one parse event.
+    assert any("batch" in line for line in lines)
+    assert problems(store, tmp_path / "journal.jsonl") == []
