@@ -42,6 +42,13 @@ def user_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             os.environ[name] = value
 
 
+def patient(settings: Settings) -> Settings:
+    """The settings with the web app's per-request deadline (web.request_timeout_s, 30 s in config.toml) far out,
+    for tests of what a page shows: on a loaded machine a first page can take longer, and a 503 there would be
+    the machine's speed, not the app's behaviour. The deadline's own tests set theirs."""
+    return settings.model_copy(update={"web": settings.web.model_copy(update={"request_timeout_s": 900.0})})
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return load_settings(CONFIG, environ={})

@@ -24,7 +24,7 @@ import indicators.observed
 from cchc.errors import ConfigError
 from cchc.settings import Settings
 from cli.simlink import truth_figures, write_pointed_config
-from conftest import REPO, SimulationFactory
+from conftest import REPO, SimulationFactory, patient
 from evidence import EvidenceStore
 from indicators.definitions import load_definitions
 from indicators.observed import raw_figures
@@ -420,7 +420,7 @@ def test_a_units_rank_is_the_same_whatever_the_filter_in_the_cli_python_and_web_
     assert any(v is not None for k, v in truth.items() if k.startswith("PAR_"))
     config = tmp_path / "config.toml"
     write_pointed_config(target, simulation.urls, config)
-    with TestClient(create_app(target), base_url="http://127.0.0.1") as client:
+    with TestClient(create_app(patient(target)), base_url="http://127.0.0.1") as client:
         for chosen in ([], [unit], [unit, other]):
             python = indicators.table("2023-Q3", settings=target, raw=figures, units=chosen or None)
             assert _ranks(python, unit) == truth, chosen

@@ -22,6 +22,7 @@ from vietnamese_check import problems, text_problems
 import indicators
 from cchc.settings import Settings
 from cli.indicators import write_xlsx as write_table_xlsx
+from conftest import patient
 from evidence import EvidenceStore, Observation, Snapshot, SnapshotBlob
 from indicators.definitions import load_definitions
 from indicators.observed import DOSSIER_METRICS, NEWS_METRICS, PROCEDURE_METRICS, RANK_METRICS, SCORE_METRICS
@@ -102,7 +103,7 @@ def test_every_inspector_page_reads_in_vietnamese(crawled: Crawled) -> None:
         f"/evidence/{page_id}",
     ]
     found: dict[str, list[str]] = {}
-    with TestClient(create_app(crawled.settings), base_url=LOCAL) as client:
+    with TestClient(create_app(patient(crawled.settings)), base_url=LOCAL) as client:
         for path in pages:
             answer = client.get(path)
             assert answer.status_code in (200, 400), (path, answer.status_code)
@@ -194,7 +195,7 @@ def test_a_low_coverage_unit_has_no_grade_anywhere_and_shows_its_coverage_and_wh
     )
     assert "chưa đủ dữ liệu" in par_line and shown in par_line and not any(b in par_line for b in BANDS)
     # the web app's overview
-    with TestClient(create_app(crawled.settings), base_url=LOCAL) as client:
+    with TestClient(create_app(patient(crawled.settings)), base_url=LOCAL) as client:
         home = BeautifulSoup(client.get("/", params={"period": PERIOD}).text, "html.parser")
     row = home.select_one(f"#row-{WARD}")
     assert row is not None

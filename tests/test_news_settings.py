@@ -14,6 +14,7 @@ from probe_helpers import observations, open_test_store, parse_failures, pointed
 
 from cchc.settings import Settings
 from cli.simlink import world_spec
+from conftest import patient
 from indicators.news import news_counts
 from indicators.observed import Figure, load_failures, load_observations, raw_figures
 from sim import Simulation, SiteSettings
@@ -119,7 +120,7 @@ def assert_findings_are_shown(settings: Settings, store: Any, edits: list[Any]) 
 
     frame = indicators.table("2023", settings=settings, units=[WARD])
     lines = news_finding_lines(settings, frame)
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+    with TestClient(create_app(patient(settings)), base_url="http://127.0.0.1") as client:
         page = client.get(f"/units/{WARD}", params={"period": "2023"})
     assert page.status_code == 200
     summary = build_summary(settings, WARD, period="2023", engine=store.engine, blobs=store.blobs)

@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from cchc.errors import ConfigError
 from cchc.settings import Settings
 from cli.wiring import fetch_policy, open_store
+from conftest import patient
 from crawler import Capture, Outcome, Target
 from evidence import Run, Snapshot
 from evidence.db import create_engine
@@ -121,7 +122,7 @@ def server(site: tuple[Settings, int]) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(patient(settings)), host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -360,7 +361,7 @@ def test_a_long_query_is_stopped_at_its_timeout(
         grant_read_only(engine, target.web.sql_role)
         engine.dispose()
     target = target.model_copy(update={"web": target.web.model_copy(update={"sql_timeout_s": 1.0})})
-    with TestClient(create_app(target), base_url=LOCAL) as client:
+    with TestClient(create_app(patient(target)), base_url=LOCAL) as client:
         started = time.monotonic()
         answer = client.get("/api/sql", params={"q": query})
         assert time.monotonic() - started < 30  # the 1 s timeout, with a loaded machine's slack
@@ -403,7 +404,7 @@ def test_a_surprise_crawl_needs_the_token_and_is_marked_surprise(
 
     loaded = load_settings(config, environ={})
     open_store(loaded).close()
-    with TestClient(create_app(loaded), base_url=LOCAL) as client:
+    with TestClient(create_app(patient(loaded)), base_url=LOCAL) as client:
         assert (
             client.post("/api/crawl", json={"unit": "phuong-3", "probes": ["availability"]}).status_code
             == 401

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 from cchc.settings import Settings
 from cli.simlink import point_at
 from cli.wiring import fetch_policy, open_store
+from conftest import patient
 from evidence.models import Snapshot
 from probes import PROBES
 from probes._runner import crawl
@@ -50,7 +51,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, settings: Settings, simulat
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     instance = uvicorn.Server(
-        uvicorn.Config(create_app(target), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(patient(target)), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
