@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -236,16 +237,25 @@ def page_with_other_hosts(simulation: Simulation) -> Iterator[str]:
 
 @contextmanager
 def one_page_site(
-    page: bytes, files: dict[str, bytes] | None = None, seen: list[str] | None = None
+    page: bytes,
+    files: dict[str, bytes] | None = None,
+    seen: list[str] | None = None,
+    redirects: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """A site of our own serving a page at / (and `files` at their paths, and recording every path asked for in
-    `seen`): for what the simulated portals never serve."""
+    """A site of our own serving a page at / (and `files` at their paths, `redirects` as 302s to their
+    locations, and recording every path asked for in `seen`): for what the simulated portals never serve."""
     served = {"/": page, **(files or {})}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if seen is not None:
                 seen.append(self.path)
+            if redirects and self.path in redirects:
+                self.send_response(302)
+                self.send_header("Location", redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             body = served.get(self.path)
             status = 404 if body is None else 200
             body = body or b""
@@ -330,6 +340,55 @@ def test_a_redirect_to_a_host_not_allowed_is_not_followed(make_simulation: Simul
             (301, sim.url("phuong-1") + "/vi/news/")
         ]
         assert sim.log("phuong-tan-ninh") == []
+
+
+@contextmanager
+def listener() -> Iterator[tuple[str, list[int]]]:
+    """A host not allowed: a bare TCP listener that counts every connection made to it, requests or not."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[int] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return  # closed at the end of the test
+            accepted.append(1)
+            connection.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+def test_nothing_the_page_starts_reaches_a_host_not_allowed(simulation: Simulation) -> None:
+    # Chromium's host guard (a dead proxy that only the allowed hosts bypass) refuses what the page's route
+    # never sees: a sub-resource's redirect, a popup, a preconnect, a WebSocket.
+    with listener() as (other, accepted):
+        page = (
+            f'<!DOCTYPE html><html><head><link rel="preconnect" href="{other}"></head><body><h1>ok</h1>'
+            f'<img src="/moved.png"><script>window.open("{other}/popup");'
+            f'new WebSocket("{other.replace("http", "ws", 1)}/socket");'
+            f'fetch("/moved.json").catch(function () {{}});</script></body></html>'
+        ).encode()
+        redirects = {"/moved.png": f"{other}/photo.png", "/moved.json": f"{other}/data.json"}
+        seen: list[str] = []
+        with one_page_site(page, seen=seen, redirects=redirects) as url:
+            policy = policy_for(simulation, allowed=frozenset({host_key(url)}))
+            [capture] = render(policy, browser_target(url))
+        assert accepted == []
+    assert capture.outcome is Outcome.OK, capture.detail
+    assert "/moved.png" in seen and "/moved.json" in seen  # the first hops were asked for, and refused after
+    other_host = host_key(other)
+    assert f"aborted 3 request(s) to hosts not allowed: {other_host} (3)" in capture.detail
+    assert [s.url for s in capture.subresponses] == []
 
 
 def test_request_allowed_checks_scheme_and_host_with_port() -> None:
