@@ -330,7 +330,7 @@ class BrowserRenderer:
             if not request_allowed(socket.url, traffic.allowed_hosts):
                 traffic.block(socket.url)
 
-        await page.route("**/*", route)
+        await page.route(_routed_urls(traffic.target, self.fetcher), route)
         page.on("request", on_request)
         page.on("requestfinished", on_done)
         page.on("requestfailed", on_failed)
@@ -366,7 +366,7 @@ class BrowserRenderer:
         def on_received(event: dict[str, Any]) -> None:
             status = int(event.get("response", {}).get("status", 0))
             if event.get("requestId") == traffic.navigation_id and status not in REDIRECTS:
-                self._spawn(cdp.send("Network.disable"))  # the document's headers are in; spare the rest
+                self._spawn(cdp.detach())  # the document's headers are in; spare the rest
 
         cdp.on("Network.requestWillBeSent", on_sent)
         cdp.on("Network.requestWillBeSentExtraInfo", on_sent_extra)
@@ -528,6 +528,23 @@ async def _route(route: Route, page: Page, traffic: _Traffic, fetcher: HttpFetch
         await route.continue_()
     except PlaywrightError:
         pass  # the page closed while the request waited: nothing left to route
+
+
+def _routed_urls(target: Target, fetcher: HttpFetcher) -> str | re.Pattern[str]:
+    """The requests our route must see: all but those to the page's own origin whose path robots.txt cannot
+    disallow (most of what a page loads), which Chromium then sends without a round trip to Python. Hosts
+    not allowed are never on the page's origin, so every request to one is still routed, refused and named."""
+    rules = fetcher.robots_read(target.url)
+    prefixes = rules.disallow_prefixes() if rules is not None else None
+    parts = urlsplit(target.url)
+    overridden = target.headers or target.method != "GET" or target.body
+    if overridden or prefixes is None or parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        return "**/*"
+    # Written as Chromium writes a URL (host in lower case, no default port); any other spelling of the
+    # origin, or a "%" anywhere after it, falls outside the exception and is routed.
+    origin = re.escape(f"{parts.scheme}://{host_key(target.url)}")
+    disallowed = f"(?!{'|'.join(map(re.escape, prefixes))})" if prefixes else ""
+    return re.compile(f"^(?!{origin}(?=/)(?![^%]*%){disallowed})")
 
 
 def _refused_by_guard(failure: str | None) -> bool:

@@ -7,6 +7,7 @@ import html
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -22,8 +23,9 @@ from sqlmodel import Session, select
 
 from conftest import SimulationFactory, chromium_path
 from crawler import BrowserStep, Capture, FetchPolicy, HttpFetcher, Outcome, Target, host_key
-from crawler.browser import BrowserRenderer, classify_error, request_allowed
+from crawler.browser import BrowserRenderer, _routed_urls, classify_error, request_allowed
 from crawler.chromium import BrowserNotFound, find_chromium
+from crawler.robots import RobotsRules, rules_from_response
 from evidence import EvidenceStore
 from evidence.models import SnapshotBlob
 from evidence.verify import verify
@@ -364,6 +366,7 @@ def listener() -> Iterator[tuple[str, list[int]]]:
     try:
         yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
     finally:
+        server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         server.close()
         thread.join(timeout=5)
 
@@ -389,6 +392,42 @@ def test_nothing_the_page_starts_reaches_a_host_not_allowed(simulation: Simulati
     other_host = host_key(other)
     assert f"aborted 3 request(s) to hosts not allowed: {other_host} (3)" in capture.detail
     assert [s.url for s in capture.subresponses] == []
+
+
+def test_only_requests_robots_txt_cannot_disallow_skip_the_route() -> None:
+    # The route sees every request but those to the page's own origin whose path starts with no Disallow
+    # rule's literal start (of any group: "/a*b" counts as "/a") and has no escape Protego would decode.
+    rules = rules_from_response(
+        200,
+        b"User-agent: *\nDisallow: /admin/\nDisallow: /data/x?y\nAllow: /\nUser-agent: bot\nDisallow: /a*b\n",
+    )
+    assert rules.disallow_prefixes() == ("/a", "/admin/", "/data/x")
+    assert rules_from_response(200, b"User-agent: *\nDisallow: *.php\n").disallow_prefixes() is None
+    assert rules_from_response(404, b"").disallow_prefixes() == ()
+    assert rules_from_response(503, b"").disallow_prefixes() is None
+
+    class Fetcher:
+        def robots_read(self, url: str) -> RobotsRules | None:
+            return rules
+
+    page = "http://127.0.0.1:8080/vi/news/"
+    pattern = _routed_urls(browser_target(page), Fetcher())  # type: ignore[arg-type]
+    assert isinstance(pattern, re.Pattern)
+    routed = {
+        "http://127.0.0.1:8080/themes/site.css": False,
+        "http://127.0.0.1:8080/data/": False,
+        "http://127.0.0.1:8080/admin/x": True,
+        "http://127.0.0.1:8080/about": True,  # "/a" of "/a*b"
+        "http://127.0.0.1:8080/data/x?z": True,
+        "http://127.0.0.1:8080/%61dmin/": True,  # Protego reads it as /admin/
+        "http://127.0.0.1:8081/themes/site.css": True,
+        "http://127.0.0.1:80801/themes/site.css": True,
+        "https://127.0.0.1:8080/themes/site.css": True,
+        "http://other.example/themes/site.css": True,
+    }
+    assert {url: bool(pattern.search(url)) for url in routed} == routed
+    posted = browser_target(page, method="POST", body=b"q=1")
+    assert _routed_urls(posted, Fetcher()) == "**/*"  # type: ignore[arg-type]
 
 
 def test_request_allowed_checks_scheme_and_host_with_port() -> None:
