@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -331,8 +332,9 @@ class BrowserRenderer:
                 traffic.block(socket.url)
 
         await page.route(_routed_urls(traffic.target, self.fetcher), route)
-        page.on("request", on_request)
-        page.on("requestfinished", on_done)
+        if traffic.target.steps:  # only then is the settling ours to tell (see _fill): two events a request
+            page.on("request", on_request)
+            page.on("requestfinished", on_done)
         page.on("requestfailed", on_failed)
         page.on("response", on_response)
         page.on("websocket", on_socket)
@@ -382,7 +384,11 @@ class BrowserRenderer:
             traffic.stage = f"step {n} ({step.action} {step.selector})"
             await _do(page, step, budget.fill_ms())
         traffic.stage = ""
-        await _network_idle(traffic, min(NETWORK_IDLE_MAX_S, budget.fill_s()))
+        limit_s = min(NETWORK_IDLE_MAX_S, budget.fill_s())
+        if target.steps:  # what a step starts comes after Playwright's "networkidle", which fires once
+            await _network_idle(traffic, limit_s)
+        else:
+            await _network_settled(page, limit_s)
 
     async def _collect(
         self,
@@ -569,6 +575,13 @@ async def _do(page: Page, step: BrowserStep, timeout_ms: float) -> None:
         await page.wait_for_selector(step.selector, timeout=timeout_ms)
     else:
         raise PlaywrightError(f"unknown browser step {step.action!r}")
+
+
+async def _network_settled(page: Page, limit_s: float) -> None:
+    """Until Playwright's "networkidle" (nothing in flight for 0.5 s after "load", told by its driver without
+    an event a request to us), or limit_s: the page's JavaScript may still fetch."""
+    with contextlib.suppress(PlaywrightTimeout):  # still busy: the page is captured as it is by then
+        await page.wait_for_load_state("networkidle", timeout=limit_s * 1000)
 
 
 async def _network_idle(traffic: _Traffic, limit_s: float) -> None:
