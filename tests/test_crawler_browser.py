@@ -25,6 +25,7 @@ from conftest import SimulationFactory, chromium_path
 from crawler import BrowserStep, Capture, FetchPolicy, HttpFetcher, Outcome, Target, host_key
 from crawler.browser import BrowserRenderer, _routed_urls, classify_error, request_allowed
 from crawler.chromium import BrowserNotFound, find_chromium
+from crawler.hostguard import bypass_list
 from crawler.robots import RobotsRules, rules_from_response
 from evidence import EvidenceStore
 from evidence.models import SnapshotBlob
@@ -430,6 +431,12 @@ def test_only_requests_robots_txt_cannot_disallow_skip_the_route() -> None:
     assert _routed_urls(posted, Fetcher()) == "**/*"  # type: ignore[arg-type]
 
 
+def test_the_host_guard_bypasses_each_allowed_host_on_its_port_only() -> None:
+    # A host key without a port means the scheme's default one; loopback is not bypassed implicitly.
+    allowed = frozenset({"a.gov.vn", "127.0.0.1:8080"})
+    assert bypass_list(allowed) == "<-loopback>,127.0.0.1:8080,http://a.gov.vn:80,https://a.gov.vn:443"
+
+
 def test_request_allowed_checks_scheme_and_host_with_port() -> None:
     allowed = frozenset({"127.0.0.1:8080", "dichvucong.gov.vn"})
     assert request_allowed("http://127.0.0.1:8080/a", allowed)
@@ -598,6 +605,8 @@ def test_no_chromium_names_the_command_that_installs_it(
         ("Page.goto: net::ERR_NAME_NOT_RESOLVED at http://x.invalid/", Outcome.CONNECTION_ERROR),
         ("Page.goto: net::ERR_TIMED_OUT at http://127.0.0.1:9/", Outcome.TIMEOUT),
         ("Page.goto: net::ERR_BLOCKED_BY_CLIENT at http://127.0.0.1:9/", Outcome.HOST_NOT_ALLOWED),
+        # Chromium's host guard: only a host the proxy bypass list leaves out is ever sent to the dead proxy
+        ("Page.goto: net::ERR_PROXY_CONNECTION_FAILED at http://127.0.0.1:9/", Outcome.HOST_NOT_ALLOWED),
         ("Page.goto: net::ERR_TOO_MANY_REDIRECTS at http://127.0.0.1:9/", Outcome.HTTP_ERROR),
         ("Page.goto: net::ERR_ABORTED at http://127.0.0.1:9/", Outcome.BROWSER_ERROR),
         ("Target page, context or browser has been closed", Outcome.BROWSER_ERROR),
