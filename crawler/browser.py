@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -23,7 +24,7 @@ from playwright.async_api import (
     Request,
     Response,
     Route,
-    WebSocketRoute,
+    WebSocket,
     async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
@@ -32,6 +33,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from crawler._models import BrowserStep, Capture, Header, Hop, Outcome, SubResponse, Target
 from crawler.chromium import find_chromium
 from crawler.fetcher import REDIRECTS, HttpFetcher, _retry_after, host_key
+from crawler.hostguard import REFUSED_ERRORS, ClosedPort
 
 log = logging.getLogger("cchc.crawler")
 
@@ -74,7 +76,7 @@ def classify_error(exc: BaseException) -> Outcome:
     if match is None:
         return Outcome.BROWSER_ERROR
     code = match.group(1)
-    if code == "ERR_BLOCKED_BY_CLIENT":  # our route or redirect guard refused it
+    if code == "ERR_BLOCKED_BY_CLIENT" or code in REFUSED_ERRORS:  # our route or Chromium's host guard
         return Outcome.HOST_NOT_ALLOWED
     if "TIMED_OUT" in code:
         return Outcome.TIMEOUT
@@ -114,17 +116,20 @@ class BrowserRenderer:
         self._current: _Lease | None = None
         self._leases: list[_Lease] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._guard: ClosedPort | None = None  # the dead proxy of every context: see crawler/hostguard.py
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> BrowserRenderer:
         self.executable = find_chromium(self.executable)
+        self._guard = ClosedPort()
         self._playwright = await async_playwright().start()
         try:
             await self._launch()
         except BaseException:
             await self._playwright.stop()
             self._playwright = None
+            self._guard.close()
             raise
         return self
 
@@ -143,6 +148,9 @@ class BrowserRenderer:
         if self._playwright is not None:
             playwright, self._playwright = self._playwright, None
             await playwright.stop()
+        if self._guard is not None:
+            self._guard.close()  # after Chromium: no context is left to send anything there
+            self._guard = None
 
     async def _launch(self) -> Browser:
         assert self._playwright is not None, "use `async with BrowserRenderer(...)`"
@@ -173,18 +181,18 @@ class BrowserRenderer:
             return lease
 
     async def _new_context(self, browser: Browser) -> BrowserContext:
+        assert self._guard is not None, "use `async with BrowserRenderer(...)`"
         width, height = self.viewport
-        context = await browser.new_context(
+        # Chromium itself refuses every host not allowed, in every page of the context (popups, redirects,
+        # preconnects, WebSockets) without pausing a request; our page's route checks again and names them.
+        return await browser.new_context(
             user_agent=self.fetcher.policy.user_agent,
             viewport={"width": width, "height": height},
             timezone_id=self.timezone_id,
-            service_workers="block",  # a service worker's requests would not pass page.route
+            service_workers="block",  # a service worker's requests would not pass page.route (robots.txt)
             accept_downloads=False,
+            proxy=self._guard.proxy(self.fetcher.policy.allowed_hosts),
         )
-        # A safety net for pages we did not open (popups); our page's own route takes precedence over it.
-        allowed = self.fetcher.policy.allowed_hosts
-        await context.route("**/*", lambda route: _gate(route, allowed))
-        return context
 
     async def _release(self, lease: _Lease, *, broken: bool) -> None:
         lease.in_flight -= 1
@@ -306,6 +314,11 @@ class BrowserRenderer:
             traffic.in_flight.discard(request)
             traffic.last_activity = time.monotonic()
 
+        def on_failed(request: Request) -> None:
+            on_done(request)
+            if _refused_by_guard(request.failure):  # a redirect's next hop: our route saw only its first URL
+                traffic.block(request.url)
+
         def on_response(response: Response) -> None:
             request = response.request
             if request.resource_type in SUBRESOURCE_TYPES:
@@ -313,50 +326,41 @@ class BrowserRenderer:
             elif response.status not in REDIRECTS and _is_main_navigation(request, page):
                 traffic.document = response  # kept for a page whose "load" never comes
 
-        def refuse_socket(socket: WebSocketRoute) -> Awaitable[None]:
-            traffic.block(socket.url)
-            return socket.close(reason="host not allowed")  # never connected to the server
+        def on_socket(socket: WebSocket) -> None:
+            # WebSockets do not pass page.route; one to a host not allowed fails at Chromium's host guard.
+            if not request_allowed(socket.url, traffic.allowed_hosts):
+                traffic.block(socket.url)
 
-        await page.route("**/*", route)
-        # WebSockets do not pass page.route: only those to hosts not allowed are routed, and closed unopened.
-        await page.route_web_socket(
-            lambda url: not request_allowed(url, traffic.allowed_hosts), refuse_socket
-        )
-        page.on("request", on_request)
-        page.on("requestfinished", on_done)
-        page.on("requestfailed", on_done)
+        await page.route(_routed_urls(traffic.target, self.fetcher), route)
+        if traffic.target.steps:  # only then is the settling ours to tell (see _fill): two events a request
+            page.on("request", on_request)
+            page.on("requestfinished", on_done)
+        page.on("requestfailed", on_failed)
         page.on("response", on_response)
-        page.on("popup", lambda popup: self._spawn(popup.close()))  # outside our page's route
+        page.on("websocket", on_socket)
+        page.on("popup", lambda popup: self._spawn(popup.close()))  # its requests meet only the host guard
         await self._attach_devtools(page, context, traffic)
 
     async def _attach_devtools(self, page: Page, context: BrowserContext, traffic: _Traffic) -> None:
-        """What page.route cannot do: stop a redirect to a host not allowed (route sees only the first URL
-        of a redirect chain), and read the document request's headers as sent (route reports them unsent)."""
+        """What page.route cannot tell: the document's redirects (route sees only the first URL of a chain;
+        a hop to a host not allowed is refused by Chromium's host guard, and named here), and the document
+        request's headers as sent (route reports them unsent). No request waits on this session."""
         cdp = await context.new_cdp_session(page)
-
-        async def paused(event: dict[str, Any]) -> None:
-            request_id, url = event["requestId"], event["request"]["url"]
-            if event.get("redirectedRequestId") and not request_allowed(url, traffic.allowed_hosts):
-                traffic.block(url)
-                host = host_key(url) or url
-                traffic.blocked_redirect = (
-                    traffic.blocked_redirect
-                    or f"redirect to {url} not followed: {host} is not one of the configured hosts"
-                )
-                await cdp.send(
-                    "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}
-                )
-            else:
-                await cdp.send("Fetch.continueRequest", {"requestId": request_id})
 
         def on_sent(event: dict[str, Any]) -> None:
             if not traffic.navigation_id and event.get("type") == "Document":
                 traffic.navigation_id = str(event["requestId"])
             redirect = event.get("redirectResponse")
             if redirect and event["requestId"] == traffic.navigation_id:
-                # Playwright reports no redirect whose next hop was stopped: keep the hop from here.
+                # Playwright reports no redirect whose next hop failed: keep the hop from here.
                 headers = _devtools_headers(redirect.get("headers", {}))
                 traffic.hops.append(Hop(str(redirect["url"]), int(redirect["status"]), headers))
+                url = str(event["request"]["url"])
+                if not traffic.blocked_redirect and not request_allowed(url, traffic.allowed_hosts):
+                    host = host_key(url) or url
+                    traffic.blocked_redirect = (
+                        f"redirect to {url} not followed: {host} is not one of the configured hosts"
+                    )
 
         def on_sent_extra(event: dict[str, Any]) -> None:
             traffic.sent_headers[str(event["requestId"])] = _devtools_headers(event.get("headers", {}))
@@ -364,14 +368,12 @@ class BrowserRenderer:
         def on_received(event: dict[str, Any]) -> None:
             status = int(event.get("response", {}).get("status", 0))
             if event.get("requestId") == traffic.navigation_id and status not in REDIRECTS:
-                self._spawn(cdp.send("Network.disable"))  # the document's headers are in; spare the rest
+                self._spawn(cdp.detach())  # the document's headers are in; spare the rest
 
-        cdp.on("Fetch.requestPaused", lambda event: self._spawn(paused(event)))
         cdp.on("Network.requestWillBeSent", on_sent)
         cdp.on("Network.requestWillBeSentExtraInfo", on_sent_extra)
         cdp.on("Network.responseReceived", on_received)
         await cdp.send("Network.enable")
-        await cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
 
     async def _fill(self, page: Page, target: Target, budget: _Budget, traffic: _Traffic) -> None:
         """Wait for the page to be filled, do the steps, then let the network settle."""
@@ -382,7 +384,11 @@ class BrowserRenderer:
             traffic.stage = f"step {n} ({step.action} {step.selector})"
             await _do(page, step, budget.fill_ms())
         traffic.stage = ""
-        await _network_idle(traffic, min(NETWORK_IDLE_MAX_S, budget.fill_s()))
+        limit_s = min(NETWORK_IDLE_MAX_S, budget.fill_s())
+        if target.steps:  # what a step starts comes after Playwright's "networkidle", which fires once
+            await _network_idle(traffic, limit_s)
+        else:
+            await _network_settled(page, limit_s)
 
     async def _collect(
         self,
@@ -530,10 +536,26 @@ async def _route(route: Route, page: Page, traffic: _Traffic, fetcher: HttpFetch
         pass  # the page closed while the request waited: nothing left to route
 
 
-def _gate(route: Route, allowed: frozenset[str]) -> Awaitable[None]:
-    if request_allowed(route.request.url, allowed):
-        return route.fallback()
-    return route.abort("blockedbyclient")
+def _routed_urls(target: Target, fetcher: HttpFetcher) -> str | re.Pattern[str]:
+    """The requests our route must see: all but those to the page's own origin whose path robots.txt cannot
+    disallow (most of what a page loads), which Chromium then sends without a round trip to Python. Hosts
+    not allowed are never on the page's origin, so every request to one is still routed, refused and named."""
+    rules = fetcher.robots_read(target.url)
+    prefixes = rules.disallow_prefixes() if rules is not None else None
+    parts = urlsplit(target.url)
+    overridden = target.headers or target.method != "GET" or target.body
+    if overridden or prefixes is None or parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        return "**/*"
+    # Written as Chromium writes a URL (host in lower case, no default port); any other spelling of the
+    # origin, or a "%" anywhere after it, falls outside the exception and is routed.
+    origin = re.escape(f"{parts.scheme}://{host_key(target.url)}")
+    disallowed = f"(?!{'|'.join(map(re.escape, prefixes))})" if prefixes else ""
+    return re.compile(f"^(?!{origin}(?=/)(?![^%]*%){disallowed})")
+
+
+def _refused_by_guard(failure: str | None) -> bool:
+    match = _NET_ERROR.search(failure or "")
+    return match is not None and match.group(1) in REFUSED_ERRORS
 
 
 def _is_main_navigation(request: Request, page: Page) -> bool:
@@ -553,6 +575,13 @@ async def _do(page: Page, step: BrowserStep, timeout_ms: float) -> None:
         await page.wait_for_selector(step.selector, timeout=timeout_ms)
     else:
         raise PlaywrightError(f"unknown browser step {step.action!r}")
+
+
+async def _network_settled(page: Page, limit_s: float) -> None:
+    """Until Playwright's "networkidle" (nothing in flight for 0.5 s after "load", told by its driver without
+    an event a request to us), or limit_s: the page's JavaScript may still fetch."""
+    with contextlib.suppress(PlaywrightTimeout):  # still busy: the page is captured as it is by then
+        await page.wait_for_load_state("networkidle", timeout=limit_s * 1000)
 
 
 async def _network_idle(traffic: _Traffic, limit_s: float) -> None:

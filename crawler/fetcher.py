@@ -249,6 +249,10 @@ class HttpFetcher:
             rules = await self.robots(url)
         return rules.allows(url, self.policy.robots_agent)
 
+    def robots_read(self, url: str) -> RobotsRules | None:
+        """The rules of the URL's host if they were read already (fresh or not), without asking for them."""
+        return self._robots.get(host_key(url)) if self.policy.obey_robots else RobotsRules(None, None)
+
     async def robots(self, url: str) -> RobotsRules:
         parts = urlsplit(url)
         host = host_key(url)

@@ -8,6 +8,7 @@ parsed (RFC 9309 §2.5 asks for at least 500 KiB).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ from crawler.content import DEFAULT_MAX_BYTES, ContentError, decode_content
 FOUND_TTL_S = 3600.0
 UNREACHABLE_TTL_S = 60.0
 PARSE_LIMIT = 512 * 1024
+# The characters a rule's literal prefix keeps: none of them is ever escaped or unescaped by Protego's
+# normalisation, so a URL free of "%" whose path starts with the prefix matches it as written.
+_LITERAL = re.compile(r"[A-Za-z0-9/_.-]*")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,28 @@ class RobotsRules:
         if self.disallow_all_reason:
             return False
         return True if self.parser is None else bool(self.parser.can_fetch(url, user_agent))
+
+    def disallow_prefixes(self) -> tuple[str, ...] | None:
+        """Every path a Disallow rule of any group could match starts with one of these (a rule's literal
+        start, cut at its first wildcard or escape): a path that starts with none of them, and has no "%" in
+        it, is allowed. None when that cannot be told (everything disallowed, or rules unlike Protego's)."""
+        if self.disallow_all_reason:
+            return None
+        if self.parser is None:
+            return ()
+        try:  # Protego keeps its rules privately: anything unexpected means "ask for every URL"
+            patterns = [
+                rule.value._pattern
+                for rule_set in self.parser._user_agents.values()
+                for rule in rule_set._rules
+                if rule.field == "disallow"
+            ]
+        except AttributeError:
+            return None
+        prefixes = {_LITERAL.match(str(pattern)).group() for pattern in patterns}  # type: ignore[union-attr]
+        if any(not prefix.startswith("/") for prefix in prefixes):
+            return None
+        return tuple(sorted(prefixes))
 
     def crawl_delay(self, user_agent: str) -> float:
         if self.parser is None:

@@ -7,7 +7,9 @@ import html
 import itertools
 import json
 import os
+import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,8 +23,10 @@ from sqlmodel import Session, select
 
 from conftest import SimulationFactory, chromium_path
 from crawler import BrowserStep, Capture, FetchPolicy, HttpFetcher, Outcome, Target, host_key
-from crawler.browser import BrowserRenderer, classify_error, request_allowed
+from crawler.browser import BrowserRenderer, _routed_urls, classify_error, request_allowed
 from crawler.chromium import BrowserNotFound, find_chromium
+from crawler.hostguard import bypass_list
+from crawler.robots import RobotsRules, rules_from_response
 from evidence import EvidenceStore
 from evidence.models import SnapshotBlob
 from evidence.verify import verify
@@ -236,16 +240,25 @@ def page_with_other_hosts(simulation: Simulation) -> Iterator[str]:
 
 @contextmanager
 def one_page_site(
-    page: bytes, files: dict[str, bytes] | None = None, seen: list[str] | None = None
+    page: bytes,
+    files: dict[str, bytes] | None = None,
+    seen: list[str] | None = None,
+    redirects: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """A site of our own serving a page at / (and `files` at their paths, and recording every path asked for in
-    `seen`): for what the simulated portals never serve."""
+    """A site of our own serving a page at / (and `files` at their paths, `redirects` as 302s to their
+    locations, and recording every path asked for in `seen`): for what the simulated portals never serve."""
     served = {"/": page, **(files or {})}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if seen is not None:
                 seen.append(self.path)
+            if redirects and self.path in redirects:
+                self.send_response(302)
+                self.send_header("Location", redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             body = served.get(self.path)
             status = 404 if body is None else 200
             body = body or b""
@@ -330,6 +343,98 @@ def test_a_redirect_to_a_host_not_allowed_is_not_followed(make_simulation: Simul
             (301, sim.url("phuong-1") + "/vi/news/")
         ]
         assert sim.log("phuong-tan-ninh") == []
+
+
+@contextmanager
+def listener() -> Iterator[tuple[str, list[int]]]:
+    """A host not allowed: a bare TCP listener that counts every connection made to it, requests or not."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[int] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return  # closed at the end of the test
+            accepted.append(1)
+            connection.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
+    finally:
+        server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        server.close()
+        thread.join(timeout=5)
+
+
+def test_nothing_the_page_starts_reaches_a_host_not_allowed(simulation: Simulation) -> None:
+    # Chromium's host guard (a dead proxy that only the allowed hosts bypass) refuses what the page's route
+    # never sees: a sub-resource's redirect, a popup, a preconnect, a WebSocket.
+    with listener() as (other, accepted):
+        page = (
+            f'<!DOCTYPE html><html><head><link rel="preconnect" href="{other}"></head><body><h1>ok</h1>'
+            f'<img src="/moved.png"><script>window.open("{other}/popup");'
+            f'new WebSocket("{other.replace("http", "ws", 1)}/socket");'
+            f'fetch("/moved.json").catch(function () {{}});</script></body></html>'
+        ).encode()
+        redirects = {"/moved.png": f"{other}/photo.png", "/moved.json": f"{other}/data.json"}
+        seen: list[str] = []
+        with one_page_site(page, seen=seen, redirects=redirects) as url:
+            policy = policy_for(simulation, allowed=frozenset({host_key(url)}))
+            [capture] = render(policy, browser_target(url))
+        assert accepted == []
+    assert capture.outcome is Outcome.OK, capture.detail
+    assert "/moved.png" in seen and "/moved.json" in seen  # the first hops were asked for, and refused after
+    other_host = host_key(other)
+    assert f"aborted 3 request(s) to hosts not allowed: {other_host} (3)" in capture.detail
+    assert [s.url for s in capture.subresponses] == []
+
+
+def test_only_requests_robots_txt_cannot_disallow_skip_the_route() -> None:
+    # The route sees every request but those to the page's own origin whose path starts with no Disallow
+    # rule's literal start (of any group: "/a*b" counts as "/a") and has no escape Protego would decode.
+    rules = rules_from_response(
+        200,
+        b"User-agent: *\nDisallow: /admin/\nDisallow: /data/x?y\nAllow: /\nUser-agent: bot\nDisallow: /a*b\n",
+    )
+    assert rules.disallow_prefixes() == ("/a", "/admin/", "/data/x")
+    assert rules_from_response(200, b"User-agent: *\nDisallow: *.php\n").disallow_prefixes() is None
+    assert rules_from_response(404, b"").disallow_prefixes() == ()
+    assert rules_from_response(503, b"").disallow_prefixes() is None
+
+    class Fetcher:
+        def robots_read(self, url: str) -> RobotsRules | None:
+            return rules
+
+    page = "http://127.0.0.1:8080/vi/news/"
+    pattern = _routed_urls(browser_target(page), Fetcher())  # type: ignore[arg-type]
+    assert isinstance(pattern, re.Pattern)
+    routed = {
+        "http://127.0.0.1:8080/themes/site.css": False,
+        "http://127.0.0.1:8080/data/": False,
+        "http://127.0.0.1:8080/admin/x": True,
+        "http://127.0.0.1:8080/about": True,  # "/a" of "/a*b"
+        "http://127.0.0.1:8080/data/x?z": True,
+        "http://127.0.0.1:8080/%61dmin/": True,  # Protego reads it as /admin/
+        "http://127.0.0.1:8081/themes/site.css": True,
+        "http://127.0.0.1:80801/themes/site.css": True,
+        "https://127.0.0.1:8080/themes/site.css": True,
+        "http://other.example/themes/site.css": True,
+    }
+    assert {url: bool(pattern.search(url)) for url in routed} == routed
+    posted = browser_target(page, method="POST", body=b"q=1")
+    assert _routed_urls(posted, Fetcher()) == "**/*"  # type: ignore[arg-type]
+
+
+def test_the_host_guard_bypasses_each_allowed_host_on_its_port_only() -> None:
+    # A host key without a port means the scheme's default one; loopback is not bypassed implicitly.
+    allowed = frozenset({"a.gov.vn", "127.0.0.1:8080"})
+    assert bypass_list(allowed) == "<-loopback>,127.0.0.1:8080,http://a.gov.vn:80,https://a.gov.vn:443"
 
 
 def test_request_allowed_checks_scheme_and_host_with_port() -> None:
@@ -500,6 +605,8 @@ def test_no_chromium_names_the_command_that_installs_it(
         ("Page.goto: net::ERR_NAME_NOT_RESOLVED at http://x.invalid/", Outcome.CONNECTION_ERROR),
         ("Page.goto: net::ERR_TIMED_OUT at http://127.0.0.1:9/", Outcome.TIMEOUT),
         ("Page.goto: net::ERR_BLOCKED_BY_CLIENT at http://127.0.0.1:9/", Outcome.HOST_NOT_ALLOWED),
+        # Chromium's host guard: only a host the proxy bypass list leaves out is ever sent to the dead proxy
+        ("Page.goto: net::ERR_PROXY_CONNECTION_FAILED at http://127.0.0.1:9/", Outcome.HOST_NOT_ALLOWED),
         ("Page.goto: net::ERR_TOO_MANY_REDIRECTS at http://127.0.0.1:9/", Outcome.HTTP_ERROR),
         ("Page.goto: net::ERR_ABORTED at http://127.0.0.1:9/", Outcome.BROWSER_ERROR),
         ("Target page, context or browser has been closed", Outcome.BROWSER_ERROR),
