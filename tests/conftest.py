@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -9,6 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 
@@ -40,6 +42,12 @@ def user_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+# httpx gives up after 5 s by default: the tests' calls to a served app wait as long as their other nets do.
+HTTP_TIMEOUT_S = 300.0
+http_get = functools.partial(httpx.get, timeout=HTTP_TIMEOUT_S)
+http_post = functools.partial(httpx.post, timeout=HTTP_TIMEOUT_S)
 
 
 def patient(settings: Settings) -> Settings:

@@ -12,13 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from test_cli_probes import cchc
 
 from cchc.settings import Settings
 from cli.simlink import world_spec
-from conftest import CONFIG
+from conftest import CONFIG, http_get
 from probes._base import SnapshotView
 from probes.news import PROBE as NEWS
 from sim import Simulation, SiteSettings
@@ -66,7 +65,7 @@ def run_parse(tmp_path: Path, body: bytes, url: str) -> tuple[int, list[dict[str
 def test_parse_news_prints_the_posts_of_each_served_view(
     views_sim: Simulation, settings: Settings, tmp_path: Path, category: str
 ) -> None:
-    body = httpx.get(views_sim.url("phuong-1") + f"/vi/news/{category}/").content
+    body = http_get(views_sim.url("phuong-1") + f"/vi/news/{category}/").content
     code, lines, err = run_parse(tmp_path, body, f"{BASE}/vi/news/{category}/")
     assert code == 0, err
     posts = [r for r in lines if r.get("metric") == "news_post"]
@@ -87,7 +86,7 @@ def test_parse_news_prints_the_posts_of_each_served_view(
 def test_an_empty_category_is_a_recognised_zero(
     views_sim: Simulation, settings: Settings, tmp_path: Path
 ) -> None:
-    body = httpx.get(views_sim.url("phuong-2") + "/vi/news/van-hoa-xa-hoi/").content
+    body = http_get(views_sim.url("phuong-2") + "/vi/news/van-hoa-xa-hoi/").content
     code, lines, err = run_parse(
         tmp_path, body, "https://phuong2thanhpho.tayninh.gov.vn/vi/news/van-hoa-xa-hoi/"
     )
@@ -140,7 +139,7 @@ def test_a_layout_it_does_not_know_still_exits_3(tmp_path: Path) -> None:
 def test_every_url_form_names_the_category_and_page(
     views_sim: Simulation, settings: Settings, requested: str, served: str | None, category: str, page: int
 ) -> None:
-    body = httpx.get(views_sim.url("phuong-1") + "/vi/news/tin-tuc-su-kien/page-2/").text
+    body = http_get(views_sim.url("phuong-1") + "/vi/news/tin-tuc-su-kien/page-2/").text
     for scheme in ("https", "http"):
         base = BASE.replace("https", scheme)
         found = parse(base + requested, body, settings, base + served if served else None)
@@ -150,7 +149,7 @@ def test_every_url_form_names_the_category_and_page(
 
 
 def test_the_module_home_is_recognised_and_never_counted(views_sim: Simulation, settings: Settings) -> None:
-    body = httpx.get(views_sim.url("phuong-1") + "/vi/news/").text
+    body = http_get(views_sim.url("phuong-1") + "/vi/news/").text
     for url in (f"{BASE}/vi/news/", f"{BASE}/index.php?language=vi&nv=news"):
         (found,) = parse(url, body, settings)
         assert found.metric == "news_home" and found.value

@@ -30,7 +30,9 @@ from evidence.operations import DaemonLease, JobRun, MissedRun
 from evidence.verify import verify
 from sim import FaultSpec, Simulation
 
-FAST_LEASE = {"lease_ttl_s": 3.0, "heartbeat_s": 1.0, "standby_poll_s": 0.5, "shutdown_grace_s": 8.0}
+# A lease short enough for a takeover test to see one, long enough that a holder on a loaded machine (a process
+# stalled for seconds) still renews it in time: with a 3 s lease, a second daemon took over from a live holder.
+FAST_LEASE = {"lease_ttl_s": 15.0, "heartbeat_s": 1.0, "standby_poll_s": 0.5, "shutdown_grace_s": 8.0}
 
 
 def daemon_config(
@@ -220,10 +222,10 @@ def test_a_hung_job_is_killed_at_its_timeout_and_does_not_block_the_others(
         config.write_text(text.replace("total_timeout_s = 90.0", "total_timeout_s = 900.0"), encoding="utf-8")
         with daemon(config, tmp_path / "daemon.log") as process:
             timed_out = wait_until(
-                lambda: job_runs(engine, "probe:availability", "timeout"), 270, "the timeout"
+                lambda: job_runs(engine, "probe:availability", "timeout"), 600, "the timeout"
             )
             wait_until(
-                lambda: len(job_runs(engine, "probe:news", "ok")) >= 2, 270, "news runs during the hang"
+                lambda: len(job_runs(engine, "probe:news", "ok")) >= 2, 600, "news runs during the hang"
             )
             assert stop(process) == 0
     assert timed_out[0].detail == "killed at its timeout of 20 s"

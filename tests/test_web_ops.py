@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,7 +20,7 @@ from sqlmodel import Session, col, func, select
 from cchc.settings import Settings
 from cli.simlink import point_at
 from cli.wiring import fetch_policy, open_store
-from conftest import patient
+from conftest import http_get, patient
 from evidence.models import Snapshot
 from probes import PROBES
 from probes._runner import crawl
@@ -68,7 +67,7 @@ def test_api_docs_render_offline_under_the_csp(
     served: tuple[str, Settings], browser: Any, tmp_path: Path
 ) -> None:
     origin, _ = served
-    response = httpx.get(origin + "/docs")
+    response = http_get(origin + "/docs")
     assert response.status_code == 200 and response.headers["content-security-policy"] == PAGE_CSP
     assert "<script" not in response.text and "cdn" not in response.text.lower()
     context = browser.new_context()
@@ -112,11 +111,11 @@ def test_json_routes_answer_errors_in_json(served: tuple[str, Settings]) -> None
     origin, _ = served
     for path, status in (("/sql.json?q=DELETE%20FROM%20snapshot", 400), ("/sql.json", 422), ("/nope.json", 404),
                          ("/api/snapshots/999999", 404), ("/api/nope", 404)):  # fmt: skip
-        response = httpx.get(origin + path)
+        response = http_get(origin + path)
         assert response.status_code == status, path
         assert response.headers["content-type"].startswith("application/json"), path
         assert "detail" in response.json(), path
-    page = httpx.get(origin + "/evidence/999999")
+    page = http_get(origin + "/evidence/999999")
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
 
 
@@ -132,7 +131,7 @@ def test_metrics_count_what_the_evidence_holds(served: tuple[str, Settings]) -> 
             )
     finally:
         engine.dispose()
-    response = httpx.get(origin + "/metrics")
+    response = http_get(origin + "/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(response.text) for s in family.samples}  # fmt: skip
