@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
+import probe_helpers
 import pytest
+from probe_helpers import FullCrawl
 
 from cchc.settings import Settings, load_settings
 from cli.simlink import world_spec
@@ -62,6 +64,18 @@ def simulation(spec: WorldSpec) -> Iterator[Simulation]:
 @pytest.fixture(scope="session")
 def truth(simulation: Simulation) -> dict[str, Any]:
     return simulation.truth()
+
+
+@pytest.fixture(scope="session")
+def full_crawl(tmp_path_factory: pytest.TempPathFactory, settings: Settings, spec: WorldSpec) -> FullCrawl:
+    """One crawl of the whole healthy simulation for the whole run: the modules that read such a crawl each
+    take a copy (FullCrawl.copy) instead of crawling again. Under pytest-xdist the first worker that needs it
+    makes it in the run's common temporary folder, and the others wait for it and read it."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "full-crawl"
+    else:
+        folder = tmp_path_factory.mktemp("full-crawl", numbered=True)
+    return probe_helpers.full_crawl(settings, spec, folder)
 
 
 SimulationFactory = Callable[..., AbstractContextManager[Simulation]]
