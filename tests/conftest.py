@@ -28,6 +28,22 @@ CONFIG = REPO / "config.toml"
 PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+# The modules that take minutes, longest first. pytest-xdist's loadscope hands out modules in collection order
+# (`--no-loadscope-reorder`, in pyproject.toml: by default it orders them by their number of tests, which puts a
+# one-test module of five minutes last, with the other worker idle meanwhile): these start first, and the many
+# short modules fill in behind them.
+LONGEST_FIRST = (
+    "test_demo_runs.py",
+    "test_end_to_end.py",
+    "test_indicators.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session", autouse=True)
 def user_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The signing keys and witness files tests make go to folders of the session (XDG_CONFIG_HOME and

@@ -9,6 +9,7 @@ import pickle
 import shutil
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +104,9 @@ def posts_by_month(
 
 @dataclass(frozen=True)
 class FullCrawl:
-    """The run's one crawl of the whole healthy simulation (every unit in inspection, every probe, no browser),
-    on a simulation of its own that was stopped after it: where it is kept, and what the crawl said."""
+    """The run's one crawl of the whole healthy simulation (every unit in inspection, every probe, Chromium for
+    the pages that need it), on a simulation of its own that was stopped after it: where it is kept, and what
+    the crawl said."""
 
     folder: Path  # evidence.sqlite3, blobs/, journal.jsonl and collector.pem, as open_test_store lays them
     urls: dict[str, str]  # the simulation's origins, as the stored snapshots name them
@@ -142,7 +144,9 @@ def full_crawl(settings: Settings, spec: WorldSpec, folder: Path) -> FullCrawl:
                 target = stored_in(pointed(settings, sim), folder / "store")
                 store = open_test_store(folder / "store")
                 try:
-                    report = run_probes(target, store, ALL_PROBES)
+                    # A thread of its own: a module's Playwright browser may run an event loop in this one.
+                    with ThreadPoolExecutor(1) as worker:
+                        report = worker.submit(run_probes, target, store, ALL_PROBES, None, True).result()
                 finally:
                     store.close()
                 made = FullCrawl(folder, dict(sim.urls), report, sim.trap_calls())
