@@ -102,7 +102,7 @@ def test_a_demo_matches_the_truth_and_two_demo_runs_give_a_diff_in_the_web_app(t
         str(base),
     ]
     wide = {**os.environ, "COLUMNS": "200"}  # the tables whole, as a wide terminal shows them
-    outputs = []
+    outputs: list[subprocess.CompletedProcess[str]] = []
     for _ in range(2):
         result = subprocess.run(demo, capture_output=True, text=True, timeout=1800, cwd=tmp_path, env=wide)
         assert result.returncode == 0, result.stderr[-3000:]
