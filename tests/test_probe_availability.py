@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from probe_helpers import FullCrawl, observations, open_test_store, pointed, run_probes
+from probe_helpers import observations, open_test_store, pointed, run_probes
 
 from cchc.settings import Settings
 from conftest import SimulationFactory
-from sim import FaultSpec
+from sim import FaultSpec, Simulation
 
 
 def test_every_site_of_the_crawled_units_is_up(
-    settings: Settings, full_crawl: FullCrawl, tmp_path: Path
+    settings: Settings, simulation: Simulation, tmp_path: Path
 ) -> None:
-    # The run's crawl of every unit, availability among its probes.
-    _, store = full_crawl.copy(settings, tmp_path)
+    store = open_test_store(tmp_path)
+    run_probes(pointed(settings, simulation), store, ["availability"])
     up = {o.attributes["site"]: o.value for o in observations(store, "site_up")}
     assert up == dict.fromkeys(
         {"dvc_tinh", "motcua", "dvc_quocgia"} | {u.portal for u in settings.units_in_inspection()}, 1.0
