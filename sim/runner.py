@@ -14,7 +14,7 @@ from sim.sites.national import NationalSite
 from sim.sites.nukeviet import NukeVietSite
 from sim.spec import DVC_SITE, MOTCUA_SITE, NATIONAL_SITE, FaultSpec, WorldSpec
 from sim.truth import ground_truth
-from sim.world import NewsEdit, World, edit_news, generate_world
+from sim.world import NewsEdit, World, edit_news, world_for
 
 
 def _dead_port(host: str) -> int:
@@ -32,7 +32,7 @@ class Simulation:
         self.spec = spec
         self.host = host
         self.port_base = port_base
-        self.world: World = generate_world(spec)
+        self.world: World = world_for(spec)
         self.sites: dict[str, Site] = {
             DVC_SITE: DvcSite(self.world),
             MOTCUA_SITE: MotcuaSite(),

@@ -11,6 +11,7 @@ import math
 import random
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -304,6 +305,36 @@ class World:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+
+
+# The worlds made last in this process, by spec (faults aside): see world_for.
+_MADE: OrderedDict[str, World] = OrderedDict()
+_MADE_KEPT = 4
+
+
+def world_for(spec: WorldSpec) -> World:
+    """The world of `spec`, generated once per process for the last few specs (its draws take seconds, and the
+    tests start about a hundred simulations of the same world). Faults live in the servers, not in the world,
+    so they are no part of the key. Each caller gets a World of its own to change (edit_news replaces a
+    portal's post list, its caches fill as it is asked); the records in it are frozen and shared."""
+    key = repr(replace(spec, faults=()))
+    made = _MADE.get(key)
+    if made is None:
+        made = generate_world(spec)
+        _MADE[key] = made
+        while len(_MADE) > _MADE_KEPT:
+            _MADE.popitem(last=False)
+    _MADE.move_to_end(key)
+    return replace(
+        made,
+        spec=spec,
+        posts=dict(made.posts),
+        discrepancies=list(made.discrepancies),
+        news_edits=list(made.news_edits),
+        _scores={},
+        _parts={},
+        _monthly={},
+    )
 
 
 def generate_world(spec: WorldSpec) -> World:

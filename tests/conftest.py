@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 import hypothesis
+import probe_helpers
 import pytest
+from probe_helpers import FullCrawl
 
 from cchc.settings import Settings, load_settings
 from cli.simlink import world_spec
@@ -26,6 +28,22 @@ hypothesis.settings.load_profile("loaded-machine")
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config.toml"
 PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# The modules that take minutes, longest first. pytest-xdist's loadscope hands out modules in collection order
+# (`--no-loadscope-reorder`, in pyproject.toml: by default it orders them by their number of tests, which puts a
+# one-test module of five minutes last, with the other worker idle meanwhile): these start first, and the many
+# short modules fill in behind them.
+LONGEST_FIRST = (
+    "test_demo_runs.py",
+    "test_end_to_end.py",
+    "test_indicators.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -77,6 +95,18 @@ def simulation(spec: WorldSpec) -> Iterator[Simulation]:
 @pytest.fixture(scope="session")
 def truth(simulation: Simulation) -> dict[str, Any]:
     return simulation.truth()
+
+
+@pytest.fixture(scope="session")
+def full_crawl(tmp_path_factory: pytest.TempPathFactory, settings: Settings, spec: WorldSpec) -> FullCrawl:
+    """One crawl of the whole healthy simulation for the whole run: the modules that read such a crawl each
+    take a copy (FullCrawl.copy) instead of crawling again. Under pytest-xdist the first worker that needs it
+    makes it in the run's common temporary folder, and the others wait for it and read it."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "full-crawl"
+    else:
+        folder = tmp_path_factory.mktemp("full-crawl", numbered=True)
+    return probe_helpers.full_crawl(settings, spec, folder)
 
 
 SimulationFactory = Callable[..., AbstractContextManager[Simulation]]

@@ -1,10 +1,17 @@
-"""Helpers for the probe tests: a crawl of the simulation into a fresh SQLite store, and its observations."""
+"""Helpers for the probe tests: a crawl of the simulation into a fresh SQLite store, and its observations; the
+run's one crawl of the whole simulation, kept once and copied for each module that reads it."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import pickle
+import shutil
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +23,15 @@ from cli.wiring import fetch_policy
 from evidence import EvidenceStore, Observation, ParseFailure, Snapshot
 from probes import PROBES
 from probes._runner import CrawlReport, crawl
-from sim import Simulation
+from sim import Simulation, WorldSpec
+
+ALL_PROBES = ["availability", "news", "procedures", "service_stats"]
 
 
-def pointed(settings: Settings, sim: Simulation, **politeness: Any) -> Settings:
-    """The settings aimed at the simulation, with politeness off unless asked (loopback, our own servers)."""
-    target = point_at(settings, sim.urls)
+def pointed(settings: Settings, sim: Simulation | Mapping[str, str], **politeness: Any) -> Settings:
+    """The settings aimed at the simulation (or at the URLs it had), with politeness off unless asked (loopback,
+    our own servers)."""
+    target = point_at(settings, sim.urls if isinstance(sim, Simulation) else sim)
     values = {
         "min_delay_s": 0.0,
         "latency_factor": 0.0,
@@ -90,3 +100,56 @@ def posts_by_month(
         if o.attributes["cchc"]:
             reform[(o.unit, o.period)].add(int(o.attributes["post_id"]))
     return posts, reform
+
+
+@dataclass(frozen=True)
+class FullCrawl:
+    """The run's one crawl of the whole healthy simulation (every unit in inspection, every probe, Chromium for
+    the pages that need it), on a simulation of its own that was stopped after it: where it is kept, and what
+    the crawl said."""
+
+    folder: Path  # evidence.sqlite3, blobs/, journal.jsonl and collector.pem, as open_test_store lays them
+    urls: dict[str, str]  # the simulation's origins, as the stored snapshots name them
+    report: CrawlReport
+    traps: dict[str, list[str]]  # the simulation's trap log: every write, payment or login endpoint called
+
+    def copy(self, settings: Settings, folder: Path) -> tuple[Settings, EvidenceStore]:
+        """A copy of the evidence in `folder` to read or change, opened, with the settings that crawled it
+        (pointed at the crawl's simulation, storage in `folder`). Evidence is never edited: a module gets a
+        copy, and the kept crawl stays as the crawl left it."""
+        shutil.copytree(self.folder / "store", folder, dirs_exist_ok=True)
+        return stored_in(pointed(settings, self.urls), folder), open_test_store(folder)
+
+
+@contextmanager
+def _locked(lock: Path) -> Iterator[None]:
+    """An exclusive lock on a file, for the pytest-xdist workers of one run: a worker blocks until it is free."""
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def full_crawl(settings: Settings, spec: WorldSpec, folder: Path) -> FullCrawl:
+    """The full crawl kept in `folder`: made by the first caller (under a lock beside the folder), read by the
+    others. A folder without its closing record (a worker stopped while crawling) is crawled again."""
+    record = folder / "crawl.pickle"
+    with _locked(folder.with_name(folder.name + ".lock")):
+        if not record.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            (folder / "store").mkdir(parents=True)
+            with Simulation(spec) as sim:
+                target = stored_in(pointed(settings, sim), folder / "store")
+                store = open_test_store(folder / "store")
+                try:
+                    # A thread of its own: a module's Playwright browser may run an event loop in this one.
+                    with ThreadPoolExecutor(1) as worker:
+                        report = worker.submit(run_probes, target, store, ALL_PROBES, None, True).result()
+                finally:
+                    store.close()
+                made = FullCrawl(folder, dict(sim.urls), report, sim.trap_calls())
+            record.write_bytes(pickle.dumps(made))
+        loaded: FullCrawl = pickle.loads(record.read_bytes())
+    return loaded

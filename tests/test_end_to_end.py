@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from probe_helpers import observations, open_test_store, pointed, run_probes
+from probe_helpers import FullCrawl, observations, open_test_store, pointed, run_probes
 from sqlmodel import Session, col, select
 
 from cchc.settings import Settings
@@ -84,11 +84,11 @@ def assert_evidence_verifies(store: Any) -> None:
 
 
 def test_a_full_crawl_equals_the_ground_truth_and_verifies(
-    settings: Settings, make_simulation: Any, tmp_path: Path
+    settings: Settings, full_crawl: FullCrawl, truth: dict[str, Any], tmp_path: Path
 ) -> None:
-    with make_simulation() as sim:
-        target, store, report, truth = crawl(settings, sim, tmp_path, with_browser=True)
-        traps = sim.trap_calls()
+    # The run's crawl of the whole simulation (with the browser, on a simulation of its own), copied here.
+    target, store = full_crawl.copy(settings, tmp_path)
+    report, traps = full_crawl.report, full_crawl.traps
     assert report.status == "completed" and report.counts.parse_failures == 0, report.counts.failures
     assert set(report.counts.snapshots) == {"ok"}
     assert traps == {}  # no write, payment, login or personal-data endpoint was ever called

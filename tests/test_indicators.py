@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from probe_helpers import open_test_store, pointed, run_probes, stored_in
+from probe_helpers import FullCrawl, open_test_store, pointed, run_probes
 
 import indicators
 import indicators.observed
@@ -30,22 +30,18 @@ from indicators.definitions import load_definitions
 from indicators.observed import raw_figures
 from indicators.reconcile import reconcile
 from indicators.scorecard import COLUMNS, band_of, compute, half_up, parse_period, period_cells, shared_ranks
-from sim import FaultSpec, Simulation
+from sim import FaultSpec
 
-ALL_PROBES = ["availability", "news", "procedures", "service_stats"]
 COMPARED = [c for c in COLUMNS if c not in ("observation_ids", "snapshot_ids")]
 
 
 @pytest.fixture(scope="module")
 def crawled(
-    tmp_path_factory: pytest.TempPathFactory, settings: Settings, simulation: Simulation
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, full_crawl: FullCrawl
 ) -> Iterator[tuple[Settings, EvidenceStore]]:
-    """One crawl of the whole simulation (every unit, every probe), kept for the module's tests."""
-    folder = tmp_path_factory.mktemp("crawl")
-    target = stored_in(pointed(settings, simulation), folder)
-    store = open_test_store(folder)
-    report = run_probes(target, store, ALL_PROBES)
-    assert report.counts.parse_failures == 0
+    """A copy of the run's crawl of the whole simulation (every unit, every probe), kept for the module's tests."""
+    assert full_crawl.report.counts.parse_failures == 0
+    target, store = full_crawl.copy(settings, tmp_path_factory.mktemp("crawl"))
     yield target, store
     store.close()
 
@@ -352,11 +348,11 @@ def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_formats(
-    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, simulation: Simulation, tmp_path: Path
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, full_crawl: FullCrawl, tmp_path: Path
 ) -> None:
     target, _ = crawled
     config = tmp_path / "config.toml"
-    write_pointed_config(target, simulation.urls, config)
+    write_pointed_config(target, full_crawl.urls, config)
     shown = cchc(config, "indicators", "--period", "2023-Q3")
     assert shown.returncode == 0, shown.stderr
     # Every unit's row shows the bands and ranks of the API's table, and a gap shows as "—", never "nan".
@@ -401,7 +397,7 @@ def _ranks(rows: list[dict[str, Any]] | pd.DataFrame, unit: str) -> dict[str, fl
 
 
 def test_a_units_rank_is_the_same_whatever_the_filter_in_the_cli_python_and_web_api(
-    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, simulation: Simulation, tmp_path: Path
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, full_crawl: FullCrawl, tmp_path: Path
 ) -> None:
     """`-u phuong-3` once ranked phuong-3 1st of one, and 2nd of two, while the full table ranked it 4th: a
     filter only hides rows, ranks are over the period's whole tier."""
@@ -419,7 +415,7 @@ def test_a_units_rank_is_the_same_whatever_the_filter_in_the_cli_python_and_web_
     assert (truth["TOTAL_766"] or 0) > 1 and (truth["TOTAL_766"] or 0) < float(wards.iloc[-1]["rank"])
     assert any(v is not None for k, v in truth.items() if k.startswith("PAR_"))
     config = tmp_path / "config.toml"
-    write_pointed_config(target, simulation.urls, config)
+    write_pointed_config(target, full_crawl.urls, config)
     with TestClient(create_app(patient(target)), base_url="http://127.0.0.1") as client:
         for chosen in ([], [unit], [unit, other]):
             python = indicators.table("2023-Q3", settings=target, raw=figures, units=chosen or None)
@@ -436,7 +432,7 @@ def test_a_units_rank_is_the_same_whatever_the_filter_in_the_cli_python_and_web_
 
 
 def test_no_period_scores_the_inspection_and_a_period_outside_the_rule_set_is_refused(
-    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, simulation: Simulation, tmp_path: Path
+    crawled: tuple[Settings, EvidenceStore], figures: pd.DataFrame, full_crawl: FullCrawl, tmp_path: Path
 ) -> None:
     """Not the computer's clock: the inspection's period (before the first visit of the calendar), printed; a
     period the rule set does not cover is refused in one line naming both."""
@@ -451,7 +447,7 @@ def test_no_period_scores_the_inspection_and_a_period_outside_the_rule_set_is_re
     )  # the data end in September
     assert indicators.inspection_period(no_calendar) == "2023"
     config = tmp_path / "config.toml"
-    write_pointed_config(target, simulation.urls, config)
+    write_pointed_config(target, full_crawl.urls, config)
     shown = cchc(config, "indicators")
     assert shown.returncode == 0, shown.stderr
     assert f"Kỳ {expected} (mặc định: kỳ của đợt kiểm tra" in shown.stdout

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from probe_helpers import observations, open_test_store, parse_failures, pointed, posts_by_month, run_probes
+from probe_helpers import (
+    FullCrawl,
+    observations,
+    open_test_store,
+    parse_failures,
+    pointed,
+    posts_by_month,
+    run_probes,
+)
 
 from cchc.settings import Settings
 from cli.simlink import world_spec
@@ -25,11 +33,11 @@ from sim import FaultSpec, Simulation
 
 
 def test_posts_per_unit_and_month_equal_the_ground_truth(
-    settings: Settings, simulation: Simulation, truth: dict[str, Any], tmp_path: Path
+    settings: Settings, full_crawl: FullCrawl, truth: dict[str, Any], tmp_path: Path
 ) -> None:
-    store = open_test_store(tmp_path)
-    report = run_probes(pointed(settings, simulation), store, ["news"])
+    report = full_crawl.report  # the run's crawl of every unit, the news among its probes
     assert report.counts.parse_failures == 0 and set(report.counts.snapshots) == {"ok"}
+    _, store = full_crawl.copy(settings, tmp_path)
     posts, reform = posts_by_month(store)
     for unit in settings.units_in_inspection():
         for month, cell in truth["units"][unit.id]["months"].items():

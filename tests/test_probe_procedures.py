@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from probe_helpers import FullCrawl
 from sqlmodel import Session, select
 
 from cchc.settings import Settings, Unit
-from cli.simlink import point_at, world_spec
+from cli.simlink import point_at
 from cli.wiring import fetch_policy
 from conftest import SimulationFactory
 from crawler import HttpFetcher, Target, host_key
@@ -56,14 +57,20 @@ def sim_settings(settings: Settings, simulation: Simulation) -> Settings:
 
 @dataclass
 class Crawled:
-    simulation: Simulation
     settings: Settings
     store: EvidenceStore
     report: CrawlReport
+    traps: dict[str, list[str]]  # the simulation's trap log after the crawl
 
     def rows(self, model: type[Any]) -> list[Any]:
+        """The procedures probe's rows (a crawl may have other probes' too)."""
         with Session(self.store.engine) as session:
-            return list(session.exec(select(model)).all())
+            query = select(model)
+            if model is SnapshotBlob:
+                query = query.join(Snapshot).where(Snapshot.probe == NAME)
+            elif model in (Snapshot, Observation, ParseFailure):
+                query = query.where(model.probe == NAME)
+            return list(session.exec(query).all())
 
     def observations(self, metric: str) -> list[Observation]:
         return [o for o in self.rows(Observation) if o.metric == metric]
@@ -82,18 +89,18 @@ def run_crawl(
     report = asyncio.run(
         crawl(pointed, store, [PROBE], units, policy=fetch_policy(pointed), with_browser=with_browser)
     )
-    return Crawled(simulation, pointed, store, report)
+    return Crawled(pointed, store, report, simulation.trap_calls())
 
 
 @pytest.fixture(scope="module")
-def crawled(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
-    """One crawl of every inspected unit on a simulation of its own (so its trap log is this crawl's)."""
-    with Simulation(world_spec(settings)) as simulation:
-        result = run_crawl(
-            settings, simulation, tmp_path_factory.mktemp("procedures"), settings.units_in_inspection()
-        )
-        yield result
-        result.store.close()
+def crawled(
+    settings: Settings, full_crawl: FullCrawl, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Crawled]:
+    """A copy of the run's crawl of every inspected unit (every probe, procedures among them), made on a
+    simulation of its own, so its trap log is this crawl's."""
+    target, store = full_crawl.copy(settings, tmp_path_factory.mktemp("procedures"))
+    yield Crawled(target, store, full_crawl.report, full_crawl.traps)
+    store.close()
 
 
 def view_from(target: Target, response: httpx.Response, unit: str | None = None) -> SnapshotView:
@@ -259,7 +266,7 @@ def test_stored_evidence_alone_gives_the_same_observations(crawled: Crawled) -> 
 
 
 def test_a_crawl_never_calls_a_trap(crawled: Crawled) -> None:
-    traps = crawled.simulation.trap_calls()
+    traps = crawled.traps
     assert "dvc_tinh" not in traps
     assert "dvc_quocgia" not in traps
 

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from probe_helpers import FullCrawl
 from sqlmodel import Session, select
 
 from cchc.settings import Settings
@@ -141,10 +142,10 @@ def assert_matches_truth(store: EvidenceStore, settings: Settings, truth: dict[s
 
 
 def test_crawl_finds_the_truths_dossier_counts_and_766_scores(
-    simulation: Simulation, settings: Settings, truth: dict[str, Any], store: EvidenceStore
+    simulation: Simulation, settings: Settings, truth: dict[str, Any], full_crawl: FullCrawl, tmp_path: Path
 ) -> None:
-    crawling = crawl_settings(settings, simulation)
-    report = run_crawl(crawling, store)
+    report = full_crawl.report
+    _, store = full_crawl.copy(settings, tmp_path)
     assert report.status == "completed"
     assert report.counts.parse_failures == 0 and report.counts.failures == []
     assert_matches_truth(store, settings, truth)
@@ -166,9 +167,9 @@ def test_crawl_finds_the_truths_dossier_counts_and_766_scores(
 
 
 def test_periods_after_the_as_of_date_are_empty_reports_not_zeros(
-    simulation: Simulation, settings: Settings, store: EvidenceStore
+    settings: Settings, full_crawl: FullCrawl, tmp_path: Path
 ) -> None:
-    run_crawl(crawl_settings(settings, simulation), store)
+    _, store = full_crawl.copy(settings, tmp_path)
     found = observations(store)
     empty = {(o.period, o.attributes["service"]) for o in found if o.metric == "report_empty"}
     assert empty == {
@@ -205,13 +206,16 @@ def test_the_crawl_reaches_rest_jsp_through_the_bot_protection_because_of_ensure
 
 
 def test_a_crawl_fetches_the_cookie_page_once_before_its_rest_calls(
-    simulation: Simulation, settings: Settings, store: EvidenceStore
+    settings: Settings, full_crawl: FullCrawl, tmp_path: Path
 ) -> None:
-    run_crawl(crawl_settings(settings, simulation), store)
+    target, store = full_crawl.copy(settings, tmp_path)
+    # The run's crawl has every probe: the cookie page is fetched once for all of them (whichever asks first),
+    # before the first rest.jsp call of any.
     kept = sorted(snapshots(store).values(), key=lambda s: s.seq)
-    cookie_pages = [s for s in kept if s.label == "session cookies"]
-    assert len(cookie_pages) == 1
-    assert kept[0].label == "session cookies"
+    (cookie_page,) = [s for s in kept if s.label == "session cookies"]
+    rest = [s for s in kept if s.url.endswith(target.sources.dvc_quocgia.rest_path)]
+    assert rest and any(s.probe == PROBE.name for s in rest)
+    assert cookie_page.seq < min(s.seq for s in rest)
     assert all(s.outcome == str(Outcome.OK) for s in kept)
 
 
@@ -250,11 +254,11 @@ def test_a_503_at_first_still_ends_in_complete_results(
 
 
 def test_a_stored_snapshot_parses_again_to_the_same_observations(
-    simulation: Simulation, settings: Settings, store: EvidenceStore
+    settings: Settings, full_crawl: FullCrawl, tmp_path: Path
 ) -> None:
     from probes._reparse import stored_view
 
-    run_crawl(crawl_settings(settings, simulation), store)
+    _, store = full_crawl.copy(settings, tmp_path)
     kept = snapshots(store)
     found = observations(store)
     snapshot = next(s for s in kept.values() if s.label == f"{MONTHLY_SERVICE} 2023-06")
