@@ -30,9 +30,9 @@ def main() -> None:
         json.loads(line) for line in args.results.read_text(encoding="utf-8").splitlines() if line.strip()
     ]
     figure, (times, costs) = plt.subplots(1, 2, figsize=(11, 4.2))
-    whole = [
-        r for r in rows if r.get("complete", True)
-    ]  # a crawl stopped at --crawl-limit has no curve point
+    # A crawl stopped at --crawl-limit has no curve point; of two runs of one N and database, the later is drawn.
+    latest = {(r["portals"], r["database"]): r for r in rows if r.get("complete", True)}
+    whole = list(latest.values())
     for database, style in (("sqlite", "-"), ("postgresql", "--")):
         mine = sorted((r for r in whole if r["database"] == database), key=lambda r: r["portals"])
         if not mine:
