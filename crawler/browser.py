@@ -316,7 +316,13 @@ class BrowserRenderer:
 
         def on_failed(request: Request) -> None:
             on_done(request)
-            if _refused_by_guard(request.failure):  # a redirect's next hop: our route saw only its first URL
+            if not _refused_by_guard(request.failure):
+                return
+            if request_allowed(request.url, traffic.allowed_hosts):
+                # Chromium can report a redirect's refused next hop as the failure of its first, allowed URL,
+                # before the next hop's URL reaches us: name where the redirect came from, not an allowed host.
+                traffic.block_next_hop_of(request.url)
+            else:  # a redirect's next hop: our route saw only its first URL
                 traffic.block(request.url)
 
         def on_response(response: Response) -> None:
@@ -499,6 +505,9 @@ class _Traffic:
 
     def block(self, url: str) -> None:
         self.blocked[host_key(url) or urlsplit(url).scheme or url] += 1
+
+    def block_next_hop_of(self, url: str) -> None:
+        self.blocked[f"the next hop of a redirect from {host_key(url)}"] += 1
 
     def summary(self) -> str:
         parts = []

@@ -390,9 +390,12 @@ def test_nothing_the_page_starts_reaches_a_host_not_allowed(simulation: Simulati
         assert accepted == []
     assert capture.outcome is Outcome.OK, capture.detail
     assert "/moved.png" in seen and "/moved.json" in seen  # the first hops were asked for, and refused after
-    other_host = host_key(other)
-    assert f"aborted 3 request(s) to hosts not allowed: {other_host} (3)" in capture.detail
-    assert [s.url for s in capture.subresponses] == []
+    other_host, own_host = host_key(other), host_key(url)
+    # Three refusals, named by the host refused; Chromium sometimes reports a redirect's refused next hop as the
+    # failure of its first URL, which is then named as the next hop of a redirect from the page's host.
+    assert "aborted 3 request(s) to hosts not allowed: " in capture.detail and other_host in capture.detail
+    assert f"not allowed: {own_host} (" not in capture.detail and f", {own_host} (" not in capture.detail
+    assert all(host_key(s.url) == own_host for s in capture.subresponses)  # nothing of the other host kept
 
 
 def test_only_requests_robots_txt_cannot_disallow_skip_the_route() -> None:
