@@ -150,7 +150,9 @@ def test_status_json_has_timestamps_numbers_and_each_probes_own_counts(
     assert [j["next"] for j in stopped["jobs"]] == [None] * len(stopped["jobs"])
     for row in stopped["probes"]:
         if row["last_run"] is not None:
-            assert row["outcomes"] == truth[(row["last_run"], row["probe"])], row
+            # the stop may land in a run that has captured nothing yet: its counts are then empty, as the store's
+            expected = truth.get((row["last_run"], row["probe"]), {})
+            assert row["outcomes"] == expected, row
     news = next(r for r in stopped["probes"] if r["probe"] == "news")
     availability = next(r for r in stopped["probes"] if r["probe"] == "availability")
     assert (
