@@ -54,15 +54,17 @@ class PerHostTransport(httpx.AsyncBaseTransport):
 
     async def _close_unused(self) -> None:
         """Close the pools of the hosts used longest ago, with no request open, down to max_hosts."""
-        if len(self._pools) <= self.max_hosts:
-            return
+        # The idle pools are chosen and unlinked with no await in between: requests ending together each run
+        # this, and one closing a pool must not let another pick the same pool from a list made before.
+        idle: list[httpx.AsyncHTTPTransport] = []
         for key in list(self._pools):
             if len(self._pools) <= self.max_hosts:
-                return
+                break
             if self._active.get(key, 0) == 0:
-                pool = self._pools.pop(key)
+                idle.append(self._pools.pop(key))
                 self._active.pop(key, None)
-                await pool.aclose()
+        for pool in idle:
+            await pool.aclose()
 
     async def aclose(self) -> None:
         pools = list(self._pools.values())
