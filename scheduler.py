@@ -63,6 +63,7 @@ JOBSTORE_TABLE = "apscheduler_jobs"
 TERM_GRACE_AT_TIMEOUT_S = 10.0
 MAX_MISSED_LISTED = 1000
 DIGEST_JOB = "alerts:digest"
+RUN_WITHIN_GRACE = "run once now (within the grace time)"  # a missed fire time start-up lets APScheduler run
 
 # The daemon of this process: APScheduler pickles a job as a function and its arguments, so the job
 # functions below reach the running daemon through this name.
@@ -465,8 +466,16 @@ class Daemon:
     def _missed(self, job_id: str, times: Sequence[datetime], reason: str, action: str) -> None:
         now = datetime.now(UTC)
         with Session(self.engine) as session:
-            known = set(session.exec(select(MissedRun.scheduled_for).where(MissedRun.job_id == job_id)).all())
+            rows = session.exec(select(MissedRun).where(MissedRun.job_id == job_id)).all()
+            known = {row.scheduled_for: row for row in rows}
             fresh = [t for t in times if t.astimezone(UTC) not in known]  # already recorded at start-up
+            for moment in times:
+                row = known.get(moment.astimezone(UTC))
+                if row is not None and row.action == RUN_WITHIN_GRACE and action != RUN_WITHIN_GRACE:
+                    # Start-up judged it within the grace, but APScheduler reached it later (a loaded machine,
+                    # a short grace) and did not run it: the record says what happened, not what was meant.
+                    row.action = action
+                    session.add(row)
             for moment in fresh:
                 session.add(
                     MissedRun(
@@ -502,11 +511,7 @@ class Daemon:
                 continue
             latest = fires[-1]
             actions = ["skipped (coalesced into the latest missed run)"] * (len(fires) - 1)
-            actions.append(
-                "run once now (within the grace time)"
-                if now - latest <= grace
-                else "skipped (beyond the grace time)"
-            )
+            actions.append(RUN_WITHIN_GRACE if now - latest <= grace else "skipped (beyond the grace time)")
             with Session(self.engine) as session:
                 for moment, action in zip(fires, actions, strict=True):
                     session.add(MissedRun(job_id=job_id, scheduled_for=moment, detected_at=now,
