@@ -3,6 +3,11 @@
 A run ends "completed" when every job finished and every page was read; "completed with failures" when a job
 failed or a page could not be read (each one recorded: a parse failure, or the job in the log with its run
 id); "interrupted" when stopped.
+
+Each job is a task of its own, awaited with `asyncio.wait`, so that stopping never depends on every walk
+taking its first cancellation: httpcore's connection code, through anyio, can swallow one (anyio#1214), and
+`asyncio.gather` then waits for that walk for ever (a crawl of 2,000 portals ignored SIGTERM for minutes). A
+stop cancels every walk still running, and again every STOP_REPEAT_S, until none is left.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ log = logging.getLogger("cchc.probes")
 COMPLETED = "completed"
 COMPLETED_WITH_FAILURES = "completed with failures"
 INTERRUPTED = "interrupted"
+STOP_REPEAT_S = 0.5  # how often a stop cancels again the walks that swallowed its cancellation
 
 
 @dataclass
@@ -70,15 +76,23 @@ async def crawl(
     async with HttpFetcher(policy) as fetcher:
         renderer = BrowserOnDemand(settings, fetcher) if with_browser else None
         session = CrawlSession(settings, store, fetcher, run.id, browser=renderer, on_snapshot=on_snapshot)
+        walks = [
+            asyncio.create_task(_run_job(job, session, on_job_done), name=f"{job.probe}/{job.name}")
+            for job in jobs
+        ]
         try:
-            await asyncio.gather(*(_run_job(job, session, on_job_done) for job in jobs))
+            if walks:
+                await asyncio.wait(walks)
+            _count_walks_cancelled_from_within(walks, session)
             if session.counts.failures:
                 status = COMPLETED_WITH_FAILURES
         except asyncio.CancelledError:
             # SIGTERM or Ctrl-C: every capture so far is stored whole; the run is closed as interrupted.
             status = INTERRUPTED
+            await _stop_walks(walks)
         except BaseException:
             status = INTERRUPTED
+            await _stop_walks(walks)
             raise
         finally:
             if renderer is not None:
@@ -89,6 +103,36 @@ async def crawl(
                                             "observations": session.counts.observations,
                                             "parse_failures": session.counts.parse_failures})  # fmt: skip
     return CrawlReport(run.id, status, started, datetime.now(UTC), session.counts, len(jobs), browser_started)
+
+
+async def _stop_walks(walks: list[asyncio.Task[None]]) -> None:
+    """Cancel every walk still running, again every STOP_REPEAT_S for one that swallowed its cancellation, and
+    return when none is left. The crawl's own cancellation is taken (uncancel), so that closing the run and the
+    browser afterwards is not cancelled too; a second SIGTERM while stopping only stops again."""
+    current = asyncio.current_task()
+    if current is not None:
+        current.uncancel()
+    running = {walk for walk in walks if not walk.done()}
+    while running:
+        for walk in running:
+            walk.cancel()
+        try:
+            _, running = await asyncio.wait(running, timeout=STOP_REPEAT_S)
+        except asyncio.CancelledError:
+            if current is not None:
+                current.uncancel()
+            running = {walk for walk in running if not walk.done()}
+        if running:
+            log.warning("%d walks still running after a stop; cancelling them again", len(running))
+
+
+def _count_walks_cancelled_from_within(walks: list[asyncio.Task[None]], session: CrawlSession) -> None:
+    """A walk that ended cancelled though the crawl was not stopped (a library cancelled it) did not finish:
+    the run ends "completed with failures" and says which."""
+    for walk in walks:
+        if walk.cancelled():
+            session.counts.job_failures += 1
+            session.counts.failures.append(f"{walk.get_name()}: the job was cancelled before it finished")
 
 
 async def _run_job(job: Job, session: CrawlSession, on_done: Callable[[Job], None] | None) -> None:
