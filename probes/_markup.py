@@ -1,4 +1,4 @@
-"""Reading portal markup with lxml alone: trees, simple selector steps, and text as BeautifulSoup gave it.
+"""Reading portal markup with lxml alone: trees, simple selector steps, feeds, and text as BeautifulSoup gave it.
 
 The news parser moved here from BeautifulSoup, which cost most of its CPU. The text rules are bs4's
 `get_text` over its lxml builder, because observations and failure reasons recorded before must read alike
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs in our dependencies: Element types what we use
 
@@ -29,6 +29,7 @@ class Element(Protocol):
     def iterancestors(self, *tags: Any) -> Iterator[Element]: ...
     def iterdescendants(self, *tags: Any) -> Iterator[Element]: ...
     def iterchildren(self, *tags: Any) -> Iterator[Element]: ...
+    def itersiblings(self, *tags: Any, preceding: bool = False) -> Iterator[Element]: ...
     def iter(self, *tags: Any) -> Iterator[Element]: ...
     def __iter__(self) -> Iterator[Element]: ...
 
@@ -38,6 +39,7 @@ _CONTAINERS = frozenset({"script", "style", "template", "rt", "rp"})
 _PRESERVE = frozenset({"pre", "textarea"})
 _ASCII_SPACES = " \n\t\x0c\r"
 
+_T = TypeVar("_T")
 _local = threading.local()  # an lxml parser may not be shared between threads
 
 
@@ -49,15 +51,6 @@ def _html_parser() -> Any:
         # loses the rest of the page. Bodies are bounded before they get here (policy.max_body_bytes).
         parser = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
         _local.html = parser
-    return parser
-
-
-def _xml_parser() -> Any:
-    parser = getattr(_local, "xml", None)
-    if parser is None:
-        # As bs4's lxml-xml builder makes it (recover); lxml resolves no external entity and fetches nothing.
-        parser = etree.XMLParser(recover=True, encoding="utf-8")
-        _local.xml = parser
     return parser
 
 
@@ -73,14 +66,6 @@ def parse_html(text: str) -> Element:
     except etree.XMLSyntaxError:
         root = None
     return cast(Element, root if root is not None else etree.Element("html"))
-
-
-def parse_xml(text: str) -> Element | None:
-    """The document's root element, or None when nothing in it is XML."""
-    try:
-        return cast("Element | None", etree.fromstring(_utf8(text), _xml_parser()))
-    except etree.XMLSyntaxError:
-        return None
 
 
 # --- selector steps ------------------------------------------------------------------------------------------------
@@ -115,8 +100,12 @@ def child_of(element: Element, tag: str | None, *wanted: str) -> bool:
 
 
 def descendants(element: Element, tag: str | None = None, *wanted: str) -> Iterator[Element]:
-    """Elements under `element` (never itself) in document order, matching `tag.class…`."""
+    """Elements under `element` (never itself) in document order, matching `tag.class…`. The contents of a
+    <template> under it are not part of the document (soupsieve's rule, as browsers'): the template is found,
+    what it holds is not; an element read that is itself a template is entered."""
     found = element.iterdescendants(tag) if tag is not None else element.iterdescendants(etree.Element)
+    if next(element.iterdescendants("template"), None) is not None:
+        found = (e for e in found if not _in_template(e, element))
     for candidate in found:
         if not wanted or is_(candidate, None, *wanted):
             yield candidate
@@ -128,41 +117,55 @@ def children(element: Element) -> Iterator[Element]:
 
 
 def everywhere(root: Element, tag: str | None = None) -> Iterator[Element]:
-    """The root and every element under it, in document order."""
-    return root.iter(tag) if tag is not None else root.iter(etree.Element)
+    """Every element of the document, in document order, outside <template> contents. Markup after </html>
+    (or before <html>) is part of it: libxml2 keeps it as the root's siblings, bs4 kept it in its tree."""
+    for top in [*reversed(list(root.itersiblings(etree.Element, preceding=True))), root,
+                *root.itersiblings(etree.Element)]:  # fmt: skip
+        found = top.iter(tag) if tag is not None else top.iter(etree.Element)
+        if next(top.iter("template"), None) is not None:
+            found = (e for e in found if next(e.iterancestors("template"), None) is None)
+        yield from found
 
 
-def first(elements: Iterator[Element]) -> Element | None:
-    return next(elements, None)
+def _in_template(element: Element, scope: Element) -> bool:
+    """Whether a template lies between `scope` and `element`, under `scope`."""
+    for ancestor in element.iterancestors():
+        if ancestor is scope:
+            return False
+        if ancestor.tag == "template":
+            return True
+    return False
+
+
+def first(found: Iterator[_T]) -> _T | None:
+    return next(found, None)
 
 
 # --- text ----------------------------------------------------------------------------------------------------------
 
 
-def text(element: Element, *, strip: bool = False, xml: bool = False) -> str:
-    """bs4's `get_text()` (`strip`: `get_text(strip=True)`, each string stripped, empty ones left out); `xml`:
-    as its XML builder reads, where no element is special."""
-    containers, preserving = (frozenset[str](), frozenset[str]()) if xml else (_CONTAINERS, _PRESERVE)
-    wanted = element.tag if element.tag in containers else None
-    container = next(element.iterancestors(*containers), None) if containers else None
+def text(element: Element, *, strip: bool = False) -> str:
+    """bs4's `get_text()` (`strip`: `get_text(strip=True)`, each string stripped, empty ones left out)."""
+    wanted = element.tag if element.tag in _CONTAINERS else None
+    container = next(element.iterancestors(*_CONTAINERS), None)
     kind = container.tag if container is not None else None
-    preserve = preserving and next(element.iterancestors(*preserving), None) is not None
+    preserve = next(element.iterancestors(*_PRESERVE), None) is not None
     parts: list[str] = []
-    _strings(element, kind, bool(preserve), wanted, strip, parts, containers, preserving)
+    _strings(element, kind, preserve, wanted, strip, parts)
     return "".join(parts)
 
 
 def _strings(element: Element, kind: str | None, preserve: bool, wanted: str | None, strip: bool,
-             parts: list[str], containers: frozenset[str], preserving: frozenset[str]) -> None:  # fmt: skip
+             parts: list[str]) -> None:  # fmt: skip
     tag = element.tag
-    if tag in containers:
+    if tag in _CONTAINERS:
         kind = tag
-    preserve = preserve or tag in preserving
+    preserve = preserve or tag in _PRESERVE
     if element.text is not None:
         _add(element.text, kind == wanted, preserve, strip, parts)
     for child in element:
         if isinstance(child.tag, str):
-            _strings(child, kind, preserve, wanted, strip, parts, containers, preserving)
+            _strings(child, kind, preserve, wanted, strip, parts)
         # A comment's or processing instruction's own text is never read; the text after it is its parent's.
         if child.tail is not None:
             _add(child.tail, kind == wanted, preserve, strip, parts)
@@ -181,9 +184,142 @@ def _add(string: str, read: bool, preserve: bool, strip: bool, parts: list[str])
     parts.append(string)
 
 
-# --- XML, by bs4's names: `prefix:name`, or `name` alone for an element without a prefix --------------------------
+# --- feeds: XML as bs4's XML builder read it ---------------------------------------------------------------------
+#
+# On broken XML, libxml2's own tree and the tree bs4 built from the same parser's events differ (bs4 closes an
+# end tag's most recent open namesake, and ignores an end tag with none), so a feed is built from the events by
+# bs4's rules, fed as bs4 fed it: text, in chunks of 512 characters.
+
+_XML_CHUNK = 512  # bs4's LXMLTreeBuilderForXML.CHUNK_SIZE
+_XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
 
 
-def xml_descendants(element: Element, name: str, *, include_self: bool = False) -> Iterator[Element]:
-    found = element.iter("{*}" + name) if include_self else element.iterdescendants("{*}" + name)
-    return (e for e in found if e.prefix is None)
+class XmlNode:
+    """An element of a feed: its local name, its namespace prefix (None: none, as for a default namespace), and
+    what it holds in order, elements and strings (comments, processing instructions and doctypes are not
+    kept: no text of theirs is ever read)."""
+
+    __slots__ = ("contents", "name", "prefix")
+
+    def __init__(self, name: str, prefix: str | None) -> None:
+        self.name = name
+        self.prefix = prefix
+        self.contents: list[XmlNode | str] = []
+
+
+class _FeedBuilder:
+    """An lxml parser target building XmlNodes as bs4's LXMLTreeBuilderForXML and BeautifulSoup did."""
+
+    def __init__(self) -> None:
+        self.document = XmlNode("[document]", None)
+        self.stack = [self.document]
+        self.open: dict[str, int] = {}
+        self.nsmaps: list[dict[str, str | None] | None] = [{_XML_NAMESPACE: "xml"}]
+        self.pending: list[str] = []
+
+    def _end_data(self) -> None:
+        if self.pending:
+            string = "".join(self.pending)
+            self.pending = []
+            if not string.strip(_ASCII_SPACES):
+                string = "\n" if "\n" in string else " "
+            self.stack[-1].contents.append(string)
+
+    def _prefix(self, namespace: str | None) -> str | None:
+        if namespace is None:
+            return None
+        for inverted in reversed(self.nsmaps):
+            if inverted is not None and namespace in inverted:
+                return inverted[namespace]
+        return None
+
+    def start(self, tag: str, attrib: Any, nsmap: dict[str | None, str] | None = None) -> None:
+        self._end_data()
+        if not nsmap and len(self.nsmaps) > 1:
+            self.nsmaps.append(None)
+        elif nsmap:
+            self.nsmaps.append({uri: prefix for prefix, uri in nsmap.items()})
+        namespace, name = _split(tag)
+        node = XmlNode(name, self._prefix(namespace))
+        self.stack[-1].contents.append(node)
+        self.stack.append(node)
+        self.open[name] = self.open.get(name, 0) + 1
+
+    def end(self, tag: str) -> None:
+        self._end_data()
+        namespace, name = _split(tag)
+        prefix = self._prefix(namespace)
+        # The most recent open element of that name is closed, with every element opened after it.
+        while len(self.stack) > 1 and self.open.get(name):
+            top = self._pop()
+            if top.name == name and top.prefix == prefix:
+                break
+        if len(self.nsmaps) > 1:
+            self.nsmaps.pop()
+
+    def _pop(self) -> XmlNode:
+        node = self.stack.pop()
+        self.open[node.name] -= 1
+        return node
+
+    def data(self, data: str) -> None:
+        self.pending.append(data)
+
+    def comment(self, text: str) -> None:
+        self._end_data()
+
+    def pi(self, target: str, data: str | None = None) -> None:
+        self._end_data()
+
+    def doctype(self, *ids: str | None) -> None:
+        self._end_data()
+
+    def close(self) -> XmlNode:
+        self._end_data()
+        return self.document
+
+
+def _split(tag: str) -> tuple[str | None, str]:
+    if tag.startswith("{"):
+        namespace, _, name = tag[1:].partition("}")
+        return namespace, name
+    return None, tag
+
+
+def parse_feed(text: str) -> XmlNode:
+    """The document node of an XML text (bs4's `[document]`), whatever the text holds."""
+    builder = _FeedBuilder()
+    parser = etree.XMLParser(
+        target=builder, recover=True
+    )  # lxml resolves no external entity, fetches nothing
+    text = text.removeprefix("\ufeff")
+    try:
+        for start in range(0, max(len(text), 1), _XML_CHUNK):
+            parser.feed(text[start : start + _XML_CHUNK])
+        parser.close()
+    except etree.XMLSyntaxError:
+        builder.close()  # what was read before the error stands, as it did in bs4's tree
+    return builder.document
+
+
+def feed_elements(node: XmlNode, name: str) -> Iterator[XmlNode]:
+    """The elements under `node` named `name` without a prefix, in document order: RSS 2.0's own elements
+    (bs4 matched `atom:link` as `link` too)."""
+    for child in node.contents:
+        if isinstance(child, XmlNode):
+            if child.name == name and not child.prefix:
+                yield child
+            yield from feed_elements(child, name)
+
+
+def feed_text(node: XmlNode) -> str:
+    """bs4's `get_text()` of a feed element: every string under it, in order."""
+    parts: list[str] = []
+    stack: list[XmlNode | str] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+        else:
+            stack.extend(reversed(item.contents))
+    return "".join(parts)

@@ -33,13 +33,14 @@ from probes._markup import (
     classes,
     descendants,
     everywhere,
+    feed_elements,
+    feed_text,
     first,
     is_,
+    parse_feed,
     parse_html,
-    parse_xml,
     text,
     within,
-    xml_descendants,
 )
 from probes._probe import Job
 from probes._session import CrawlSession
@@ -598,29 +599,28 @@ def _article(view: SnapshotView, root: Element, portal: Portal | None, settings:
 
 
 def _feed_items(view: SnapshotView, body: str, portal: Portal | None, settings: Settings) -> list[Found]:
-    root = parse_xml(body)
-    # bs4's names: an element's own name when it has no prefix (a default namespace is no prefix).
-    channel = first(xml_descendants(root, "channel", include_self=True)) if root is not None else None
-    if root is None or first(xml_descendants(root, "rss", include_self=True)) is None or channel is None:
+    document = parse_feed(body)
+    channel = first(feed_elements(document, "channel"))
+    if first(feed_elements(document, "rss")) is None or channel is None:
         raise LayoutNotRecognised(
             "nukeviet-rss", view.where, f"not an RSS 2.0 feed on {host_key(view.where)}"
         )
     unit = view.unit
     found: list[Found] = []
-    for item in xml_descendants(channel, "item"):
-        link = first(xml_descendants(item, "link"))
-        pub = first(xml_descendants(item, "pubDate"))
-        title = first(xml_descendants(item, "title"))
+    for item in feed_elements(channel, "item"):
+        link = first(feed_elements(item, "link"))
+        pub = first(feed_elements(item, "pubDate"))
+        title = first(feed_elements(item, "title"))
         if link is None or title is None:
             raise LayoutNotRecognised("nukeviet-rss", view.where, "an RSS item without its title or link")
         day_hour: tuple[str, int] | None = None
         if pub is not None:
             try:
-                day, hour = nukeviet_feed_date(text(pub, xml=True))
+                day, hour = nukeviet_feed_date(feed_text(pub))
                 day_hour = (day.isoformat(), hour)
             except ValueError:
                 day_hour = None
-        url = clean(text(link, xml=True))
+        url = clean(feed_text(link))
         post_id = _POST_ID.search(urlsplit(url).path)
         found.append(
             Found(
@@ -628,7 +628,7 @@ def _feed_items(view: SnapshotView, body: str, portal: Portal | None, settings: 
                 "instant",
                 unit,
                 value=1,
-                text=clean(text(title, xml=True)),
+                text=clean(feed_text(title)),
                 attributes={
                     "post_id": int(post_id.group(1)) if post_id else None,
                     "portal": portal.id if portal else host_key(view.url),

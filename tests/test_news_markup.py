@@ -377,6 +377,27 @@ HOSTILE_CATEGORY = {
     "bom": "\ufeff" + category_page(panel("Có BOM", "15/06/2023 09:30:00")),
     "xhtml-declaration": '<?xml version="1.0" encoding="utf-8"?>\n'
     + category_page(panel("XHTML", "15/06/2023")),
+    # A <template>'s contents are not part of the document (soupsieve, as browsers): its items are not posts.
+    "template-inside-the-list": category_page(
+        panel("Bài thật", "15/06/2023 09:30:00"),
+        '<template><div class="panel"><div class="panel-body"><h3><a href="/vi/news/a/t-91.html">Mẫu</a></h3>'
+        '<div class="text-muted"><ul><li><em class="fa fa-clock-o"></em>hỏng</li></ul></div></div></div></template>',
+        pager='<ul class="pagination"><template><li class="active"><a>7</a></li></template><li class="active">'
+        '<a>2</a></li><li><a href="/vi/news/a/page-3/">3</a></li></ul>',
+    ),
+    "template-around-the-list": HEAD
+    + "<template>"
+    + category_page(panel("Trong mẫu", "15/06/2023"))
+    + "</template>"
+    + TAIL,
+    # Real sites append statistics code or a second page after </html>: libxml2 keeps it beside the root.
+    "markup-after-html": category_page(panel("Trước", "15/06/2023 09:30:00"), pager="")
+    + '<div class="news_column"><div class="panel"><div class="panel-body"><h3><a href="/vi/news/a/s-92.html">Sau'
+    '</a></h3><div class="text-muted"><ul><li><em class="fa fa-clock-o"></em>14/06/2023</li></ul></div></div></div>'
+    "</div>" + PAGER + "<script>var _gaq = [];</script>",
+    "whitespace-strings-in-a-bad-date": category_page(
+        panel("Ngày hỏng", "\n   <span>\n\t</span>\r\n  hôm\x0c<b> </b>qua <pre>\n </pre>\n")
+    ),
     "nul-and-controls": category_page(panel("Có\x00 NUL\x0b và\x1f điều khiển", "15/06/2023 09:30:00")),
 }
 
@@ -408,6 +429,12 @@ HOSTILE_ARTICLE = {
     "article-3x-no-time": '<div id="news_detail"><h1>Bài cũ</h1></div>',
     "article-twice": ARTICLE_HEAD + '<h1 itemprop="headline">Một</h1><span class="h5">21/09/2023</span></div></div>'
     + ARTICLE_HEAD + '<h1 itemprop="headline">Hai</h1><span class="h5">22/09/2023</span></div></div>',
+    "article-date-in-template": ARTICLE_HEAD + '<h1 itemprop="headline">Mẫu</h1><template><span class="h5">'
+    "21/09/2023</span></template><span class=\"h5\">\n  <b> </b>\n  ngày hỏng</span></div></div>",
+    "article-3x-in-template": '<template id="news_detail"><h1>Bài trong mẫu</h1><span class="time">21/09/2023'
+    "</span></template>",
+    "article-stamp-is-a-template": ARTICLE_HEAD + '<h1 itemprop="headline">Dấu</h1><template itemprop="datePublished">'
+    '2023-09-21T14:20:00-05:00</template><span class="h5">21/09/2023 14:20</span></div></div>',
     "article-url-plain-page": "<p>Không phải bài viết</p>",
     "article-url-but-a-list": category_page(panel("Danh sách", "15/06/2023 09:30:00")),
 }  # fmt: skip
@@ -450,6 +477,21 @@ HOSTILE_FEED = {
     "feed-nested-item": feed(
         "<item><title>ngoài</title><link>" + LINK + "</link><item><title>trong</title>"
         "<link>https://x/vi/news/a/b-9.html</link></item></item>"
+    ),
+    # Broken XML: bs4 closed an end tag's most recent open namesake and ignored an end tag with none.
+    "feed-mismatched-end-tags": feed(
+        f"<item><title>Sai </b>thẻ</title><link>{LINK}</link></item>"
+        f"<item><title>Không đóng<link>{LINK}</link></item><item><title>Sau</title>"
+        f"<link>{LINK}</link><pubDate>{DATE}</pubDate></item>"
+    ),
+    "feed-stray-end-item": feed(
+        f"<item><title>Một</title></item></item><link>{LINK}</link>"
+        f"<item><title>Hai</title><link>{LINK}</link></channel></item>"
+    ),
+    "feed-unescaped-ampersand": feed(ITEM.format(title="Hỏi & đáp <3", link=LINK + "?a=1&b=2", date=DATE)),
+    "feed-doctype-entity": feed(
+        ITEM.format(title="Có &ent; thực thể", link=LINK, date=DATE),
+        head='<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY ent "đã khai báo">]>',
     ),
     "feed-empty": feed(),
     "feed-no-channel": '<?xml version="1.0"?><rss version="2.0"></rss>',
