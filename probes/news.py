@@ -16,18 +16,32 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from bs4 import BeautifulSoup, Tag
-
 from cchc.settings import Portal, Settings, Unit
 from cchc.timeutil import VN_TZ
 from crawler import Target, host_key
 from probes._base import Found, LayoutNotRecognised, Parsed, SnapshotView
+from probes._markup import (
+    Element,
+    child_of,
+    children,
+    classes,
+    descendants,
+    everywhere,
+    feed_elements,
+    feed_text,
+    first,
+    is_,
+    parse_feed,
+    parse_html,
+    text,
+    within,
+)
 from probes._probe import Job
 from probes._session import CrawlSession
 from probes._text import clean, nukeviet_feed_date, parse_count, parse_vn_datetime
@@ -201,12 +215,15 @@ class NewsProbe:
         feed_path = (portal.rss_path if portal else "/vi/news/rss/").rstrip("/")
         if urlsplit(view.url).path.startswith(feed_path) or body.lstrip().startswith("<?xml"):
             return Parsed(_feed_items(view, body, portal, settings))
-        soup = BeautifulSoup(body, "lxml")
+        root = parse_html(body)
         # An article by its markup, else by its URL (…-<id>.html); a saved file's URL may say neither.
-        is_article = soup.select_one('[itemtype$="NewsArticle"], #news_detail') is not None
-        if is_article or (_news_route(view.where, portal).endswith(".html") and not _looks_like_a_list(soup)):
-            return Parsed(_article(view, soup, portal, settings))
-        return _category_page(view, soup, portal, settings)
+        is_article = any(
+            str(e.get("itemtype", "")).endswith("NewsArticle") or e.get("id") == "news_detail"
+            for e in everywhere(root)
+        )
+        if is_article or (_news_route(view.where, portal).endswith(".html") and not _looks_like_a_list(root)):
+            return Parsed(_article(view, root, portal, settings))
+        return _category_page(view, root, portal, settings)
 
 
 def _news_route(url: str, portal: Portal | None) -> str:
@@ -247,18 +264,16 @@ def _moved(view: SnapshotView, portal: Portal, settings: Settings) -> Found:
     )
 
 
-def _category_page(
-    view: SnapshotView, soup: BeautifulSoup, portal: Portal | None, settings: Settings
-) -> Parsed:
+def _category_page(view: SnapshotView, root: Element, portal: Portal | None, settings: Settings) -> Parsed:
     category = _category_of(view.url, portal)
     unit = owner_of(portal, category, settings)
     if category == "":
-        return Parsed([_module_home(view, soup, unit, portal)])
+        return Parsed([_module_home(view, root, unit, portal)])
     requested, served = _page_of(view.url), _page_of(view.where)
     if requested != served:
         # NukeViet answers a page past the last with a 301 to page 1: not more posts, the end of the list.
         return Parsed([_page_found(view, unit, portal, category, requested, [], None, wrapped=True)])
-    items, next_url, theme, list_view = _list_items(view, soup)
+    items, next_url, theme, list_view = _list_items(view, root)
     found: list[Found] = []
     for position, item in enumerate(items):
         found.append(_post(view, item, unit, portal, category, settings, requested, position))
@@ -268,11 +283,22 @@ def _category_page(
     return Parsed([*found, page], [next_url] if next_url else [])
 
 
-def _module_home(view: SnapshotView, soup: BeautifulSoup, unit: str | None, portal: Portal | None) -> Found:
+# The selectors below are CSS as the default theme's markup reads; each is written out with lxml steps, in the
+# semantics of CSS (a descendant combinator looks past the element read; results in document order, once each).
+
+
+def _in_news_column(element: Element) -> bool:
+    return within(element, "div", "news_column") is not None
+
+
+def _module_home(view: SnapshotView, root: Element, unit: str | None, portal: Portal | None) -> Found:
     """The news module's home (viewcat_main_*, or the newest posts): recognised, never counted, since it shows
     a few posts per category, not all of them."""
-    blocks = soup.select("div.news_column div.panel-heading a[href], div.news_column h2 a[href]")
-    items = soup.select("div.news_column div.panel-body")
+    # div.news_column div.panel-heading a[href], div.news_column h2 a[href]
+    blocks = [a for a in everywhere(root, "a") if a.get("href") is not None
+              and any(_in_news_column(h) for h in _ancestors(a, ("div", "panel-heading"), ("h2",)))]  # fmt: skip
+    # div.news_column div.panel-body
+    items = [d for d in everywhere(root, "div") if is_(d, "div", "panel-body") and _in_news_column(d)]
     if not blocks and not items:
         raise LayoutNotRecognised(
             "nukeviet-home", view.where, f"no NukeViet news blocks on {host_key(view.where)}"
@@ -281,42 +307,78 @@ def _module_home(view: SnapshotView, soup: BeautifulSoup, unit: str | None, port
                  attributes={"portal": portal.id if portal else host_key(view.url)})  # fmt: skip
 
 
-_PARTIAL_HEADINGS = "div.news_column > div.panel > div.panel-heading"
+def _ancestors(element: Element, *compounds: tuple[str, ...]) -> Iterator[Element]:
+    """The ancestors of an element that match one of `(tag, class…)`, nearest first."""
+    for ancestor in element.iterancestors():
+        if any(is_(ancestor, tag, *wanted) for tag, *wanted in compounds):
+            yield ancestor
 
 
-def _looks_like_a_list(soup: BeautifulSoup) -> bool:
-    return soup.select_one("div.news_column, div.list-group, #news_list, div.thumbnail") is not None
+def _panels(root: Element, part: str) -> list[Element]:
+    """div.news_column > div.panel > div.<part>"""
+    found = []
+    for div in everywhere(root, "div"):
+        parent = div.getparent()
+        if (is_(div, "div", part) and parent is not None and is_(parent, "div", "panel")
+                and child_of(parent, "div", "news_column")):  # fmt: skip
+            found.append(div)
+    return found
 
 
-def _list_items(view: SnapshotView, soup: BeautifulSoup) -> tuple[list[dict[str, Any]], str | None, str, str]:
+def _looks_like_a_list(root: Element) -> bool:
+    # div.news_column, div.list-group, #news_list, div.thumbnail
+    return any(e.get("id") == "news_list" or (e.tag == "div" and _has_any_class(e, _LIST_CLASSES))
+               for e in everywhere(root))  # fmt: skip
+
+
+_LIST_CLASSES = frozenset({"news_column", "list-group", "thumbnail"})
+
+
+def _has_any_class(element: Element, wanted: frozenset[str]) -> bool:
+    return not wanted.isdisjoint(classes(element))
+
+
+def _list_items(view: SnapshotView, root: Element) -> tuple[list[dict[str, Any]], str | None, str, str]:
     """The posts of a category page (theme, view), in the order shown, and the next page's URL. Views of the
     4.x default theme (themes/default/modules/news/viewcat_*.tpl): viewcat_page_new/old (panels, each dated),
     viewcat_top (a dated featured post, then undated titles), viewcat_grid_new (a dated featured panel, then
     undated thumbnails), viewcat_list_new (titles only); viewcat_main_* and viewcat_two_column, which show
     a few posts per subcategory (never every post); and the 3.x theme."""
-    generator = soup.select_one('meta[name="generator"]')
-    generator_text = str(generator.get("content", "")) if generator else ""
+    generator = first(m for m in everywhere(root, "meta") if m.get("name") == "generator")
+    generator_text = str(generator.get("content", "")) if generator is not None else ""
     theme = "nukeviet-4.5"
-    if soup.select_one(_PARTIAL_HEADINGS) is not None:
-        partial = "viewcat_two_column" if soup.select_one("div.news_column.two_column") else "viewcat_main"
-        links = soup.select("div.news_column div.panel-body h3 > a[href], div.news_column ul.related a[href]")
+    if _panels(root, "panel-heading"):
+        two_column = any(is_(d, "div", "news_column", "two_column") for d in everywhere(root, "div"))
+        partial = "viewcat_two_column" if two_column else "viewcat_main"
+        # div.news_column div.panel-body h3 > a[href], div.news_column ul.related a[href]
+        links = [a for a in everywhere(root, "a") if a.get("href") is not None and (
+            (child_of(a, "h3") and any(_in_news_column(b) for b in _ancestors(a, ("div", "panel-body"))))
+            or any(_in_news_column(u) for u in _ancestors(a, ("ul", "related"))))]  # fmt: skip
         return [_undated(view, link) for link in links], None, theme, partial
-    bodies = soup.select("div.news_column > div.panel > div.panel-body")
-    thumbnails = soup.select("div.thumbnail > div.caption h4 > a[href]")
-    titles = soup.select("div.list-group > a.show.h4[href]")
+    bodies = _panels(root, "panel-body")
+    # div.thumbnail > div.caption h4 > a[href]
+    thumbnails = [a for a in everywhere(root, "a") if a.get("href") is not None and child_of(a, "h4")
+                  and any(child_of(c, "div", "thumbnail") for c in _ancestors(a, ("div", "caption")))]  # fmt: skip
+    # div.list-group > a.show.h4[href]
+    titles = [a for a in everywhere(root, "a") if a.get("href") is not None and is_(a, "a", "show", "h4")
+              and child_of(a, "div", "list-group")]  # fmt: skip
     if bodies or thumbnails:
         items = [_item_45(view, body) for body in bodies]
-        top = [link for body in bodies for link in body.select("ul.related a[href]")]
+        # ul.related a[href], under each body
+        top = [a for body in bodies for a in descendants(body, "a")
+               if a.get("href") is not None and within(a, "ul", "related") is not None]  # fmt: skip
         items += [_undated(view, link) for link in [*top, *thumbnails]]
         list_view = "viewcat_grid_new" if thumbnails else "viewcat_top" if top else "viewcat_page"
-        return items, _next_45(view, soup), theme, list_view
+        return items, _next_45(view, root), theme, list_view
     if titles:
-        return [_undated(view, link) for link in titles], _next_45(view, soup), theme, "viewcat_list_new"
-    legacy = soup.select("#news_list .news-item")
+        return [_undated(view, link) for link in titles], _next_45(view, root), theme, "viewcat_list_new"
+    # #news_list .news-item
+    legacy = [e for e in everywhere(root) if "news-item" in classes(e)
+              and any(a.get("id") == "news_list" for a in e.iterancestors())]  # fmt: skip
     if legacy:
         items = [_item_3x(view, item) for item in legacy]
-        return items, _next_3x(view, soup), "nukeviet-3", "nukeviet-3"
-    if generator_text.startswith("NukeViet") and _empty_list(soup):
+        return items, _next_3x(view, root), "nukeviet-3", "nukeviet-3"
+    if generator_text.startswith("NukeViet") and _empty_list(root):
         return [], None, theme, "empty"
     raise LayoutNotRecognised(
         "nukeviet-category",
@@ -327,71 +389,90 @@ def _list_items(view: SnapshotView, soup: BeautifulSoup) -> tuple[list[dict[str,
     )
 
 
-def _empty_list(soup: BeautifulSoup) -> bool:
+def _empty_list(root: Element) -> bool:
     """An empty category as NukeViet 4.4-4.6 render it: its list container with nothing in it but, perhaps, the
     category's description (div.alert); there is no "no posts" notice."""
-    containers = soup.select("div.news_column, div.list-group")
+    containers = [d for d in everywhere(root, "div") if _has_any_class(d, _EMPTY_CONTAINERS)]
     return bool(containers) and all(
-        all(
-            child.name == "div" and "alert" in (child.get("class") or [])
-            for child in c.find_all(recursive=False)
-        )
-        for c in containers
+        all(is_(child, "div", "alert") for child in children(c)) for c in containers
     )
 
 
-def _item_45(view: SnapshotView, body: Tag) -> dict[str, Any]:
-    link = body.select_one("h2 > a[href], h3 > a[href]")
-    clock = next((li for li in body.select("div.text-muted li") if li.select_one("em.fa-clock-o")), None)
+_EMPTY_CONTAINERS = frozenset({"news_column", "list-group"})
+
+
+def _link_of(element: Element, *headings: str) -> Element | None:
+    """The first `h2 > a[href]` (or other headings) under an element."""
+    return first(a for a in descendants(element, "a")
+                 if a.get("href") is not None and any(child_of(a, h) for h in headings))  # fmt: skip
+
+
+def _title(link: Element) -> str:
+    return clean(str(link.get("title") or text(link)))
+
+
+def _item_45(view: SnapshotView, body: Element) -> dict[str, Any]:
+    link = _link_of(body, "h2", "h3")
+    # div.text-muted li, under the body
+    meta = [li for li in descendants(body, "li") if within(li, "div", "text-muted") is not None]
+    clock = next((li for li in meta if first(descendants(li, "em", "fa-clock-o")) is not None), None)
     if link is None or clock is None:
         raise LayoutNotRecognised(
             "nukeviet-category", view.where, "a list item without its title link or clock date"
         )
-    views = next((li for li in body.select("div.text-muted li") if li.select_one("em.fa-eye")), None)
+    views = next((li for li in meta if first(descendants(li, "em", "fa-eye")) is not None), None)
     return {
-        "title": clean(str(link.get("title") or link.get_text())),
-        "url": urljoin(view.where, str(link["href"])),
-        "date": clock.get_text(),
-        "views": views.get_text() if views else None,
-        "featured": "featured" in (body.get("class") or []),
+        "title": _title(link),
+        "url": urljoin(view.where, str(link.get("href"))),
+        "date": text(clock),
+        "views": text(views) if views is not None else None,
+        "featured": "featured" in classes(body),
     }
 
 
-def _undated(view: SnapshotView, link: Tag) -> dict[str, Any]:
+def _undated(view: SnapshotView, link: Element) -> dict[str, Any]:
     """A post a view lists without its date (titles only, grid thumbnails): its date comes from its article."""
-    return {"title": clean(str(link.get("title") or link.get_text())), "url": urljoin(view.where, str(link["href"])),
+    return {"title": _title(link), "url": urljoin(view.where, str(link.get("href"))),
             "date": None, "views": None, "featured": False}  # fmt: skip
 
 
-def _item_3x(view: SnapshotView, item: Tag) -> dict[str, Any]:
-    link = item.select_one("h3 > a[href]")
-    clock = item.select_one("span.time")
+def _item_3x(view: SnapshotView, item: Element) -> dict[str, Any]:
+    link = _link_of(item, "h3")
+    clock = first(descendants(item, "span", "time"))
     if link is None or clock is None:
         raise LayoutNotRecognised(
             "nukeviet-category", view.where, "a 3.x list item without its title link or span.time"
         )
-    return {"title": clean(str(link.get("title") or link.get_text())), "url": urljoin(view.where, str(link["href"])),
-            "date": clock.get_text(), "views": None, "featured": False}  # fmt: skip
+    return {"title": _title(link), "url": urljoin(view.where, str(link.get("href"))),
+            "date": text(clock), "views": None, "featured": False}  # fmt: skip
 
 
-def _next_45(view: SnapshotView, soup: BeautifulSoup) -> str | None:
-    active = soup.select_one("ul.pagination li.active")
+def _next_45(view: SnapshotView, root: Element) -> str | None:
+    # ul.pagination li.active, then ul.pagination a[href]
+    active = first(li for li in everywhere(root, "li") if "active" in classes(li) and _in_pagination(li))
     if active is None:
         return None
-    wanted = str(int(active.get_text(strip=True)) + 1) if active.get_text(strip=True).isdigit() else None
-    for link in soup.select("ul.pagination a[href]"):
-        if link.get_text(strip=True) == wanted:
-            return urljoin(view.where, str(link["href"]))
+    number = text(active, strip=True)
+    wanted = str(int(number) + 1) if number.isdigit() else None
+    for link in everywhere(root, "a"):
+        if link.get("href") is not None and _in_pagination(link) and text(link, strip=True) == wanted:
+            return urljoin(view.where, str(link.get("href")))
     return None
 
 
-def _next_3x(view: SnapshotView, soup: BeautifulSoup) -> str | None:
-    current = soup.select_one(".generate_page strong")
-    if current is None or not current.get_text(strip=True).isdigit():
+def _in_pagination(element: Element) -> bool:
+    return within(element, "ul", "pagination") is not None
+
+
+def _next_3x(view: SnapshotView, root: Element) -> str | None:
+    # .generate_page strong, then .generate_page a[href]
+    current = first(s for s in everywhere(root, "strong") if within(s, None, "generate_page") is not None)
+    if current is None or not text(current, strip=True).isdigit():
         return None
-    wanted = str(int(current.get_text(strip=True)) + 1)
-    link = next((a for a in soup.select(".generate_page a[href]") if a.get_text(strip=True) == wanted), None)
-    return urljoin(view.where, str(link["href"])) if link else None
+    wanted = str(int(text(current, strip=True)) + 1)
+    link = next((a for a in everywhere(root, "a") if a.get("href") is not None
+                 and within(a, None, "generate_page") is not None and text(a, strip=True) == wanted), None)  # fmt: skip
+    return urljoin(view.where, str(link.get("href"))) if link is not None else None
 
 
 def _post(view: SnapshotView, item: dict[str, Any], unit: str | None, portal: Portal | None, category: str,
@@ -460,31 +541,31 @@ def _page_found(view: SnapshotView, unit: str | None, portal: Portal | None, cat
     )
 
 
-def _article(
-    view: SnapshotView, soup: BeautifulSoup, portal: Portal | None, settings: Settings
-) -> list[Found]:
-    article = soup.select_one('div.news_column[itemtype$="NewsArticle"]')
+def _article(view: SnapshotView, root: Element, portal: Portal | None, settings: Settings) -> list[Found]:
+    article = first(d for d in everywhere(root, "div") if is_(d, "div", "news_column")
+                    and str(d.get("itemtype", "")).endswith("NewsArticle"))  # fmt: skip
     stamp = None
     if article is not None:
-        title_tag, date_tag = article.select_one("h1[itemprop=headline]"), article.select_one("span.h5")
-        stamp = article.select_one("[itemprop=datePublished]")
+        title_tag = first(h for h in descendants(article, "h1") if h.get("itemprop") == "headline")
+        date_tag = first(descendants(article, "span", "h5"))
+        stamp = first(e for e in descendants(article) if e.get("itemprop") == "datePublished")
     else:
-        legacy = soup.select_one("#news_detail")
-        title_tag = legacy.select_one("h1") if legacy else None
-        date_tag = legacy.select_one("span.time") if legacy else None
+        legacy = first(e for e in everywhere(root) if e.get("id") == "news_detail")
+        title_tag = first(descendants(legacy, "h1")) if legacy is not None else None
+        date_tag = first(descendants(legacy, "span", "time")) if legacy is not None else None
     if title_tag is None or date_tag is None:
         raise LayoutNotRecognised(
             "nukeviet-article", view.where, f"no NukeViet article headline and date on {host_key(view.where)}"
         )
     try:
-        shown = parse_vn_datetime(date_tag.get_text())  # the visible line: datePublished is the last edit
+        shown = parse_vn_datetime(text(date_tag))  # the visible line: datePublished is the last edit
     except ValueError as exc:
         raise LayoutNotRecognised("nukeviet-article", view.where, f"article date unreadable: {exc}") from None
     # datePublished (PHP's date('c')) carries the zone the page was rendered in, which the visible line shares.
     zone: int | None = None
     if stamp is not None:
         try:
-            offset = datetime.fromisoformat(clean(stamp.get_text())).utcoffset()
+            offset = datetime.fromisoformat(clean(text(stamp))).utcoffset()
             zone = int(offset.total_seconds() // 60) if offset is not None else None
         except ValueError:
             zone = None
@@ -494,7 +575,7 @@ def _article(
         else shown
     )
     category = _category_of(view.where, portal)
-    title = clean(title_tag.get_text())
+    title = clean(text(title_tag))
     post_id = _POST_ID.search(urlsplit(view.where).path) or _POST_ID.search(_news_route(view.where, portal))
     return [
         Found(
@@ -518,28 +599,28 @@ def _article(
 
 
 def _feed_items(view: SnapshotView, body: str, portal: Portal | None, settings: Settings) -> list[Found]:
-    soup = BeautifulSoup(body, "xml")
-    channel = soup.find("channel")
-    if soup.find("rss") is None or channel is None:
+    document = parse_feed(body)
+    channel = first(feed_elements(document, "channel"))
+    if first(feed_elements(document, "rss")) is None or channel is None:
         raise LayoutNotRecognised(
             "nukeviet-rss", view.where, f"not an RSS 2.0 feed on {host_key(view.where)}"
         )
     unit = view.unit
     found: list[Found] = []
-    for item in channel.find_all("item"):
-        link = item.find("link")
-        pub = item.find("pubDate")
-        title = item.find("title")
+    for item in feed_elements(channel, "item"):
+        link = first(feed_elements(item, "link"))
+        pub = first(feed_elements(item, "pubDate"))
+        title = first(feed_elements(item, "title"))
         if link is None or title is None:
             raise LayoutNotRecognised("nukeviet-rss", view.where, "an RSS item without its title or link")
         day_hour: tuple[str, int] | None = None
         if pub is not None:
             try:
-                day, hour = nukeviet_feed_date(pub.get_text())
+                day, hour = nukeviet_feed_date(feed_text(pub))
                 day_hour = (day.isoformat(), hour)
             except ValueError:
                 day_hour = None
-        url = clean(link.get_text())
+        url = clean(feed_text(link))
         post_id = _POST_ID.search(urlsplit(url).path)
         found.append(
             Found(
@@ -547,7 +628,7 @@ def _feed_items(view: SnapshotView, body: str, portal: Portal | None, settings: 
                 "instant",
                 unit,
                 value=1,
-                text=clean(title.get_text()),
+                text=clean(feed_text(title)),
                 attributes={
                     "post_id": int(post_id.group(1)) if post_id else None,
                     "portal": portal.id if portal else host_key(view.url),
