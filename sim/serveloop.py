@@ -130,11 +130,11 @@ class _Connection(asyncio.Protocol):
 class EventLoopServer:
     """Serves every site from one asyncio loop on one thread.
 
-    Site code (rendering a page) is synchronous CPU work. It runs inline on the loop by default (workers=0):
-    measured on a burst of 6,000 keep-alive requests to 2,000 portals (docs/simulation.md), handing each
-    answer to a thread pool was slower (a hand-off per request, and the GIL lets no two renders run at once),
-    while one render takes about a millisecond, short enough not to hold other sites up. Faults that wait
-    (slow, hang) never block the loop: they are timers and parked connections.
+    Site code (rendering a page) is synchronous CPU work, under a millisecond a request. It runs inline on the
+    loop by default (workers=0): on a burst of 6,000 keep-alive requests over 2,000 portals (bench/sim_serve.py,
+    docs/simulation.md) a pool of 4 threads was no faster (5.9-6.5 s against 5.9-7.0 s inline; the GIL lets
+    no two renders run at once) and cost 6 % more CPU (the hand-off of every request). Faults that wait (slow,
+    hang) never block the loop: they are timers and parked connections.
     """
 
     def __init__(self, workers: int = 0) -> None:

@@ -8,9 +8,12 @@ import asyncio
 import json
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +21,7 @@ import pytest
 from cchc.settings import Settings
 from cli.simlink import world_spec
 from cli.simscale import scaled_settings
+from conftest import REPO
 from sim import FaultSpec, Simulation, WorldSpec
 from sim.http import (
     MAX_BODY_BYTES,
@@ -338,3 +342,15 @@ def test_many_hosts_at_once_are_all_answered_and_logged(
 @pytest.fixture(scope="module")
 def scaled_spec(settings: Settings) -> WorldSpec:
     return world_spec(scaled_settings(settings, 300))
+
+
+def test_an_unknown_front_end_is_refused_in_one_line(tmp_path: Path, spec: WorldSpec) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "--config", str(REPO / "config.toml"), "sim", "--front-end", "fibres",
+         "--no-serve", "--write-config", str(tmp_path / "sim.toml")],
+        capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "expected threads or event-loop, got 'fibres'" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "sim.toml").exists()
+    with pytest.raises(ValueError, match="front_end: expected one of threads, event-loop"):
+        Simulation(spec, front_end="fibres")  # type: ignore[arg-type]
