@@ -255,10 +255,6 @@ class RequestParser:
     def feed(self, data: bytes) -> None:
         self._buffer += data
 
-    @property
-    def buffered(self) -> bool:
-        return bool(self._buffer) or self._head is not None
-
     def wants_continue(self) -> bool:
         """True once, when a client that sent `Expect: 100-continue` waits for leave to send its body."""
         if self._head is None or self._continue_sent or not self._head[5]:
@@ -533,14 +529,19 @@ class _ThreadedListener(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.socket.close()
         self.socket = server.socket
         self.site_server = server
-        self.connections: set[socket.socket] = set()
+        self.connections: dict[socket.socket, threading.Thread] = {}
         self.connections_lock = threading.Lock()
 
     def close_connections(self) -> None:
+        """Close every open connection and wait for its thread, so that what it logs on its way out (a hung
+        request) is in the log when stop() returns."""
         with self.connections_lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
+            open_now = dict(self.connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        for thread in open_now.values():
+            thread.join(timeout=10)
 
 
 class _ConnectionHandler(socketserver.BaseRequestHandler):
@@ -550,7 +551,7 @@ class _ConnectionHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         listener, connection = self.server, self.request
         with listener.connections_lock:
-            listener.connections.add(connection)
+            listener.connections[connection] = threading.current_thread()
         try:
             # The status line and body go out in one write, but a client's next request should not wait on
             # Nagle and delayed ACKs either.
@@ -561,7 +562,7 @@ class _ConnectionHandler(socketserver.BaseRequestHandler):
             pass  # a client that hangs up or idles is the client's business, as for a real web server
         finally:
             with listener.connections_lock:
-                listener.connections.discard(connection)
+                listener.connections.pop(connection, None)
 
     def _serve(self, server: SiteServer, connection: socket.socket) -> None:
         parser = RequestParser()

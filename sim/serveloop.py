@@ -50,12 +50,17 @@ class _Connection(asyncio.Protocol):
         self.front.connections.setdefault(self.server.site.id, set()).add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        if self.exchange is not None and self.exchange.drop != "hang":
-            self.exchange = None  # a hung request stays in front.hung: it is logged when the simulation stops
+        # A slow answer's timer still fires: its request is logged with its status, as the threads front end
+        # logs it when a client leaves before the answer. A hung request is logged when the simulation stops.
         self.front.connections.get(self.server.site.id, set()).discard(self)
         self.transport = None
+
+    def wake(self) -> None:
+        """The simulation stops: a slow answer is made now (and logged), as the threads front end wakes it."""
+        if self.timer is not None and self.exchange is not None:
+            self.timer.cancel()
+            self.timer = None
+            self.exchange.reply()
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
@@ -71,7 +76,8 @@ class _Connection(asyncio.Protocol):
 
     @property
     def idle(self) -> bool:
-        return self.exchange is None and not self.parser.buffered
+        """Not answering a request (a half-sent request is idle too, as a read times out in the threads)."""
+        return self.exchange is None
 
     def _next(self) -> None:
         transport = self.transport
@@ -162,11 +168,11 @@ class EventLoopServer:
         if self.thread is None:
             return
         asyncio.run_coroutine_threadsafe(self._close_all(), self.loop).result()
+        if self.pool is not None:  # answers still in the pool hand their bytes to the loop: keep it running
+            self.pool.shutdown(wait=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
         self.loop.close()
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
         self.thread = None
 
     # --- on the loop's thread -------------------------------------------------------------------------------
@@ -199,6 +205,7 @@ class EventLoopServer:
         if listener is not None:
             listener.close()
         for connection in list(self.connections.pop(site_id, set())):
+            connection.wake()
             if connection.transport is not None:
                 connection.transport.abort()
         self._log_hung(site_id)

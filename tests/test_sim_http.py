@@ -288,6 +288,24 @@ def test_a_hung_request_holds_up_no_other_site_and_is_logged_when_the_simulation
     assert [(e.target, e.status, e.fault) for e in hung.log] == [("/stuck", 0, "hang")]
 
 
+def test_stopping_wakes_a_slow_answer_and_logs_it(front_end: FrontEndName) -> None:
+    server = SiteServer(EchoSite("echo-0"), "127.0.0.1", 0, [FaultSpec("echo-0", "slow", delay_s=600)])
+    front = front_end_for(front_end)
+    front.serve([server])
+    try:
+        with connect(server) as sock:
+            sock.sendall(get("/late"))
+            while server.faults[0].matched == 0:  # the request is waiting out its delay
+                time.sleep(0.01)
+            started = time.monotonic()
+            front.stop()
+            stopped_s = time.monotonic() - started
+    finally:
+        server.socket.close()
+    assert stopped_s < 30
+    assert [(e.target, e.status, e.fault) for e in server.log] == [("/late", 200, "slow")]
+
+
 def test_a_slow_site_holds_up_no_other_site(serve: Serve) -> None:
     async def both(origin: str, other: str) -> tuple[float, float]:
         async with httpx.AsyncClient(timeout=30) as client:
