@@ -50,10 +50,15 @@ class _Connection(asyncio.Protocol):
         self.front.connections.setdefault(self.server.site.id, set()).add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # A slow answer's timer still fires: its request is logged with its status, as the threads front end
-        # logs it when a client leaves before the answer. A hung request is logged when the simulation stops.
-        self.front.connections.get(self.server.site.id, set()).discard(self)
         self.transport = None
+        # A slow answer's timer still fires, and its request is logged with its status, as the threads front
+        # end logs it when a client leaves before the answer; until then it stays listed, so that stopping the
+        # simulation wakes it. A hung request is logged when the simulation stops.
+        if self.timer is None:
+            self._forget()
+
+    def _forget(self) -> None:
+        self.front.connections.get(self.server.site.id, set()).discard(self)
 
     def wake(self) -> None:
         """The simulation stops: a slow answer is made now (and logged), as the threads front end wakes it."""
@@ -102,9 +107,8 @@ class _Connection(asyncio.Protocol):
             transport.abort()  # the close then sends RST
             return
         if exchange.drop == "hang":
-            self.front.hung.append(
-                exchange
-            )  # logged when the simulation stops, as the threads front end does
+            # Logged when the simulation stops, as the threads front end does.
+            self.front.hung.append(exchange)
             return
         if exchange.pause_s:
             self.timer = self.front.loop.call_later(exchange.pause_s, self._answer, exchange)
@@ -121,8 +125,11 @@ class _Connection(asyncio.Protocol):
 
     def _send(self, exchange: Exchange, reply: Reply) -> None:
         transport = self.transport
-        if transport is None or transport.is_closing() or self.exchange is not exchange:
-            return  # the client left while its answer was made: logged all the same, as a real server would
+        if transport is None:
+            self._forget()  # the client left while its answer was made: logged all the same
+            return
+        if transport.is_closing() or self.exchange is not exchange:
+            return
         transport.write(reply.data)
         self.exchange = None
         self.last_active = time.monotonic()

@@ -306,6 +306,28 @@ def test_stopping_wakes_a_slow_answer_and_logs_it(front_end: FrontEndName) -> No
     assert [(e.target, e.status, e.fault) for e in server.log] == [("/late", 200, "slow")]
 
 
+@pytest.mark.parametrize("delay_s", [0.3, 600], ids=["answered", "stopped"])
+def test_a_slow_answer_whose_client_left_is_still_logged(front_end: FrontEndName, delay_s: float) -> None:
+    """A client that gives up on a slow answer still leaves its request in the log: with its status once the
+    answer is made, or when the simulation stops first."""
+    server = SiteServer(EchoSite("echo-0"), "127.0.0.1", 0, [FaultSpec("echo-0", "slow", delay_s=delay_s)])
+    front = front_end_for(front_end)
+    front.serve([server])
+    try:
+        with connect(server) as sock:
+            sock.sendall(get("/given-up"))
+            while server.faults[0].matched == 0:
+                time.sleep(0.01)
+        if delay_s < 1:
+            deadline = time.monotonic() + 30
+            while not server.log and time.monotonic() < deadline:  # the answer is made after the delay
+                time.sleep(0.01)
+    finally:
+        front.stop()
+        server.socket.close()
+    assert [(e.target, e.status, e.fault) for e in server.log] == [("/given-up", 200, "slow")]
+
+
 def test_a_slow_site_holds_up_no_other_site(serve: Serve) -> None:
     async def both(origin: str, other: str) -> tuple[float, float]:
         async with httpx.AsyncClient(timeout=30) as client:
