@@ -519,6 +519,7 @@ def close_with_reset(sock: Any) -> None:
 # A keep-alive connection with no request for this long is closed (both front ends): far longer than any
 # crawler's pause between two requests to one host, and Apache's own default is 5 s.
 IDLE_TIMEOUT_S = 120.0
+LINGER_S = 2.0  # after a refusal, how long what the client still sends is read and dropped
 
 
 class _ThreadedListener(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -578,6 +579,7 @@ class _ConnectionHandler(socketserver.BaseRequestHandler):
                 continue
             if isinstance(item, BadRequest):
                 connection.sendall(refusal(item, server.site.server_header))
+                _linger(connection)
                 return
             exchange = Exchange(server, item, self.client_address[1])
             if exchange.drop == "reset":
@@ -595,6 +597,17 @@ class _ConnectionHandler(socketserver.BaseRequestHandler):
             connection.sendall(reply.data)
             if reply.close:
                 return
+
+
+def _linger(connection: socket.socket) -> None:
+    """Close after a refusal only once the client has stopped sending: a close with unread bytes sends RST,
+    which can destroy the refusal before the client reads it (a lingering close, as Apache does)."""
+    connection.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + LINGER_S
+    while time.monotonic() < deadline:
+        connection.settimeout(max(deadline - time.monotonic(), 0.01))
+        if not connection.recv(65536):
+            return
 
 
 class ThreadsFrontEnd:

@@ -16,6 +16,7 @@ from typing import cast
 from sim.http import (
     CONTINUE,
     IDLE_TIMEOUT_S,
+    LINGER_S,
     BadRequest,
     Exchange,
     Reply,
@@ -41,6 +42,7 @@ class _Connection(asyncio.Protocol):
         self.exchange: Exchange | None = None  # the request being answered
         self.timer: asyncio.TimerHandle | None = None
         self.writable = True
+        self.refused = False  # a refusal was sent: the rest is read and dropped
         self.last_active = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -69,6 +71,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
+        if self.refused:
+            return
         self.parser.feed(data)
         self._next()
 
@@ -94,8 +98,13 @@ class _Connection(asyncio.Protocol):
                 transport.write(CONTINUE)
             return
         if isinstance(item, BadRequest):
+            # A lingering close, as in the threads front end: what the client still sends is read and dropped
+            # until it closes (eof_received) or LINGER_S passes, so that no RST destroys the refusal.
             transport.write(refusal(item, self.server.site.server_header))
-            transport.close()
+            self.refused = True
+            if transport.can_write_eof():
+                transport.write_eof()
+            self.front.loop.call_later(LINGER_S, transport.close)
             return
         exchange = self.exchange = Exchange(self.server, item, self.client_port)
         transport.pause_reading()

@@ -222,6 +222,16 @@ def test_a_head_too_large_is_refused_before_it_ends(serve: Serve) -> None:
     assert answer.startswith(b"HTTP/1.1 400 ")
 
 
+def test_a_refused_body_still_on_its_way_does_not_reset_the_refusal(serve: Serve) -> None:
+    """The server reads and drops what follows a refused head, so the client reads the 400, not an RST."""
+    head = f"POST / HTTP/1.1\r\nContent-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode()
+    with serve() as (server,), connect(server) as sock:
+        sock.sendall(head + b"x" * (1024 * 1024))
+        sock.shutdown(socket.SHUT_WR)
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"over 4194304" in answer
+
+
 def raw_exchange(server: SiteServer, request: bytes) -> tuple[str, bytes]:
     """What a client gets for one request on a fresh connection: ("closed", bytes) or ("reset", bytes)."""
     with connect(server) as sock:
