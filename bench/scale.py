@@ -117,6 +117,16 @@ def requests_per_host(url: str) -> Counter[str]:
     return Counter({host: n + 1 for host, n in counts.items()})  # robots.txt: one request per host
 
 
+def outcomes(url: str) -> dict[str, int]:
+    """How the crawl's captures ended (ok, http-error, timeout, network-error …): a simulation that cannot keep up
+    shows as network errors and timeouts, which say nothing of the crawler."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT outcome, count(*) FROM snapshot GROUP BY outcome")).all()
+    engine.dispose()
+    return {str(outcome): int(count) for outcome, count in rows}
+
+
 def pg_schema() -> tuple[str, str]:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_URL)
@@ -190,6 +200,7 @@ def one_run(
             "indicators_s": table["wall"],
             "indicators_rss_mb": table["rss_mb"],
             "crawl_exit": crawl["rc"],
+            "outcomes": outcomes(url),
             # Stopped at --crawl-limit: pages, CPU ms/page and RSS are those of the part crawled; the floors and
             # their ratio are not the whole crawl's.
             "complete": not crawl["stopped"],

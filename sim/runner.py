@@ -1,13 +1,14 @@
-"""Start and stop the simulated portals: one threaded HTTP server per site, each on its own port."""
+"""Start and stop the simulated portals: each site on its own port, served by one of two front ends (a thread
+per site and per connection, or one event loop for every site)."""
 
 from __future__ import annotations
 
 import socket
-import threading
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, Protocol
 
-from sim.http import FaultState, LogEntry, Site, SiteServer, serve_in_thread
+from sim.http import FaultState, LogEntry, Site, SiteServer, ThreadsFrontEnd
+from sim.serveloop import EventLoopServer
 from sim.sites.dvc import DvcSite
 from sim.sites.motcua import MotcuaSite
 from sim.sites.national import NationalSite
@@ -25,11 +26,37 @@ def _dead_port(host: str) -> int:
     return port
 
 
-class Simulation:
-    """The simulated outside world: every configured site served over real HTTP on loopback."""
+FrontEndName = Literal["threads", "event-loop"]
+FRONT_ENDS: tuple[FrontEndName, ...] = ("threads", "event-loop")
 
-    def __init__(self, spec: WorldSpec, host: str = "127.0.0.1", port_base: int = 0) -> None:
+
+class FrontEnd(Protocol):
+    """What carries the bytes between the sites' sockets and their Exchanges."""
+
+    def serve(self, servers: list[SiteServer]) -> None: ...
+
+    def withdraw(self, server: SiteServer) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Simulation:
+    """The simulated outside world: every configured site served over real HTTP on loopback.
+
+    front_end="threads" (the default: a serve thread per site and a thread per connection) or "event-loop"
+    (one thread for every site, sim/serveloop.py: for thousands of portals). Both answer alike."""
+
+    def __init__(
+        self,
+        spec: WorldSpec,
+        host: str = "127.0.0.1",
+        port_base: int = 0,
+        front_end: FrontEndName = "threads",
+    ) -> None:
+        if front_end not in FRONT_ENDS:
+            raise ValueError(f"front_end: expected one of {', '.join(FRONT_ENDS)}, got {front_end!r}")
         self.spec = spec
+        self.front_end_name = front_end
         self.host = host
         self.port_base = port_base
         self.world: World = world_for(spec)
@@ -42,6 +69,7 @@ class Simulation:
             self.sites[portal.id] = NukeVietSite(self.world, portal)
         self.servers: dict[str, SiteServer] = {}
         self.urls: dict[str, str] = {}
+        self.front_end: FrontEnd | None = None
         self._started = False
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -53,7 +81,11 @@ class Simulation:
             if any(f.mode == "refused" for f in faults):
                 self.urls[site_id] = f"http://{self.host}:{port or _dead_port(self.host)}"
                 continue
-            server = SiteServer(site, self.host, port, faults)
+            try:
+                server = SiteServer(site, self.host, port, faults)
+            except OSError:
+                self._close_sockets()
+                raise
             self.servers[site_id] = server
             self.urls[site_id] = server.origin
         for site_id, site in self.sites.items():
@@ -62,28 +94,22 @@ class Simulation:
             moved = self.servers.get(portal.id)
             if moved is not None and portal.successor:
                 moved.successor_origin = self.urls.get(portal.successor)
-        # Each serve loop wakes every poll interval to see whether it must stop: thousands of simulated portals
-        # (`cchc sim --portals`) would keep a core busy with that alone, so they wake less often.
-        poll_interval = 0.1 if len(self.servers) <= 100 else 1.0
-        for server in self.servers.values():
-            serve_in_thread(server, poll_interval)
+        self.front_end = EventLoopServer() if self.front_end_name == "event-loop" else ThreadsFrontEnd()
+        self.front_end.serve(list(self.servers.values()))
         self._started = True
         return self
 
     def stop(self) -> None:
-        servers = list(self.servers.values())
-        for server in servers:
-            server.stopping.set()
-        # shutdown() waits for its serve loop to notice; waiting for all at once keeps stop() short.
-        stoppers = [threading.Thread(target=server.shutdown) for server in servers]
-        for thread in stoppers:
-            thread.start()
-        for thread in stoppers:
-            thread.join()
-        for server in servers:
-            server.server_close()
-        self.servers.clear()
+        if self.front_end is not None:
+            self.front_end.stop()
+            self.front_end = None
+        self._close_sockets()
         self._started = False
+
+    def _close_sockets(self) -> None:
+        for server in self.servers.values():
+            server.socket.close()
+        self.servers.clear()
 
     def __enter__(self) -> Simulation:
         return self.start() if not self._started else self
@@ -102,9 +128,9 @@ class Simulation:
         """Add a fault to a running site ("refused" takes the site off the network)."""
         server = self.servers[fault.site]
         if fault.mode == "refused":
-            server.stopping.set()
-            server.shutdown()
-            server.server_close()
+            if self.front_end is not None:
+                self.front_end.withdraw(server)
+            server.socket.close()
             del self.servers[fault.site]
             return
         server.faults.append(FaultState(fault))

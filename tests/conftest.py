@@ -19,6 +19,7 @@ from probe_helpers import FullCrawl
 from cchc.settings import Settings, load_settings
 from cli.simlink import world_spec
 from sim import FaultSpec, Simulation, WorldSpec
+from sim.runner import FrontEndName
 
 # Hypothesis's default deadline (200 ms an example) measures the machine, not the code: on a loaded machine it
 # fails good examples. Tests that promise a bound say so with their own deadline.
@@ -113,12 +114,18 @@ SimulationFactory = Callable[..., AbstractContextManager[Simulation]]
 
 
 @pytest.fixture
-def make_simulation(settings: Settings) -> SimulationFactory:
+def front_end() -> FrontEndName:
+    """The simulation's front end for make_simulation; a module that checks both parametrizes this fixture."""
+    return "threads"
+
+
+@pytest.fixture
+def make_simulation(settings: Settings, front_end: FrontEndName) -> SimulationFactory:
     """A fresh simulation with faults, for tests that change the world."""
 
     @contextmanager
     def factory(*faults: FaultSpec) -> Iterator[Simulation]:
-        with Simulation(world_spec(settings, faults)) as running:
+        with Simulation(world_spec(settings, faults), front_end=front_end) as running:
             yield running
 
     return factory

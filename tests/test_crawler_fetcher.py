@@ -16,8 +16,16 @@ from conftest import SimulationFactory, sim_fetch_policy
 from crawler import Capture, HttpFetcher, Outcome, Target
 from sim import FaultSpec, Simulation
 from sim.http import LogEntry
+from sim.runner import FRONT_ENDS, FrontEndName
 
 NEWS = "/vi/news/tin-tuc-su-kien/"
+
+
+@pytest.fixture(params=FRONT_ENDS)
+def front_end(request: pytest.FixtureRequest) -> FrontEndName:
+    """The fetcher meets every fault alike behind either of the simulation's front ends."""
+    front: FrontEndName = request.param
+    return front
 
 
 def fetch_all(sim: Simulation, targets: list[Target], **policy: Any) -> list[Capture]:

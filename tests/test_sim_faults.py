@@ -10,8 +10,16 @@ import pytest
 
 from conftest import SimulationFactory
 from sim import FaultSpec
+from sim.runner import FRONT_ENDS, FrontEndName
 
 NEWS = "/vi/news/tin-tuc-su-kien/"
+
+
+@pytest.fixture(params=FRONT_ENDS)
+def front_end(request: pytest.FixtureRequest) -> FrontEndName:
+    """Every fault behaves the same behind either front end."""
+    front: FrontEndName = request.param
+    return front
 
 
 def fetch(sim: Any, site: str, path: str = NEWS, **kw: Any) -> httpx.Response:
