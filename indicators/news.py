@@ -118,8 +118,9 @@ def _walks(obs: pd.DataFrame, settings: Settings) -> dict[tuple[str, str], list[
         page=pages["attributes"].map(lambda a: int(a.get("page") or 0)),
     )
     walks: dict[tuple[str, str], list[_Walk]] = {}
+    known_times = _KnownTimes(articles, feed)
     for (portal, category, run_id), rows in keyed.groupby(["portal", "category", "run_id"], sort=False):
-        known = _known_times(articles, feed, str(portal), int(run_id))
+        known = known_times.of(str(portal), int(run_id))
         walk = _walk(str(portal), str(category), int(run_id), rows, posts_by_snapshot, known, settings)
         if walk is not None:
             walks.setdefault((walk.portal, walk.category), []).append(walk)
@@ -137,22 +138,46 @@ class _Known:
     fresh_zones: tuple[str, ...]  # the zones the site may render for us in: those agreeing with its articles
 
 
-def _known_times(articles: pd.DataFrame, feed: pd.DataFrame, portal: str, run_id: int) -> _Known:
-    mine = articles[
-        (articles["run_id"] == run_id) & articles["attributes"].map(lambda a: a.get("portal") == portal)
-    ]
+class _KnownTimes:
+    """The true times known in each run of each portal, from the articles and feed items read.
+
+    The rows are split by (portal, run) in one pass, and each portal's times worked out once: looking them up
+    by scanning every article and feed item for each walk cost walks x rows (minutes, and the closing summary
+    of a 2,000-portal crawl, before)."""
+
+    def __init__(self, articles: pd.DataFrame, feed: pd.DataFrame) -> None:
+        self._articles: dict[tuple[object, int], list[tuple[dict[str, Any], int, int]]] = {}
+        for a, oid, sid, run in zip(
+            articles["attributes"], articles["id"], articles["snapshot_id"], articles["run_id"], strict=True
+        ):
+            self._articles.setdefault((a.get("portal"), int(run)), []).append((a, int(oid), int(sid)))
+        self._feed: dict[tuple[object, int], list[dict[str, Any]]] = {}
+        for a, run in zip(feed["attributes"], feed["run_id"], strict=True):
+            self._feed.setdefault((a.get("portal"), int(run)), []).append(a)
+        self._known: dict[tuple[str, int], _Known] = {}
+
+    def of(self, portal: str, run_id: int) -> _Known:
+        key = (portal, run_id)
+        if key not in self._known:
+            self._known[key] = _known_times(self._articles.get(key, []), self._feed.get(key, []))
+        return self._known[key]
+
+
+def _known_times(
+    articles: Sequence[tuple[dict[str, Any], int, int]], feed: Sequence[dict[str, Any]]
+) -> _Known:
+    """One portal's run: its articles (attributes, observation, snapshot; oldest first) and feed items."""
     by_post: dict[int, tuple[datetime, int, int, int]] = {}
     refs: set[tuple[datetime, int]] = set()
-    for a, oid, sid in zip(mine["attributes"], mine["id"], mine["snapshot_id"], strict=True):
+    for a, oid, sid in articles:
         if a.get("post_id") is None:
             continue
         zone = VN_MINUTES if a.get("zone_minutes") is None else int(a["zone_minutes"])
         shown = datetime.fromisoformat(str(a["shown"]))
-        by_post[int(a["post_id"])] = (shown - timedelta(minutes=zone), zone, int(oid), int(sid))
+        by_post[int(a["post_id"])] = (shown - timedelta(minutes=zone), zone, oid, sid)
         refs.add((shown - timedelta(minutes=zone), zone))
-    items = feed[(feed["run_id"] == run_id) & feed["attributes"].map(lambda a: a.get("portal") == portal)]
     hours: dict[int, datetime] = {}
-    for a in items["attributes"]:
+    for a in feed:
         if a.get("post_id") is not None and a.get("utc_date") and a.get("utc_hour") is not None:
             day = date.fromisoformat(str(a["utc_date"]))
             hours[int(a["post_id"])] = datetime(day.year, day.month, day.day, int(a["utc_hour"]))
@@ -339,6 +364,9 @@ def news_counts(
     figures: list[Any] = []
     findings: list[NewsFinding] = []
     keywords = settings.news.cchc_keywords
+    latest_of_portal: dict[str, list[_Walk | None]] = {}  # per portal, not per unit: units x walks at 2,000
+    for (portal_id, _), found in walks.items():
+        latest_of_portal.setdefault(portal_id, []).append(_latest_complete(found)[0])
     for unit in units:
         portal = settings.portal_by_id(unit.portal)
         categories = list(unit.news_categories or portal.categories)
@@ -371,8 +399,7 @@ def news_counts(
             ]
             continue
         # Every walk of the portal tells a post's categories; the unit's own walks tell which posts are its.
-        portal_latest = [_latest_complete(ws)[0] for (p, _), ws in walks.items() if p == portal.id]
-        everything = _merged(w for w in portal_latest if w is not None)
+        everything = _merged(w for w in latest_of_portal.get(portal.id, []) if w is not None)
         mine = {pid for w in latest for pid in w.posts}
         posts = {pid: everything[pid] for pid in mine}
         undated = [p for p in posts.values() if p.when is None and p.doubt is None]
@@ -381,6 +408,10 @@ def news_counts(
         }
         page_ids = sorted({i for w in latest for i in w.page_ids})
         page_snaps = sorted({s for w in latest for s in w.page_snapshots})
+        dated_in: dict[str, list[_Post]] = {}  # per month, in the order of posts
+        for post in posts.values():
+            if post.when is not None:
+                dated_in.setdefault(f"{post.when:%Y-%m}", []).append(post)
         for month in months:
             if undated:
                 reason = (f"{len(undated)} posts are listed without a date and their articles were not read "
@@ -392,7 +423,7 @@ def news_counts(
                           "article to compare with): a post's month is not known")  # fmt: skip
                 figures += [figure(unit.id, m, month, None, "missing", reason) for m in NEWS_METRICS]
                 continue
-            in_month = [p for p in posts.values() if p.when is not None and f"{p.when:%Y-%m}" == month]
+            in_month = dated_in.get(month, [])
             reform = [p for p in in_month if is_reform(p.title, p.categories, portal, keywords)]
             ids = sorted(set(page_ids) | {i for p in in_month for i in p.observation_ids})
             snaps = sorted(set(page_snaps) | {s for p in in_month for s in p.snapshot_ids})
