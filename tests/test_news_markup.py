@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_news_settings import ALL as ALL_SETTINGS
 
 from cchc.settings import Settings, load_settings
 from cli.simlink import world_spec
@@ -61,21 +62,7 @@ class Case:
 # Settings that change the markup or the URLs of a site (sim.spec.SiteSettings), each on the ward and the city.
 SITE_SETTINGS = {
     "default": SiteSettings(),
-    "all": SiteSettings(
-        per_page=7,
-        views=(
-            ("thong-bao", "viewcat_list_new"),
-            ("van-hoa-xa-hoi", "viewcat_grid_new"),
-            ("phong-noi-vu", "viewcat_list_new"),
-        ),
-        featured=("tin-tuc-su-kien", "cai-cach-hanh-chinh", "phong-noi-vu"),
-        order_by_weight=True,
-        multi_category=True,
-        foreign_zone="Asia/Tokyo",
-        rewrite_off=True,
-        empty_categories=("van-phong",),
-        edits=True,
-    ),
+    "all": ALL_SETTINGS,  # every setting at once, as tests/test_news_settings.py crawls it
     "views": SiteSettings(
         views=(
             ("thong-bao", "viewcat_list_new"),
