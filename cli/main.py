@@ -499,6 +499,7 @@ def _demo_bundles(settings: Settings, table: Any, period: str) -> list[tuple[Pat
     """Each unit's signed, timestamped evidence bundle (WACZ) of the demo's period."""
     from cli.progress import Steps
     from cli.wiring import timestamp_authorities
+    from evidence.wacz import LedgerLines
     from indicators import parse_period
     from reports.bundle import make_bundle
     from reports.paths import bundle_path
@@ -511,12 +512,13 @@ def _demo_bundles(settings: Settings, table: Any, period: str) -> list[tuple[Pat
         if store.checkpoint_needed():
             store.checkpoint(run_id=None, reason="bundle")
         units = settings.units_in_inspection()
+        ledger = LedgerLines(store.engine)  # the units' segments overlap: each record is read once
         with Steps("evidence bundles", len(units)) as steps:
             for unit in units:
                 target = bundle_path(settings, unit.id, chosen)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 summary = make_bundle(settings, store.engine, store.blobs, store.signing_key(), [unit], chosen, target,
-                                      authorities, frame=table)  # fmt: skip
+                                      authorities, frame=table, ledger=ledger)  # fmt: skip
                 made.append((summary.path, store.signing_key().public_hex))
                 steps.advance(unit.id)
     finally:

@@ -28,6 +28,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -101,17 +102,19 @@ def write_bundle(
     files: Sequence[BundleFile] = (),
     authorities: Sequence[Authority] = (),
     about: dict[str, Any] | None = None,
+    ledger: LedgerLines | None = None,
 ) -> BundleSummary:
     """Write the bundle of `snapshot_ids` (and the snapshots their 304s confirmed) to `out`, atomically.
 
     The ledger segment ends at the first signed checkpoint at or after the last selected snapshot; with none,
     BundleError (sign one first: the CLI does). An authority that is down leaves its token out, listed in
-    `timestamp_failures`; the bundle is still whole and signed.
+    `timestamp_failures`; the bundle is still whole and signed. A caller writing many bundles of one store
+    passes one `ledger`, so each record is read from the database once.
     """
     if not snapshot_ids:
         raise BundleError("no snapshots selected: the figures rest on no evidence in this store")
     selected = _with_confirmed(engine, set(snapshot_ids))
-    segment, checkpoints = _ledger_segment(engine, selected)
+    segment, checkpoints = _ledger_segment(engine, selected, ledger or LedgerLines(engine))
     last = checkpoints[-1]
     assert last.id is not None
     out = Path(out)
@@ -234,7 +237,9 @@ def _with_confirmed(engine: Engine, ids: set[int]) -> set[int]:
     return found | confirmed
 
 
-def _ledger_segment(engine: Engine, ids: set[int]) -> tuple[list[bytes], list[Checkpoint]]:
+def _ledger_segment(
+    engine: Engine, ids: set[int], ledger: LedgerLines
+) -> tuple[list[bytes], list[Checkpoint]]:
     """The records from the first selected snapshot to the checkpoint covering the last, and the checkpoints."""
     with Session(engine) as session:
         seqs = [
@@ -259,37 +264,73 @@ def _ledger_segment(engine: Engine, ids: set[int]) -> tuple[list[bytes], list[Ch
                 .order_by(col(Checkpoint.id))
             )
         )
-    lines = list(_segment_lines(engine, first, covering.seq, ids))
+    lines = list(ledger.lines(first, covering.seq, ids))
     return lines, checkpoints
 
 
-def _segment_lines(engine: Engine, first: int, last: int, bundled: set[int]) -> Iterator[bytes]:
-    after = first - 1
-    while after < last:
-        with Session(engine) as session:
-            batch = list(
-                session.exec(
-                    select(Snapshot)
-                    .where(col(Snapshot.seq) > after, col(Snapshot.seq) <= last)
-                    .order_by(col(Snapshot.seq))
-                    .limit(SEGMENT_BATCH)
+class LedgerLines:
+    """The ledger's records as segment lines, each read from the database once however many bundles name it.
+
+    A record is never edited once written, so what was read for one bundle holds for the next. The cache keeps
+    one contiguous run of sequence numbers, grown at either end; its size is the segments asked for, which a
+    bundle holds whole anyway. A line is the record's serialised payload between its id, its bundle flag and
+    its hash: the same bytes as serialising the whole entry at once.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._seqs: list[int] = []  # ascending
+        self._records: list[tuple[int, bytes]] = []  # (snapshot id, the line's text after the bundle flag)
+
+    def lines(self, first: int, last: int, bundled: Collection[int]) -> Iterator[bytes]:
+        """The segment's lines from `first` to `last` (sequence numbers), `in_bundle` true for `bundled`."""
+        if not self._seqs:
+            self._read(first, last, at_end=True)
+        else:
+            if first < self._seqs[0]:
+                self._read(first, self._seqs[0] - 1, at_end=False)
+            if last > self._seqs[-1]:
+                self._read(self._seqs[-1] + 1, last, at_end=True)
+        start, stop = bisect_left(self._seqs, first), bisect_right(self._seqs, last)
+        for snapshot_id, rest in self._records[start:stop]:
+            flag = b"true" if snapshot_id in bundled else b"false"
+            yield b'{"id":%d,"in_bundle":%s,"payload":%s' % (snapshot_id, flag, rest)
+
+    def _read(self, first: int, last: int, *, at_end: bool) -> None:
+        seqs: list[int] = []
+        records: list[tuple[int, bytes]] = []
+        after = first - 1
+        while after < last:
+            with Session(self._engine) as session:
+                batch = list(
+                    session.exec(
+                        select(Snapshot)
+                        .where(col(Snapshot.seq) > after, col(Snapshot.seq) <= last)
+                        .order_by(col(Snapshot.seq))
+                        .limit(SEGMENT_BATCH)
+                    )
                 )
-            )
-            if not batch:
-                return
-            links: dict[int, list[SnapshotBlob]] = {s.id: [] for s in batch if s.id is not None}
-            for link in session.exec(
-                select(SnapshotBlob).where(col(SnapshotBlob.snapshot_id).in_(list(links)))
-            ):
-                links[link.snapshot_id].append(link)
-        for snapshot in batch:
-            assert snapshot.id is not None
-            payload = record_payload(snapshot, links[snapshot.id])
-            yield _jsonl(
-                {"id": snapshot.id, "in_bundle": snapshot.id in bundled, "payload": payload,
-                 "record_hash": snapshot.record_hash}
-            )  # fmt: skip
-        after = batch[-1].seq
+                if not batch:
+                    break
+                links: dict[int, list[SnapshotBlob]] = {s.id: [] for s in batch if s.id is not None}
+                for link in session.exec(
+                    select(SnapshotBlob).where(col(SnapshotBlob.snapshot_id).in_(list(links)))
+                ):
+                    links[link.snapshot_id].append(link)
+            for snapshot in batch:
+                assert snapshot.id is not None and snapshot.seq is not None
+                payload = _jsonl(record_payload(snapshot, links[snapshot.id]))[:-1]
+                seqs.append(snapshot.seq)
+                records.append(
+                    (snapshot.id, payload + b',"record_hash":' + _jsonl(snapshot.record_hash)[:-1] + b"}\n")
+                )
+            after = batch[-1].seq
+        if at_end:
+            self._seqs += seqs
+            self._records += records
+        else:
+            self._seqs[:0] = seqs
+            self._records[:0] = records
 
 
 def _checkpoint_entry(checkpoint: Checkpoint) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from evidence.blobs import BlobStore
 from evidence.models import Snapshot
 from evidence.signing import CollectorKey
 from evidence.timestamps import Authority
-from evidence.wacz import ATTESTATION, BundleFile, BundleSummary, write_bundle
+from evidence.wacz import ATTESTATION, BundleFile, BundleSummary, LedgerLines, write_bundle
 from indicators import Period, parse_period, table
 from reports.model import BundleFacts, Summary
 from reports.paths import bundle_path
@@ -99,8 +99,10 @@ def make_bundle(
     out: Path,
     authorities: Sequence[Authority] = (),
     frame: pd.DataFrame | None = None,
+    ledger: LedgerLines | None = None,
 ) -> BundleSummary:
-    """Write the bundle of the units' figures for the period to `out`."""
+    """Write the bundle of the units' figures for the period to `out` (one `ledger` for many bundles of a store
+    reads each ledger record once)."""
     table_frame = frame if frame is not None else table(period.key, settings=settings, engine=engine)
     ids = [u.id for u in units]
     figures = figures_of(table_frame, ids)
@@ -121,6 +123,7 @@ def make_bundle(
         files=[BundleFile("figures/figures.jsonl", figures_file, FIGURES_SCHEMA)],
         authorities=authorities,
         about={"units": ids, "period": period.key, "inspection": settings.inspection.id},
+        ledger=ledger,
     )
 
 

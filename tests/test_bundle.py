@@ -15,6 +15,7 @@ import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,17 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from probe_helpers import open_test_store, pointed, run_probes, stored_in
+from sqlmodel import Session, col, select
 from warcio.archiveiterator import ArchiveIterator
 
 from cchc.settings import Settings
 from conftest import REPO
 from evidence.bundle_check import check_bundle
+from evidence.ledger import record_payload
+from evidence.models import Snapshot, SnapshotBlob
 from evidence.signing import CollectorKey
 from evidence.timestamps import Authority, request_timestamp, stamp_checkpoints
-from evidence.wacz import ATTESTATION, BundleFile, write_bundle
+from evidence.wacz import ATTESTATION, BundleFile, LedgerLines, write_bundle
 from indicators import parse_period
 from reports import build_summary, render_summary
 from reports.bundle import make_bundle
@@ -300,6 +304,48 @@ def test_a_figure_whose_snapshot_was_left_out_is_named(made: Made, tmp_path: Pat
     assert f"{UNIT} PAR_NEWS {PERIOD}: snapshot {left_out} behind it is not in the bundle" in problems(
         report, "figures"
     )
+
+
+def test_bundles_sharing_one_ledger_reader_hold_the_segments_a_reader_of_their_own_gives(
+    made: Made, tmp_path: Path
+) -> None:
+    """The demo's bundles share one LedgerLines (each record read once): growing its cache at both ends gives,
+    byte for byte, the lines of the whole entry serialised at once, and each bundle checks."""
+    store = open_test_store(made.folder)
+    try:
+        with Session(store.engine) as session:
+            snapshots = list(session.exec(select(Snapshot).order_by(col(Snapshot.seq))))
+            blobs = list(session.exec(select(SnapshotBlob)))
+        ids = [s.id for s in snapshots if s.id is not None]
+        thirds = [ids[len(ids) // 3 : 2 * len(ids) // 3], ids[: len(ids) // 3], ids[2 * len(ids) // 3 :]]
+        shared = LedgerLines(store.engine)
+        segments = []
+        for n, part in enumerate(thirds):  # the middle first: then the cache grows before and after it
+            path = write_bundle(store.engine, store.blobs, tmp_path / f"part-{n}.wacz", snapshot_ids=part,
+                                key=store.signing_key(), title=f"part {n}", ledger=shared).path  # fmt: skip
+            layers = check_bundle(path, trusted_keys={made.key}, pinned_authorities=made.roots).layers
+            # No authority and no figures file were given: those two layers have nothing to check.
+            assert {key for key, layer in layers.items() if layer.status != "ok"} == {"timestamps", "figures"}
+            with zipfile.ZipFile(path) as bundle:
+                segments.append(bundle.read("ledger/segment.jsonl").splitlines(keepends=True))
+        first, last = snapshots[0].seq, snapshots[-1].seq
+        again = list(shared.lines(first, last, set(thirds[0])))
+        fresh = list(LedgerLines(store.engine).lines(first, last, set(thirds[0])))
+    finally:
+        store.close()
+    links: dict[int, list[SnapshotBlob]] = {}
+    for link in blobs:
+        links.setdefault(link.snapshot_id, []).append(link)
+    whole = [json.dumps({"id": s.id, "in_bundle": s.id in thirds[0], "payload": record_payload(s, links.get(s.id or 0, [])),
+                         "record_hash": s.record_hash}, ensure_ascii=False, separators=(",", ":"),
+                        default=lambda v: v.astimezone(UTC).isoformat(timespec="microseconds")).encode() + b"\n"
+             for s in snapshots]  # fmt: skip
+    assert again == fresh == whole
+    for part, segment in zip(thirds, segments, strict=True):
+        flagged = [json.loads(line)["id"] for line in segment if json.loads(line)["in_bundle"]]
+        assert set(flagged) == set(part) and segment[0] == whole[ids.index(part[0])].replace(
+            b'"in_bundle":false', b'"in_bundle":true'
+        )
 
 
 # --- replay ----------------------------------------------------------------------------------------------------
