@@ -61,6 +61,7 @@ class SummaryInputs:
     tz: ZoneInfo
     own_engine: bool = False
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _checks: dict[str, list[GroupCheck]] = field(default_factory=dict)  # by period key, every unit
 
     @classmethod
     def open(
@@ -116,8 +117,16 @@ class SummaryInputs:
         self.close()
 
     def checks(self, unit: Unit, period: Period) -> list[GroupCheck]:
-        """Each month of the period: the unit's published 766 group scores against the public counts."""
-        return reconcile(self.raw, [unit], self.definitions, period.months, tables=self.table)
+        """Each month of the period: the unit's published 766 group scores against the public counts. Made for
+        every unit at once, the first time a period is asked: a unit's checks depend on its own figures only, and
+        a month's figures are gathered once instead of once a unit."""
+        if unit.id not in {u.id for u in self.units}:
+            return reconcile(self.raw, [unit], self.definitions, period.months, tables=self.table)
+        if period.key not in self._checks:
+            self._checks[period.key] = reconcile(
+                self.raw, self.units, self.definitions, period.months, tables=self.table
+            )
+        return [check for check in self._checks[period.key] if check.unit == unit.id]
 
     def compared(self, period: Period) -> pd.DataFrame:
         """The period's table with the same period a year earlier beside it (previous_points, change), for every
