@@ -1,5 +1,5 @@
 """`python -m cli …`: the same as the `cchc` console script (the daemon starts its jobs this way)."""
 
-from cli.main import main
+from cli.startup import run
 
-main()
+run()
