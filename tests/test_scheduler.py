@@ -216,7 +216,9 @@ def test_a_hung_job_is_killed_at_its_timeout_and_does_not_block_the_others(
             sim,
             database_url,
             tmp_path,
-            [every(2, "availability", timeout_s=20), every(2, "news")],
+            # News every 6 s, not 2: two runs are all the test needs, and its wait is the 20 s timeout, so a
+            # faster news job would only start crawls no assertion reads.
+            [every(2, "availability", timeout_s=20), every(6, "news")],
         )
         text = config.read_text(encoding="utf-8").replace("read_timeout_s = 30.0", "read_timeout_s = 600.0")
         config.write_text(text.replace("total_timeout_s = 90.0", "total_timeout_s = 900.0"), encoding="utf-8")
