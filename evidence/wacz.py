@@ -30,6 +30,7 @@ import tempfile
 import zipfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -282,7 +283,7 @@ class LedgerLines:
         self._seqs: list[int] = []  # ascending
         self._records: list[tuple[int, bytes]] = []  # (snapshot id, the line's text after the bundle flag)
 
-    def lines(self, first: int, last: int, bundled: Collection[int]) -> Iterator[bytes]:
+    def lines(self, first: int, last: int, bundled: AbstractSet[int]) -> Iterator[bytes]:
         """The segment's lines from `first` to `last` (sequence numbers), `in_bundle` true for `bundled`."""
         if not self._seqs:
             self._read(first, last, at_end=True)
