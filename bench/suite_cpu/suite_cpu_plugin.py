@@ -1,6 +1,6 @@
 """A pytest plugin noting each test's wall and CPU time (its process and the children it waited for).
 
-SUITE_CPU_DIR=/tmp/x PYTHONPATH=bench/suite_cpu .venv/bin/pytest -p suite_cpu_plugin -n 2 --dist loadscope
+SUITE_CPU_DIR=/tmp/x PYTHONPATH=$PWD/bench/suite_cpu .venv/bin/pytest -p suite_cpu_plugin -n 2 --dist loadscope
 .venv/bin/python bench/suite_cpu/report.py /tmp/x
 """
 
