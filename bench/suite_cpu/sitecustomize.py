@@ -1,8 +1,9 @@
 """Every Python process started with this folder on PYTHONPATH notes its own CPU time at exit (see report.py).
 
 Python imports `sitecustomize` at start-up: the suite's `python -m cli …` subprocesses, the daemon's job processes
-and the pytest workers all note themselves, so the report can say how much of the suite is process start-up. PYTHONPATH must name this
-folder by an absolute path: some tests start their processes in a folder of their own (the demo test)."""
+and the pytest workers all note themselves, so the report can say how much of the suite is process start-up.
+PYTHONPATH must name this folder by an absolute path: some tests start their processes in a folder of their own
+(the demo test)."""
 
 from __future__ import annotations
 
