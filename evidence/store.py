@@ -672,7 +672,7 @@ class EvidenceStore:
             ]  # fmt: skip
             self._append_events(session, events)
             # Observations by one executemany of the table, not the ORM's unit of work: a crawl keeps tens of
-            # thousands, and the ORM's bookkeeping for each was most of its writer thread's time.
+            # thousands, and the ORM's bookkeeping was a third of what keeping one cost (bench/store_bench.py).
             observations = [
                 {**_observation_columns(row), "event_id": event.id}
                 for event, (found, _) in zip(events, groups.values(), strict=True)

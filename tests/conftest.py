@@ -51,7 +51,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Each test process's collector tuned as the CLI tunes its own (cli/startup.py): what collection imported
-    is frozen, and collections come less often (about 7 % less CPU in a worker, docs/benchmarks.md)."""
+    is frozen, and collections come less often (6 % less CPU for two modules in one process, docs/benchmarks.md)."""
     gc.collect()
     after_imports()
 
