@@ -7,8 +7,9 @@ hash, compress, the atomic blob write with fsync of file and folder, the journal
 ledger append (one SQLite transaction, synchronous=FULL, WAL). Reports wall and CPU milliseconds per capture,
 and their median over the captures, so that a busy machine's outliers show apart.
 
-With --observations K, each capture's parse is then kept too: K observations (a news page gives about nine), kept
-ten parses to a transaction as a crawl's writer groups them, and their CPU per observation is reported.
+With --observations K, each capture's parse is then kept too: K observations (a news page gives about nine), ten
+parses to a transaction (a crawl's writer takes whatever parses are pending as one group; ten is this bench's
+choice), and their CPU per observation is reported.
 """
 
 from __future__ import annotations
