@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from aiosmtpd.controller import Controller
 from test_scheduler import daemon_config
 
 from cchc.settings import AlertSettings, Schedule, Settings
+from cli_process import run_cli
 from conftest import REPO
 from sim import Simulation
 
@@ -114,8 +114,7 @@ def config_with_alerts(settings: Settings, simulation: Simulation, tmp_path: Pat
 
 
 def run_once(config: Path, job: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "run", "--once", job],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)  # fmt: skip
+    return run_cli(["--config", str(config), "run", "--once", job], timeout=300, cwd=REPO)
 
 
 def test_a_failed_run_sends_one_email_and_one_webhook(

@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sqlmodel import Session, col, select
 from warcio.archiveiterator import ArchiveIterator
 
 from cchc.settings import Settings
+from cli_process import run_cli
 from conftest import REPO
 from evidence.bundle_check import check_bundle
 from evidence.ledger import record_payload
@@ -129,8 +129,9 @@ def test_check_bundle_runs_anywhere_with_only_the_file(made: Made, tmp_path: Pat
     }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "cli", "evidence", "check-bundle", str(copy), *args],
-                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False)  # fmt: skip
+        return run_cli(
+            ["evidence", "check-bundle", str(copy), *args], cwd=tmp_path, env=env, timeout=120, check=False
+        )
 
     trusted = run("--trust-key", made.key, "--tsa", f"tsa-a={pem}")
     assert trusted.returncode == 0, trusted.stdout + trusted.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from cchc.settings import load_settings
+from cli_process import run_cli
 from conftest import CONFIG
 
 VERBS = [
@@ -34,10 +35,8 @@ VERBS = [
 
 def cchc(*args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(CONFIG), *args],
-        capture_output=True,
-        text=True,
+    return run_cli(
+        ["--config", str(CONFIG), *args],
         check=check,
         timeout=timeout,
         env=env,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 from cchc.settings import Settings, load_settings
 from cli.discover import apply_changes
 from cli.simlink import world_spec
+from cli_process import run_cli
 from conftest import CONFIG
 from probes.discovery import Change
 from sim import Simulation, WorldSpec
@@ -21,8 +21,7 @@ ID_KEYS = ("dvc_donvi_id", "national_id", "ma_coquan", "dvc_linh_vuc_ids")
 
 def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "CCHC_CONFIG"} | {"COLUMNS": "250"}
-    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=180, check=False, env=env)  # fmt: skip
+    return run_cli(["--config", str(config), *args], timeout=180, check=False, env=env)
 
 
 def simulation_ids(spec: WorldSpec) -> WorldSpec:

@@ -17,6 +17,7 @@ import typer.main
 
 from cli.main import app
 from cli.options import tidy_help
+from cli_process import run_cli
 from conftest import CONFIG
 
 DOCUMENTED_EXITS = {1, 2, 3, 4, 5}
@@ -79,8 +80,7 @@ def bad_inputs(tmp: Path, closed_port: int) -> dict[str, tuple[list[str], dict[s
 
 def run_cchc(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     config = [] if "--config" in args else ["--config", str(CONFIG)]
-    return subprocess.run([sys.executable, "-m", "cli", *config, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **env}, cwd=cwd)  # fmt: skip
+    return run_cli([*config, *args], timeout=300, env={**os.environ, **env}, cwd=cwd)
 
 
 def test_every_verb_says_one_line_for_bad_input(tmp_path: Path, closed_port: int) -> None:

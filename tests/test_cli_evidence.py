@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from cchc.settings import Settings, load_settings
 from cli.wiring import open_store
+from cli_process import run_cli
 from conftest import CONFIG, sim_fetch_policy
 from crawler import HttpFetcher, Target
 from sim import Simulation
@@ -48,10 +48,8 @@ def stored(config_copy: Path, simulation: Simulation) -> Settings:
 
 def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL")}
-    return subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(config), "evidence", *args],
-        capture_output=True,
-        text=True,
+    return run_cli(
+        ["--config", str(config), "evidence", *args],
         timeout=120,
         check=False,
         env=env,

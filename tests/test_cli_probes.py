@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ from sqlmodel import Session, select
 from cchc.settings import Settings, load_settings
 from cli.simlink import write_pointed_config
 from cli.wiring import open_store
+from cli_process import run_cli
 from conftest import CONFIG
 from evidence import Observation, Run
 from probes._reparse import reparse
@@ -26,8 +26,7 @@ def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL")} | {
         "COLUMNS": "200"
     }
-    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=300, check=False, env=env)  # fmt: skip
+    return run_cli(["--config", str(config), *args], timeout=300, check=False, env=env)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 from cchc.settings import Settings, load_settings
 from cli.simlink import write_pointed_config
 from cli.wiring import open_store
+from cli_process import run_cli
 from crawler import FetchPolicy, HttpFetcher, Outcome, Target, host_key
 from evidence import Run, Snapshot
 from evidence.models import ParseFailure, SnapshotBlob
@@ -84,8 +85,7 @@ def hostile_config(settings: Settings, server: HostileServer, folder: Path, cate
 
 def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL")}
-    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), *args], capture_output=True,
-                          text=True, timeout=120, check=False, env=env)  # fmt: skip
+    return run_cli(["--config", str(config), *args], timeout=120, check=False, env=env)
 
 
 class Crawl:

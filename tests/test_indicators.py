@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import indicators.observed
 from cchc.errors import ConfigError
 from cchc.settings import Settings
 from cli.simlink import truth_figures, write_pointed_config
+from cli_process import run_cli
 from conftest import REPO, SimulationFactory, patient
 from evidence import EvidenceStore
 from indicators.definitions import load_definitions
@@ -343,8 +343,7 @@ def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL")} | {
         "COLUMNS": "200"
     }
-    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), *args], capture_output=True,
-                          text=True, timeout=300, check=False, env=env)  # fmt: skip
+    return run_cli(["--config", str(config), *args], timeout=300, check=False, env=env)
 
 
 def test_cli_formats(

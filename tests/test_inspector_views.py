@@ -22,6 +22,7 @@ from vietnamese_check import problems, text_problems
 import indicators
 from cchc.settings import Settings
 from cli.indicators import write_xlsx as write_table_xlsx
+from cli_process import run_cli
 from conftest import patient
 from evidence import EvidenceStore, Observation, Snapshot, SnapshotBlob
 from indicators.definitions import load_definitions
@@ -165,7 +166,6 @@ def test_a_low_coverage_unit_has_no_grade_anywhere_and_shows_its_coverage_and_wh
     """Below rule_set.min_coverage the CCHC index keeps its figures but has no grade and no rank: in the table,
     the CLI, the web app, the summary's PDF and XLSX; each shows the coverage and the indicators not covered."""
     import subprocess
-    import sys
 
     from fastapi.testclient import TestClient
 
@@ -186,9 +186,12 @@ def test_a_low_coverage_unit_has_no_grade_anywhere_and_shows_its_coverage_and_wh
     # the CLI
     config = tmp_path / "config.toml"
     write_pointed_config(crawled.settings, simulation.urls, config)
-    cli = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "indicators", "--period", PERIOD,
-                          "-u", WARD], capture_output=True, text=True, timeout=300, check=False,
-                         env={**__import__("os").environ, "COLUMNS": "400"})  # fmt: skip
+    cli = run_cli(
+        ["--config", str(config), "indicators", "--period", PERIOD, "-u", WARD],
+        timeout=300,
+        check=False,
+        env={**__import__("os").environ, "COLUMNS": "400"},
+    )
     assert cli.returncode == 0, cli.stderr
     par_line = " ".join(
         line for line in cli.stdout.splitlines() if "TOTAL_PAR" in line or "Chỉ số CCHC" in line

@@ -10,7 +10,6 @@ import math
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -26,6 +25,7 @@ from sqlmodel import Session, col, select
 import indicators
 from cchc.settings import Settings, load_settings
 from cli.simlink import world_spec, write_pointed_config
+from cli_process import run_cli
 from conftest import SimulationFactory
 from evidence import EvidenceStore, Observation, Snapshot, SnapshotBlob
 from evidence.verify import verify
@@ -440,10 +440,8 @@ def test_the_xlsx_has_a_sheet_per_section_and_a_sources_sheet_with_every_snapsho
 
 def cchc(config: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(config), "report", *args],
-        capture_output=True,
-        text=True,
+    return run_cli(
+        ["--config", str(config), "report", *args],
         timeout=timeout,
         env=env,
     )

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from cchc.settings import Schedule, Settings
 from cli.simlink import write_pointed_config
+from cli_process import run_cli
 from conftest import REPO
 from evidence.blobs import LocalBlobStore
 from evidence.db import open_database
@@ -151,8 +152,7 @@ def test_a_second_daemon_is_refused_then_takes_over_when_the_lease_expires(
     config = daemon_config(settings, simulation, database_url, tmp_path, [every(2)])
     with daemon(config, tmp_path / "a.log") as first:
         holder_a = wait_until(lambda: _holder(engine), 120, "the first daemon's lease")
-        refused = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "run", "--no-standby"],
-                                 capture_output=True, text=True, timeout=60, cwd=REPO)  # fmt: skip
+        refused = run_cli(["--config", str(config), "run", "--no-standby"], timeout=60, cwd=REPO)
         assert (
             refused.returncode == 3
             and f"another daemon holds the scheduling lease: {holder_a}" in refused.stderr
@@ -284,8 +284,7 @@ def test_fire_times_missed_while_down_are_reported_and_run_once_within_grace(
     assert grace_s == 1 or within  # an hour's grace always covers the latest
     assert all(m.action.startswith("skipped") for m in missed if m is not latest)
     assert len(_runs_for(engine, latest.scheduled_for)) == (1 if within else 0)
-    status = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "status", "--json"],
-                            capture_output=True, text=True, timeout=60, cwd=REPO, check=True)  # fmt: skip
+    status = run_cli(["--config", str(config), "status", "--json"], timeout=60, cwd=REPO, check=True)
     assert "no daemon was scheduling" in status.stdout and latest.action in status.stdout
 
 
@@ -311,8 +310,9 @@ def test_status_shows_lease_jobs_runs_and_evidence_size(
     config = daemon_config(settings, simulation, database_url, tmp_path, [every(2)])
     with daemon(config, tmp_path / "daemon.log") as process:
         wait_until(lambda: job_runs(engine, status="ok"), 180, "a run")
-        result = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "status"],
-                                capture_output=True, text=True, timeout=60, cwd=REPO, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+        result = run_cli(
+            ["--config", str(config), "status"], timeout=60, cwd=REPO, env={**os.environ, "COLUMNS": "200"}
+        )
         assert stop(process) == 0
     assert result.returncode == 0, result.stderr
     assert "lease: held by" in result.stdout and "probe:availability" in result.stdout

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from cchc.errors import ConfigError
 from cchc.settings import Settings, load_settings
+from cli_process import run_cli
 from conftest import CONFIG
 
 
@@ -118,10 +117,9 @@ def test_environment_selects_the_config_and_overrides_the_database(tmp_path: Pat
 
 def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     path = broken(tmp_path, "page_size = 50", "page_size = -1")
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(path), "config", "check"],
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        ["--config", str(path), "config", "check"],
+        timeout=120,
         check=False,
     )
     assert result.returncode == 2
@@ -131,10 +129,9 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
 
 
 def test_cli_config_check_on_the_real_config() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(CONFIG), "config", "check"],
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        ["--config", str(CONFIG), "config", "check"],
+        timeout=120,
         check=True,
     )
     assert "12 phòng, 7 phường, 3 xã" in result.stdout

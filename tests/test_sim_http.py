@@ -8,8 +8,6 @@ import asyncio
 import json
 import select
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -21,6 +19,7 @@ import pytest
 from cchc.settings import Settings
 from cli.simlink import world_spec
 from cli.simscale import scaled_settings
+from cli_process import run_cli
 from conftest import REPO
 from sim import FaultSpec, Simulation, WorldSpec
 from sim.http import (
@@ -395,10 +394,10 @@ def scaled_spec(settings: Settings) -> WorldSpec:
 
 
 def test_an_unknown_front_end_is_refused_in_one_line(tmp_path: Path, spec: WorldSpec) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(REPO / "config.toml"), "sim", "--front-end", "fibres",
+    done = run_cli(
+        ["--config", str(REPO / "config.toml"), "sim", "--front-end", "fibres",
          "--no-serve", "--write-config", str(tmp_path / "sim.toml")],
-        capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+        timeout=120, cwd=REPO, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "expected threads or event-loop, got 'fibres'" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "sim.toml").exists()

@@ -4,8 +4,6 @@ together, whose portals serve over real HTTP, and whose posts a crawl counts as 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from probe_helpers import observations, open_test_store, pointed, run_probes
 from cchc.settings import Settings
 from cli.simlink import world_spec
 from cli.simscale import MAX_PORTALS, scaled_settings
+from cli_process import run_cli
 from conftest import REPO
 from sim import Simulation
 
@@ -31,10 +30,10 @@ def test_the_generated_units_and_portals_hold_together(settings: Settings) -> No
 
 @pytest.mark.parametrize("count", [0, MAX_PORTALS + 1])
 def test_a_count_out_of_bounds_is_refused_in_one_line(count: int, tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(REPO / "config.toml"), "sim", "--portals", str(count),
+    done = run_cli(
+        ["--config", str(REPO / "config.toml"), "sim", "--portals", str(count),
          "--no-serve", "--write-config", str(tmp_path / "scale.toml")],
-        capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+        timeout=120, cwd=REPO, check=False,
     )  # fmt: skip
     assert done.returncode == 2
     assert f"expected 1 to {MAX_PORTALS}, got {count}" in done.stderr
@@ -43,10 +42,10 @@ def test_a_count_out_of_bounds_is_refused_in_one_line(count: int, tmp_path: Path
 
 def test_the_command_writes_the_units_and_portals_it_serves(tmp_path: Path) -> None:
     target = tmp_path / "scale.toml"
-    subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(REPO / "config.toml"), "sim", "--portals", "7",
+    run_cli(
+        ["--config", str(REPO / "config.toml"), "sim", "--portals", "7",
          "--no-serve", "--write-config", str(target)],
-        capture_output=True, text=True, timeout=300, cwd=REPO, check=True,
+        timeout=300, cwd=REPO, check=True,
     )  # fmt: skip
     written = tomllib.loads(target.read_text(encoding="utf-8"))
     assert len(written["unit"]) == len(written["portal"]) == 7

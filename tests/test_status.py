@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from sqlmodel import Session, col, func, select
 from test_scheduler import daemon, daemon_config, every, job_runs, stop, wait_until
 
 from cchc.settings import Schedule, Settings
+from cli_process import run_cli
 from conftest import REPO
 from evidence.db import open_database
 from evidence.lease import Lease
@@ -108,8 +108,7 @@ STATUS_SCHEMA: dict[str, Any] = {
 
 
 def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), *args], capture_output=True,
-                          text=True, timeout=300, cwd=REPO)  # fmt: skip
+    return run_cli(["--config", str(config), *args], timeout=300, cwd=REPO)
 
 
 @pytest.fixture

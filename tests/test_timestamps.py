@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from sqlmodel import Session, select
 from cchc.settings import Settings
 from cchc.settings import TimestampAuthority as AuthoritySettings
 from cli.simlink import write_pointed_config
+from cli_process import run_cli
 from conftest import REPO
 from evidence.db import open_database
 from evidence.models import Checkpoint, TimestampToken
@@ -27,8 +27,7 @@ from sim.tsa import TimestampAuthority
 
 def cchc(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
-    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), *args], capture_output=True,
-                          text=True, timeout=300, cwd=REPO, env=env, check=False)  # fmt: skip
+    return run_cli(["--config", str(config), *args], timeout=300, cwd=REPO, env=env, check=False)
 
 
 def pending(config: Path) -> list[dict[str, object]]:

@@ -8,8 +8,6 @@ documents; a changed envelope is a parse failure, never a zero. Nothing here is 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 from real_v1 import Capture, capture, evaluations, needs_real
 
 from cchc.settings import Settings
+from cli_process import run_cli
 from conftest import CONFIG
 from indicators.definitions import load_definitions
 from indicators.published import half_up, recompute_report
@@ -255,10 +254,10 @@ def test_every_evaluation_capture_is_covered() -> None:
 @pytest.mark.parametrize("endpoint", ENDPOINT_NAMES)
 def test_cchc_parse_prints_every_departments_figures(endpoint: str) -> None:
     c = capture(endpoint)
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(CONFIG), "parse", "service_stats", str(c.file),
+    result = run_cli(
+        ["--config", str(CONFIG), "parse", "service_stats", str(c.file),
          "--url", c.url, "--payload", json.dumps(c.payload)],
-        capture_output=True, text=True, timeout=300, check=False,
+        timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
@@ -278,10 +277,10 @@ def test_cchc_parse_says_why_a_changed_envelope_is_not_read(tmp_path: Path) -> N
     body["result"] = body.pop("data")
     changed = tmp_path / "transparency.json"
     changed.write_text(json.dumps(body), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "--config", str(CONFIG), "parse", "service_stats", str(changed),
+    result = run_cli(
+        ["--config", str(CONFIG), "parse", "service_stats", str(changed),
          "--url", c.url, "--payload", json.dumps(c.payload)],
-        capture_output=True, text=True, timeout=300, check=False,
+        timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 3 and result.stdout == ""
     assert "data is null / absent" in result.stderr and "Traceback" not in result.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +15,7 @@ from sqlalchemy.engine import make_url
 import evidence.operations  # noqa: F401  (its tables join the schema, so their descriptions are checked too)
 from cchc.settings import Settings
 from cli.simlink import write_pointed_config
+from cli_process import run_cli
 from crawler import Capture, Outcome, Target
 from evidence.db import create_engine, open_database
 from evidence.models import Observation, ParseFailure
@@ -439,8 +438,7 @@ def test_init_readonly_from_the_command_line(
         for k, v in os.environ.items()
         if k not in ("CCHC_CONFIG", "CCHC_DATABASE_URL", "CCHC_SQL_PASSWORD")
     }
-    made = subprocess.run([sys.executable, "-m", "cli", "--config", str(config), "db", "init-readonly"],
-                          capture_output=True, text=True, timeout=120, env=env, check=False)  # fmt: skip
+    made = run_cli(["--config", str(config), "db", "init-readonly"], timeout=120, env=env, check=False)
     if not is_postgresql(database_url):
         assert made.returncode == 1 and made.stderr.strip().splitlines() == [
             "cchc db init-readonly is for PostgreSQL: on SQLite the SQL page opens the file read-only"
