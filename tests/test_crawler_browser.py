@@ -531,7 +531,10 @@ def test_target_headers_go_with_the_document_request_only(simulation: Simulation
 
 
 def _browser_processes() -> set[int]:
-    """Chromium browser processes (not its helpers) under this test process."""
+    """Chromium browser processes (not its helpers) under this test process.
+
+    A helper that the browser (or its zygote) has just forked still shows the browser's command line until it
+    rewrites it, so a chromium process is a browser only when its parent is not one: the walk stops at a browser."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -545,7 +548,6 @@ def _browser_processes() -> set[int]:
     while stack:
         pid = stack.pop()
         for child in children.get(pid, []):
-            stack.append(child)
             try:
                 command = Path(f"/proc/{child}/cmdline").read_bytes()
             except OSError:
@@ -553,6 +555,8 @@ def _browser_processes() -> set[int]:
             # Helpers rewrite their command line into one string: look for --type= anywhere in it.
             if command.split(b"\0")[0].endswith(b"/chromium") and b"--type=" not in command:
                 found.add(child)
+            else:
+                stack.append(child)
     return found
 
 
