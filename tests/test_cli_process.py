@@ -24,11 +24,7 @@ def cold(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     "args",
     [
         ["--version"],
-        [
-            "--config",
-            str(CONFIG),
-            "no-such-verb",
-        ],  # a usage error: exit 2, the usage line says `python -m cli`
+        ["--config", str(CONFIG), "no-such-verb"],  # a usage error: exit 2, one line
         ["--config", "missing.toml", "config", "check"],  # a config error, relative to the working folder
         ["--config", str(CONFIG), "config", "check"],  # Vietnamese text on stdout
     ],
