@@ -60,15 +60,14 @@ def run_cli(
         child.start()
         try:
             child.join(timeout)
-            if child.exitcode is None:
+        finally:  # past its timeout, or the test interrupted (pytest-timeout, ^C): leave no child behind
+            status = child.exitcode
+            if status is None:
                 child.kill()
                 child.join()
-                raise subprocess.TimeoutExpired(command, timeout, _text(stdout), _text(stderr))
-        finally:
-            if child.exitcode is None:  # the test was interrupted (pytest-timeout, ^C): leave no child behind
-                child.kill()
-                child.join()
-        result = subprocess.CompletedProcess(command, child.exitcode, _text(stdout), _text(stderr))
+        if status is None:
+            raise subprocess.TimeoutExpired(command, timeout, _text(stdout), _text(stderr))
+        result = subprocess.CompletedProcess(command, status, _text(stdout), _text(stderr))
         child.close()
     if check:
         result.check_returncode()
