@@ -6,6 +6,7 @@ import functools
 import gc
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -42,6 +43,13 @@ LONGEST_FIRST = (
     "test_end_to_end.py",
     "test_indicators.py",
 )
+
+
+def free_port() -> int:
+    """A loopback port free now (the kernel's choice; a server started next may take it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,7 +6,6 @@ The failed run is real: the daemon's job (`cchc run --once`) is killed at a time
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from test_scheduler import daemon_config
 
 from cchc.settings import AlertSettings, Schedule, Settings
 from cli_process import run_cli
-from conftest import REPO
+from conftest import REPO, free_port
 from sim import Simulation
 
 
@@ -41,9 +40,7 @@ class Inbox:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

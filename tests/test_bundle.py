@@ -27,7 +27,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from cchc.settings import Settings
 from cli_process import run_cli
-from conftest import REPO
+from conftest import REPO, free_port
 from evidence.bundle_check import check_bundle
 from evidence.ledger import record_payload
 from evidence.models import Snapshot, SnapshotBlob
@@ -353,12 +353,6 @@ def test_bundles_sharing_one_ledger_reader_hold_the_segments_a_reader_of_their_o
 
 
 PYWB = REPO / ".venv-pywb" / "bin"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.browser

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cli_process import run_cli
-from conftest import CONFIG
+from conftest import CONFIG, free_port
 
 
 def cold(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -50,9 +50,7 @@ def test_the_environment_is_the_one_asked_for_and_not_the_servers(tmp_path: Path
 
 
 def test_a_run_past_its_timeout_is_killed_and_reported(tmp_path: Path) -> None:
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        port = held.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
     with pytest.raises(subprocess.TimeoutExpired) as expired:
         run_cli(["--config", str(CONFIG), "serve", "--port", str(port)], env=env, cwd=tmp_path, timeout=2)

@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import CONFIG, REPO
+from conftest import CONFIG, REPO, free_port
 from evidence.db import open_database
 
 SITES = 17  # the simulation's sites: three portals of the province and the nation, fourteen unit portals
@@ -46,12 +46,6 @@ def free_port_range(count: int) -> int:
             for held in sockets:
                 held.close()
     raise AssertionError("no free range of ports")
-
-
-def free_port() -> int:
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        return int(held.getsockname()[1])
 
 
 def assert_the_demo_compared_with_the_truth_and_wrote_the_outputs(stdout: str, folder: Path) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import http.server
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from sqlmodel import Session, select
 from cchc.errors import ConfigError
 from cchc.settings import Settings
 from cli.wiring import fetch_policy, open_store
-from conftest import http_get, http_post, patient
+from conftest import free_port, http_get, http_post, patient
 from crawler import Capture, Outcome, Target
 from evidence import Run, Snapshot
 from evidence.db import create_engine
@@ -121,9 +120,7 @@ def site(
 def server(site: tuple[Settings, int]) -> Iterator[str]:
     """The app served by uvicorn over real HTTP on a free loopback port."""
     settings, _ = site
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(create_app(patient(settings)), host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from cchc.settings import Settings
 from cli.simlink import write_pointed_config
 from cli.wiring import open_store
+from conftest import free_port
 from crawler import Capture, Outcome, Target
 from sim import Simulation
 from web.app import create_app
@@ -76,12 +77,6 @@ def store_with_a_bomb(
     store.finish_run(run.id or 0)
     store.close()
     return target, ids
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ real crawl of one unit of the simulation, served by uvicorn over real HTTP."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from sqlmodel import Session, col, func, select
 from cchc.settings import Settings
 from cli.simlink import point_at
 from cli.wiring import fetch_policy, open_store
-from conftest import http_get, patient
+from conftest import free_port, http_get, patient
 from evidence.models import Snapshot
 from probes import PROBES
 from probes._runner import crawl
@@ -46,9 +45,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, settings: Settings, simulat
                           policy=fetch_policy(target), with_browser=False))  # fmt: skip
     finally:
         store.close()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     instance = uvicorn.Server(
         uvicorn.Config(create_app(patient(target)), host="127.0.0.1", port=port, log_level="warning")
     )
