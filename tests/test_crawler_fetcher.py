@@ -56,7 +56,11 @@ def test_politeness_gaps_between_requests_to_one_host(make_simulation: Simulatio
 
 
 def test_never_two_requests_in_flight_to_one_host(make_simulation: SimulationFactory) -> None:
-    with make_simulation(FaultSpec("phuong-2", "slow", delay_s=0.05)) as sim:
+    # Both hosts' pages slow, robots.txt not: each host is busy for eight back-to-back pages from about the same
+    # moment, so the hosts overlap however fast the machine. (With phuong-3 fast and phuong-2's robots.txt slow
+    # too, an idle machine could finish phuong-3 before phuong-2's first page began.)
+    slow = [FaultSpec(site, "slow", delay_s=0.05, path=NEWS) for site in ("phuong-2", "phuong-3")]
+    with make_simulation(*slow) as sim:
         targets = [Target(url=sim.url("phuong-2") + f"{NEWS}page-{n}/") for n in range(2, 10)]
         targets += [Target(url=sim.url("phuong-3") + f"{NEWS}page-{n}/") for n in range(2, 10)]
         fetch_all(sim, targets)
