@@ -63,6 +63,38 @@ def main() -> None:
         print(f"\nCLI processes: {len(cli)}, {sum(cli):.0f} CPU-s; {len(light)} under {LIGHT_S} s each "
               f"({sum(light):.0f} CPU-s, median {statistics.median(light) if light else 0:.2f} s)")  # fmt: skip
 
+    _sampled(args.folder, tests, args.top)
+
+
+def _sampled(folder: Path, tests: list[dict[str, Any]], top: int) -> None:
+    """From sampler.py's samples: the machine's CPU per command name, and per module counting every process
+    under the worker that ran it (Chromium, the forkserver's runs, the daemon's jobs), by the second."""
+    samples = _rows(folder / "samples.jsonl")
+    if not samples:
+        return
+    names: dict[str, float] = defaultdict(float)
+    for row in samples:
+        names[row["comm"]] += row["cpu_s"]
+    print(f"\nthe machine, sampled: {sum(names.values()):.0f} CPU-s")
+    print(f"{'command name':40} {'CPU s':>8}")
+    for name, cpu in sorted(names.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"{name:40} {cpu:8.1f}")
+    running: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    for row in tests:
+        if "start" in row:
+            running[row["worker"]].append(
+                (row["start"], row["start"] + row["wall_s"], row["test"].split("::")[0])
+            )
+    modules: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in samples:
+        # a sample covers the second before it: the test running then on that worker, else the worker's gaps
+        module = next((m for start, end, m in running.get(row["worker"], []) if start - 1 <= row["second"] <= end + 1),
+                      f"(no test: {row['worker']})")  # fmt: skip
+        modules[module][row["comm"]] += row["cpu_s"]
+    print(f"\n{'module (every process under its worker)':50} {'CPU s':>8} {'of it chromium':>15}")
+    for module, by_name in sorted(modules.items(), key=lambda kv: -sum(kv[1].values()))[:top]:
+        print(f"{module:50} {sum(by_name.values()):8.1f} {by_name.get('chromium', 0.0):15.1f}")
+
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,8 @@
 
 SUITE_CPU_DIR=/tmp/x PYTHONPATH=$PWD/bench/suite_cpu .venv/bin/pytest -p suite_cpu_plugin -n 2 --dist loadscope
 .venv/bin/python bench/suite_cpu/report.py /tmp/x
+
+With bench/suite_cpu/sampler.py running beside it, the report also counts what no test process waited for.
 """
 
 from __future__ import annotations
@@ -20,9 +22,18 @@ def _cpu() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Each process that runs tests (a worker, or pytest itself without xdist) names its pid for sampler.py."""
+    out = os.environ.get("SUITE_CPU_DIR")
+    if out and not (os.environ.get("PYTEST_XDIST_WORKER") is None and config.getoption("numprocesses", None)):
+        entry = {"pid": os.getpid(), "worker": os.environ.get("PYTEST_XDIST_WORKER", "main")}
+        with (Path(out) / "workers.jsonl").open("a", encoding="utf-8") as file:
+            file.write(json.dumps(entry) + "\n")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    cpu, wall = _cpu(), time.monotonic()
+    cpu, wall, started = _cpu(), time.monotonic(), time.time()
     yield
     out = os.environ.get("SUITE_CPU_DIR")
     if not out:
@@ -31,6 +42,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         "test": item.nodeid,
         "cpu_s": _cpu() - cpu,
         "wall_s": time.monotonic() - wall,
+        "start": started,  # the epoch second, to join with sampler.py's samples
         "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
     }
     with (Path(out) / "tests.jsonl").open("a", encoding="utf-8") as file:
