@@ -24,11 +24,11 @@ def _cpu() -> float:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Each process that runs tests (a worker, or pytest itself without xdist) names its pid for sampler.py."""
-    out = os.environ.get("SUITE_CPU_DIR")
-    if out and not (os.environ.get("PYTEST_XDIST_WORKER") is None and config.getoption("numprocesses", None)):
-        entry = {"pid": os.getpid(), "worker": os.environ.get("PYTEST_XDIST_WORKER", "main")}
-        with (Path(out) / "workers.jsonl").open("a", encoding="utf-8") as file:
-            file.write(json.dumps(entry) + "\n")
+    out, worker = os.environ.get("SUITE_CPU_DIR"), os.environ.get("PYTEST_XDIST_WORKER")
+    if not out or (worker is None and config.getoption("numprocesses", None)):
+        return  # not measuring, or xdist's controller, which runs no test
+    with (Path(out) / "workers.jsonl").open("a", encoding="utf-8") as file:
+        file.write(json.dumps({"pid": os.getpid(), "worker": worker or "main"}) + "\n")
 
 
 @pytest.hookimpl(hookwrapper=True)
