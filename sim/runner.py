@@ -18,12 +18,20 @@ from sim.truth import ground_truth
 from sim.world import NewsEdit, World, edit_news, world_for
 
 
-def _dead_port(host: str) -> int:
-    """A port nothing listens on: bound, then closed, so a connection to it is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-    return port
+def _refusing_socket(host: str, port: int = 0) -> socket.socket:
+    """A socket bound to the port and never listening: a connection to it is refused, and while it is held no
+    other server can take the port. (A port bound and closed at once was free again: a server started meanwhile,
+    by this process or another, could take it, and the "refused" site then answered.)"""
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.setsockopt(
+        socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+    )  # the site's own port, right after its listener
+    try:
+        held.bind((host, port))
+    except OSError:
+        held.close()
+        raise
+    return held
 
 
 FrontEndName = Literal["threads", "event-loop"]
@@ -68,6 +76,7 @@ class Simulation:
         for portal in spec.portals:
             self.sites[portal.id] = NukeVietSite(self.world, portal)
         self.servers: dict[str, SiteServer] = {}
+        self._refusing: list[socket.socket] = []  # the ports of the sites taken off the network
         self.urls: dict[str, str] = {}
         self.front_end: FrontEnd | None = None
         self._started = False
@@ -79,7 +88,13 @@ class Simulation:
             faults = [f for f in self.spec.faults if f.site == site_id]
             port = self.port_base + n if self.port_base else 0
             if any(f.mode == "refused" for f in faults):
-                self.urls[site_id] = f"http://{self.host}:{port or _dead_port(self.host)}"
+                try:
+                    held = _refusing_socket(self.host, port)
+                except OSError:
+                    self._close_sockets()
+                    raise
+                self._refusing.append(held)
+                self.urls[site_id] = f"http://{self.host}:{held.getsockname()[1]}"
                 continue
             try:
                 server = SiteServer(site, self.host, port, faults)
@@ -110,6 +125,9 @@ class Simulation:
         for server in self.servers.values():
             server.socket.close()
         self.servers.clear()
+        for held in self._refusing:
+            held.close()
+        self._refusing.clear()
 
     def __enter__(self) -> Simulation:
         return self.start() if not self._started else self
@@ -128,10 +146,12 @@ class Simulation:
         """Add a fault to a running site ("refused" takes the site off the network)."""
         server = self.servers[fault.site]
         if fault.mode == "refused":
+            port = server.socket.getsockname()[1]
             if self.front_end is not None:
                 self.front_end.withdraw(server)
             server.socket.close()
             del self.servers[fault.site]
+            self._refusing.append(_refusing_socket(self.host, port))
             return
         server.faults.append(FaultState(fault))
 

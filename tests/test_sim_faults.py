@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 
 from conftest import SimulationFactory
-from sim import FaultSpec
+from sim import FaultSpec, Simulation
 from sim.runner import FRONT_ENDS, FrontEndName
 
 NEWS = "/vi/news/tin-tuc-su-kien/"
@@ -138,9 +139,23 @@ def test_retired_ward_site(make_simulation: SimulationFactory, mode: str, status
     assert response.status_code == status and "ngừng hoạt động" in response.text
 
 
+def refused_port_is_held(sim: Simulation, site: str) -> bool:
+    """No other server can take the refused site's port while the simulation runs (a port only closed could be
+    handed to a server started meanwhile, and the "refused" site would then answer)."""
+    port = int(sim.url(site).rsplit(":", 1)[1])
+    with socket.socket() as other:
+        try:
+            other.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def test_connection_refused(make_simulation: SimulationFactory) -> None:
-    with make_simulation(FaultSpec("xa-tan-binh", "refused")) as sim, pytest.raises(httpx.ConnectError):
-        fetch(sim, "xa-tan-binh")
+    with make_simulation(FaultSpec("xa-tan-binh", "refused")) as sim:
+        with pytest.raises(httpx.ConnectError):
+            fetch(sim, "xa-tan-binh")
+        assert refused_port_is_held(sim, "xa-tan-binh")
 
 
 def test_robots_disallow(make_simulation: SimulationFactory) -> None:
@@ -164,6 +179,7 @@ def test_injecting_a_fault_into_a_running_site(make_simulation: SimulationFactor
         sim.inject(FaultSpec("phuong-3", "refused"))
         with pytest.raises(httpx.ConnectError):
             fetch(sim, "phuong-3")
+        assert refused_port_is_held(sim, "phuong-3")
 
 
 def test_unknown_fault_mode_is_refused() -> None:
