@@ -69,7 +69,9 @@ def bad_inputs(tmp: Path, closed_port: int) -> dict[str, tuple[list[str], dict[s
         "evidence verify": (["evidence", "verify"], down),
         "evidence show": (["evidence", "show", "1"], down),
         "evidence export": (["evidence", "export", "-o", "/nonexistent/x.warc.gz"], {}),
-        "evidence public-key": (["evidence", "public-key"], down),
+        # A folder of its own: the session's XDG_CONFIG_HOME holds a key once any earlier test on this worker has
+        # crawled with the default config (which test ran before depends on how pytest-xdist shared the modules).
+        "evidence public-key": (["evidence", "public-key"], {"XDG_CONFIG_HOME": str(tmp / "no-key-yet")}),
         "evidence timestamp": (["evidence", "timestamp", "--since", "x"], {}),
         "evidence bundle": (["evidence", "bundle", "-u", "phuong-33"], {}),
         "evidence check-bundle": (["evidence", "check-bundle", str(tmp / "missing.wacz")], {}),
@@ -104,6 +106,7 @@ def test_every_verb_says_one_line_for_bad_input(tmp_path: Path, closed_port: int
     assert "phuong-33" in said["report"] and "phuong-33" in said["evidence bundle"]
     assert "--url" in said["parse"] and results["parse"].returncode == 2
     assert "a-file" in said["indicators"]
+    assert "no collector key yet" in said["evidence public-key"]
     assert "web.token" in said["serve"] and "collector.contact" in said["discover"]
     assert not (tmp_path / "x.warc.gz").exists()
     assert "alerts.webhook_url" in said["alerts test"] and results["alerts digest"].returncode == 1
