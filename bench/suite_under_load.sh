@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 [ $# -gt 0 ] && shift
-[ $# -eq 0 ] && set -- -n 2 --dist loadscope
+[ $# -eq 0 ] && set -- -n 3 --dist loadscope
 failed=0
 i=1
 while [ "$i" -le "$runs" ]; do

@@ -36,12 +36,26 @@ PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0
 
 # The modules that take minutes, longest first. pytest-xdist's loadscope hands out modules in collection order
 # (`--no-loadscope-reorder`, in pyproject.toml: by default it orders them by their number of tests, which puts a
-# one-test module of five minutes last, with the other worker idle meanwhile): these start first, and the many
-# short modules fill in behind them.
-LONGEST_FIRST = (
+# one-test module of five minutes last, with the other workers idle meanwhile): these start first, and the many
+# short modules fill in behind them. The daemon's module is the longest by the clock (it waits for fire times and
+# leases) though not by CPU: first, so the other workers' modules fill the cores while it waits.
+LONGEST_FIRST = (  # by their time on three workers (docs/benchmarks.md), the longest first
+    "test_scheduler.py",
     "test_demo_runs.py",
     "test_end_to_end.py",
+    "test_reports.py",
+    "test_crawler_browser.py",
+    "test_web.py",
+    "test_hostile.py",
+    "test_sim_http.py",
+    "test_news_settings.py",
     "test_indicators.py",
+    "test_v1_crawl.py",
+    "test_web_hardening.py",
+    "test_evidence_trust.py",
+    "test_crawler_fetcher.py",
+    "test_evidence_crash.py",
+    "test_inspector_views.py",
 )
 
 
