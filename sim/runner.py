@@ -23,9 +23,9 @@ def _refusing_socket(host: str, port: int = 0) -> socket.socket:
     other server can take the port. (A port bound and closed at once was free again: a server started meanwhile,
     by this process or another, could take it, and the "refused" site then answered.)"""
     held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    held.setsockopt(
-        socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
-    )  # the site's own port, right after its listener
+    # As the sites' listeners do: the port may have connections in TIME_WAIT (a site taken off the network while
+    # running, a fixed port_base right after a demo).
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         held.bind((host, port))
     except OSError:
