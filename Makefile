@@ -26,8 +26,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy .
 
 # Three workers on two cores (`make test PYTEST_WORKERS=0` runs in one process): the daemon's tests spend most of
-# their 3–4 minutes waiting for the clock (fire times, a lease to expire), and with one worker a core that worker's
-# core sat idle meanwhile (2 workers: 486 s; 3: 417 s, docs/benchmarks.md). loadscope keeps a module's tests on
+# their 3–4 minutes waiting for the clock (fire times, a lease to expire), and with one worker a core, their core
+# sat idle meanwhile (2 workers: 486 s; 3: 417 s, docs/benchmarks.md). loadscope keeps a module's tests on
 # one worker, so a module fixture (a crawl, a bundle, a served app) is built once. (loadgroup would spread the
 # rest, but pytest 9.2 ignores the xdist_group marks of pytest-xdist 3.8: it renames no node id any more.)
 PYTEST_WORKERS ?= 3

@@ -87,18 +87,14 @@ class Simulation:
         for n, (site_id, site) in enumerate(self.sites.items()):
             faults = [f for f in self.spec.faults if f.site == site_id]
             port = self.port_base + n if self.port_base else 0
-            if any(f.mode == "refused" for f in faults):
-                try:
-                    held = _refusing_socket(self.host, port)
-                except OSError:
-                    self._close_sockets()
-                    raise
-                self._refusing.append(held)
-                self.urls[site_id] = f"http://{self.host}:{held.getsockname()[1]}"
-                continue
             try:
+                if any(f.mode == "refused" for f in faults):
+                    held = _refusing_socket(self.host, port)
+                    self._refusing.append(held)
+                    self.urls[site_id] = f"http://{self.host}:{held.getsockname()[1]}"
+                    continue
                 server = SiteServer(site, self.host, port, faults)
-            except OSError:
+            except OSError:  # a port taken: nothing of this simulation stays bound
                 self._close_sockets()
                 raise
             self.servers[site_id] = server

@@ -34,7 +34,7 @@ CONFIG = REPO / "config.toml"
 PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-# The modules that take minutes, longest first. pytest-xdist's loadscope hands out modules in collection order
+# The longest modules, longest first. pytest-xdist's loadscope hands out modules in collection order
 # (`--no-loadscope-reorder`, in pyproject.toml: by default it orders them by their number of tests, which puts a
 # one-test module of five minutes last, with the other workers idle meanwhile): these start first, and the many
 # short modules fill in behind them. The daemon's module is the longest by the clock (it waits for fire times and
