@@ -275,9 +275,10 @@ class Daemon:
         return jobs
 
     def _cchc(self, verb: str, *args: str) -> list[str]:
-        """A cchc command for a job's process; crawls there draw no progress bar."""
+        """A cchc command for a job's process. Its output goes nowhere, so a crawl there draws no progress bar and
+        skips the table of figures not available (it reads the whole store: 105 CPU-s at 2,000 portals)."""
         flags = ["--log-json"] if self.log_json else []
-        extra = ["--no-progress"] if verb == "crawl" else []
+        extra = ["--no-progress", "--no-why-missing"] if verb == "crawl" else []
         return [
             sys.executable,
             "-m",

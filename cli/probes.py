@@ -161,6 +161,14 @@ def crawl_command(
         bool, typer.Option(help="Also capture the JavaScript-filled pages with Chromium.")
     ] = True,
     progress: Annotated[bool, typer.Option(help="Draw a progress bar.")] = True,
+    why_missing: Annotated[
+        bool,
+        typer.Option(
+            help="After the run, list each unit's figures not available (N/A) and why. It reads every stored "
+            "observation, so it grows with the store; the daemon's runs, whose output no one reads, skip it. "
+            "Units whose rows matched none of ours are reported (exit 4) either way."
+        ),
+    ] = True,
     trigger: Annotated[
         str, typer.Option(hidden=True, help="What started the crawl (schedule, calendar).")
     ] = "manual",
@@ -188,7 +196,9 @@ def crawl_command(
         err.print(f"interrupted: run {report.run_id} is closed as interrupted; every capture it made is kept")
         raise typer.Exit(130)
     units = chosen_units(settings, unit)
-    unmatched = report_findings(settings, report.run_id, units, [p.name for p in chosen_probes(probe)])
+    unmatched = report_findings(
+        settings, report.run_id, units, [p.name for p in chosen_probes(probe)], why_missing=why_missing
+    )
     for message in unmatched:
         err.print(message, markup=False)
     if report.status == COMPLETED_WITH_FAILURES:
@@ -203,10 +213,13 @@ def crawl_command(
 
 
 def report_findings(
-    settings: Settings, run_id: int, units: Sequence[Unit], probes: Sequence[str]
+    settings: Settings, run_id: int, units: Sequence[Unit], probes: Sequence[str], *, why_missing: bool = True
 ) -> list[str]:
-    """After a crawl: per probe and unit, whether the portals' rows were matched to the unit and how, and the
-    figures not available with the reason. Returns the messages of probes whose rows matched none of ours."""
+    """After a crawl: per probe and unit, whether the portals' rows were matched to the unit and how, and (with
+    `why_missing`) the figures not available with the reason. Returns the messages of probes whose rows matched
+    none of ours."""
+    if set(probes) <= {"availability"}:
+        return []  # availability gives no figure and matches no unit: nothing to say (nor pandas to import)
     from cli.findings import (
         PROBE_OF_METRIC,
         matched_none,
@@ -218,11 +231,11 @@ def report_findings(
     from evidence.db import open_database
 
     if not set(probes) & set(PROBE_OF_METRIC.values()):
-        return []  # availability gives no figure and matches no unit: nothing to say (and no time spent)
+        return []
     engine = open_database(settings.storage.database_url)
     try:
         matches = [m for m in unit_matches(engine, [run_id]) if m.unit in {u.id for u in units} | {"city"}]
-        absent = not_available(engine, settings, units, probes)
+        absent = not_available(engine, settings, units, probes) if why_missing else []
     finally:
         engine.dispose()
     if matches:

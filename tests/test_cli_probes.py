@@ -183,3 +183,9 @@ def test_a_crawl_whose_rows_match_none_of_our_units_exits_non_zero_naming_them(
     )
     # …and the figures it could not give are listed as missing, with that reason.
     assert "Figures not available" in result.stdout and "missing" in result.stdout
+    # The daemon's crawls skip that list (it reads the whole store; their output is not read), not the check.
+    quiet = cchc(
+        path, "crawl", "--probe", "service_stats", "--unit", "phuong-1", "--no-browser", "--no-why-missing"
+    )
+    assert quiet.returncode == 4 and "matched none of our 1" in " ".join(quiet.stderr.split())
+    assert "Figures not available" not in quiet.stdout and "our units on the portals" in quiet.stdout
