@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import loopback
 
 from cchc.settings import load_settings
 from cli_process import run_cli
@@ -89,7 +89,7 @@ def test_sim_serves_until_stopped_and_writes_a_config_pointing_at_itself(tmp_pat
             time.sleep(0.1)
         settings = load_settings(pointed, environ={})
         assert settings.sources.dvc_tinh.base_url.startswith("http://127.0.0.1:")
-        page = httpx.get(settings.portal_by_id("phuong-1").base_url + "/vi/news/tin-tuc-su-kien/")
+        page = loopback.get(settings.portal_by_id("phuong-1").base_url + "/vi/news/tin-tuc-su-kien/")
         assert page.status_code == 200 and "news_column" in page.text
         assert [u.id for u in settings.unit] == [u.id for u in load_settings(CONFIG, environ={}).unit]
     finally:

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-import httpx
+import loopback
 import pytest
 from probe_helpers import observations
 from sqlmodel import Session, select
@@ -90,7 +90,7 @@ def test_crawl_refuses_real_hosts_under_the_placeholder_contact(tmp_path: Path) 
 
 def test_parse_prints_observations_of_a_saved_page(simulation: Simulation, tmp_path: Path) -> None:
     page = tmp_path / "page.html"
-    page.write_bytes(httpx.get(simulation.url("phuong-4") + "/vi/news/thong-bao/").content)
+    page.write_bytes(loopback.get(simulation.url("phuong-4") + "/vi/news/thong-bao/").content)
     url = "https://phuong4thanhpho.tayninh.gov.vn/vi/news/thong-bao/"  # the real site's URL: the unit is found by it
     result = cchc(CONFIG, "parse", "news", str(page), "--url", url)
     assert result.returncode == 0, result.stderr

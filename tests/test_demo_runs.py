@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
+import loopback
 import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
@@ -136,17 +137,17 @@ def test_a_demo_matches_the_truth_and_two_demo_runs_give_a_diff_in_the_web_app(t
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(origin + "/api/health", timeout=5).status_code == 200:
+                if loopback.get(origin + "/api/health", timeout=5).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             assert time.monotonic() < deadline and server.poll() is None, "the web app did not start"
             time.sleep(0.3)
-        page = httpx.get(f"{origin}/evidence/{newer}", timeout=120)
+        page = loopback.get(f"{origin}/evidence/{newer}", timeout=120)
         assert page.status_code == 200 and f'href="/evidence/{newer}/diff"' in page.text
-        diff = httpx.get(f"{origin}/evidence/{newer}/diff", timeout=120)
+        diff = loopback.get(f"{origin}/evidence/{newer}/diff", timeout=120)
         assert diff.status_code == 200 and f"#{older}" in diff.text and f"#{newer}" in diff.text
-        metrics = httpx.get(origin + "/metrics", timeout=120)
+        metrics = loopback.get(origin + "/metrics", timeout=120)
         assert metrics.status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import loopback
 import pytest
 from probe_helpers import (
     FullCrawl,
@@ -134,10 +135,9 @@ def view(url: str, body: str, **kw: Any) -> SnapshotView:
 
 
 def test_parse_reads_escaped_titles_dates_and_views(settings: Settings, simulation: Simulation) -> None:
-    import httpx
 
     url = settings.portal_by_id("phuong-1").base_url  # the real host: the parser finds the portal by URL
-    body = httpx.get(simulation.url("phuong-1") + "/vi/news/tin-tuc-su-kien/").text
+    body = loopback.get(simulation.url("phuong-1") + "/vi/news/tin-tuc-su-kien/").text
     parsed = NEWS.parse(view(url + "/vi/news/tin-tuc-su-kien/", body), settings)
     posts = [f for f in parsed.found if f.metric == "news_post"]
     assert len(posts) == 20 and all(f.unit == "phuong-1" for f in posts)
@@ -157,10 +157,8 @@ def test_a_gzipped_page_reads_the_same_from_the_fetcher_the_browser_and_the_stor
     keeps the body as sent (gzip); Chromium hands it out decoded under the same Content-Encoding header."""
     import gzip
 
-    import httpx
-
     url = settings.portal_by_id("phuong-1").base_url + "/vi/news/tin-tuc-su-kien/"
-    page = httpx.get(simulation.url("phuong-1") + "/vi/news/tin-tuc-su-kien/").content
+    page = loopback.get(simulation.url("phuong-1") + "/vi/news/tin-tuc-su-kien/").content
     headers = (("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip"))
     made = {
         "http": Capture(Target(url, probe="news", unit="phuong-1"), Outcome.OK, datetime.now(UTC), status=200,
@@ -209,10 +207,9 @@ def test_parse_refuses_an_unknown_layout(settings: Settings) -> None:
 def test_parse_of_an_article_reads_the_visible_date_not_the_last_edit(
     settings: Settings, simulation: Simulation
 ) -> None:
-    import httpx
 
     post = next(p for p in simulation.world.posts["phuong-2"] if p.edited.date() != p.published.date())
-    body = httpx.get(simulation.url("phuong-2") + f"/vi/news/{post.path_tail}").text
+    body = loopback.get(simulation.url("phuong-2") + f"/vi/news/{post.path_tail}").text
     base = settings.portal_by_id("phuong-2").base_url
     (found,) = NEWS.parse(view(f"{base}/vi/news/{post.path_tail}", body), settings).found
     assert found.metric == "news_article" and found.period == f"{post.published:%Y-%m}"
@@ -220,9 +217,8 @@ def test_parse_of_an_article_reads_the_visible_date_not_the_last_edit(
 
 
 def test_rss_items_never_carry_a_month(settings: Settings, simulation: Simulation) -> None:
-    import httpx
 
-    body = httpx.get(simulation.url("phuong-1") + "/vi/news/rss/").text
+    body = loopback.get(simulation.url("phuong-1") + "/vi/news/rss/").text
     found = NEWS.parse(
         view(settings.portal_by_id("phuong-1").base_url + "/vi/news/rss/", body), settings
     ).found

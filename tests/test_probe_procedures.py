@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import loopback
 import pytest
 from probe_helpers import FullCrawl
 from sqlmodel import Session, select
@@ -548,7 +549,7 @@ def test_a_rendered_list_with_no_rows_is_a_zero_when_the_page_says_so(settings: 
 def test_the_unfilled_shell_is_a_failure_not_a_zero(settings: Settings, simulation: Simulation) -> None:
     pointed = sim_settings(settings, simulation)
     target = rendered_list_target(pointed, 354, "phuong-1", empty=False)
-    response = httpx.get(target.url)
+    response = loopback.get(target.url)
     view = SnapshotView(url=target.url, body=response.content, headers=tuple(response.headers.items()))
     with pytest.raises(LayoutNotRecognised, match="no 'Tổng số: N thủ tục' total"):
         PROBE.parse(view, pointed)

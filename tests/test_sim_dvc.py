@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+import loopback
 
 from sim import Simulation
 
@@ -27,7 +28,7 @@ def procedure_page(client: httpx.Client, base: str, **query: Any) -> dict[str, A
 
 
 def test_unit_list_has_three_levels_and_our_wards_under_the_city(simulation: Simulation, spec: Any) -> None:
-    data = httpx.get(simulation.url("dvc_tinh") + "/api/dvc/GetDataDonVi_TraCuu").json()
+    data = loopback.get(simulation.url("dvc_tinh") + "/api/dvc/GetDataDonVi_TraCuu").json()
     assert data["status"] == 1
     levels = {k: v["V_DICHVUCONG_DONVI_LstStringResult"] for k, v in data["data"].items()}
     assert set(levels) == {"CT", "CH", "CX"}
@@ -81,7 +82,7 @@ def test_filters_by_online_level_and_name(simulation: Simulation) -> None:
 
 
 def test_bad_request_is_status_zero_not_an_empty_success(simulation: Simulation) -> None:
-    response = httpx.post(
+    response = loopback.post(
         simulation.url("dvc_tinh") + "/api/dvc/GetDanhSachTTHCDVC", files={"data": (None, "{not json")}
     )
     assert response.json() == {"status": 0, "message": "Dữ liệu không hợp lệ", "data": None}
@@ -89,14 +90,14 @@ def test_bad_request_is_status_zero_not_an_empty_success(simulation: Simulation)
 
 def test_fields_and_procedure_detail(simulation: Simulation) -> None:
     base = simulation.url("dvc_tinh")
-    fields = httpx.get(base + "/api/dvc/LoadCBoLinhVuc", params={"DonViID": 356}).json()
+    fields = loopback.get(base + "/api/dvc/LoadCBoLinhVuc", params={"DonViID": 356}).json()
     names = [f["TenLinhVuc"] for f in fields["data"]["data"]["DemThuTucHanhChinh_Lst_Result"]]
     assert "Hộ tịch" in names
     with httpx.Client() as client:
         row = procedure_page(client, base, DonViID=356)["data"]["data"]["DICHVUCONG_THUTUCHANHCHINH_PResult"][
             0
         ]
-    detail = httpx.get(
+    detail = loopback.get(
         base + "/api/dvc/GetChiTietTTHC", params={"ThuTucHanhChinhID": row["ThuTucHanhChinhID"]}
     ).json()
     record = detail["data"]["data"]["DICHVUCONG_CHITIETTTHC_PResult"][0]
@@ -114,9 +115,9 @@ def test_personal_payment_and_write_endpoints_are_traps_that_log(make_simulation
     with make_simulation() as sim:
         base = sim.url("dvc_tinh")
         assert sim.trap_calls() == {}
-        httpx.post(base + "/api/dvc/DatCauHoi", files={"data": (None, "{}")})
-        httpx.get(base + "/KetQuaThanhToanDVCQG", params={"data": "1_x", "responseCode": "00"})
-        httpx.post(base + "/api/dvc/TraCuuTTHSClick", files={"data": (None, "{}")})
+        loopback.post(base + "/api/dvc/DatCauHoi", files={"data": (None, "{}")})
+        loopback.get(base + "/KetQuaThanhToanDVCQG", params={"data": "1_x", "responseCode": "00"})
+        loopback.post(base + "/api/dvc/TraCuuTTHSClick", files={"data": (None, "{}")})
         assert sim.trap_calls() == {
             "dvc_tinh": [
                 "POST /api/dvc/DatCauHoi",
@@ -127,12 +128,12 @@ def test_personal_payment_and_write_endpoints_are_traps_that_log(make_simulation
 
 
 def test_robots_txt_keeps_crawlers_off_accounts_and_payments(simulation: Simulation) -> None:
-    text = httpx.get(simulation.url("dvc_tinh") + "/robots.txt").text
+    text = loopback.get(simulation.url("dvc_tinh") + "/robots.txt").text
     assert "Disallow: /Account/" in text and "Disallow: /KetQuaThanhToanDVCQG" in text
 
 
 def test_list_page_is_an_empty_shell_without_javascript(simulation: Simulation) -> None:
-    html = httpx.get(simulation.url("dvc_tinh") + "/thu-tuc-hanh-chinh", params={"DonViID": 356}).text
+    html = loopback.get(simulation.url("dvc_tinh") + "/thu-tuc-hanh-chinh", params={"DonViID": 356}).text
     assert '<table class="table" id="tblThuTuc">' in html
     assert "<tbody></tbody>" in html
     assert "GetDanhSachTTHCDVC" in html

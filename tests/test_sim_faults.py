@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import httpx
+import loopback
 import pytest
 
 from conftest import SimulationFactory
@@ -24,7 +25,7 @@ def front_end(request: pytest.FixtureRequest) -> FrontEndName:
 
 
 def fetch(sim: Any, site: str, path: str = NEWS, **kw: Any) -> httpx.Response:
-    return httpx.get(sim.url(site) + path, follow_redirects=False, **kw)
+    return loopback.get(sim.url(site) + path, follow_redirects=False, **kw)
 
 
 def test_http_500(make_simulation: SimulationFactory) -> None:
@@ -90,7 +91,7 @@ def test_redirect_loop(make_simulation: SimulationFactory) -> None:
         make_simulation(FaultSpec("phuong-1", "redirect-loop")) as sim,
         pytest.raises(httpx.TooManyRedirects),
     ):
-        httpx.get(sim.url("phuong-1") + NEWS, follow_redirects=True)
+        loopback.get(sim.url("phuong-1") + NEWS, follow_redirects=True)
 
 
 def test_garbage_is_not_html(make_simulation: SimulationFactory) -> None:
@@ -105,7 +106,7 @@ def test_markup_drift_changes_the_layout_not_the_content(make_simulation: Simula
     with make_simulation(FaultSpec("phuong-1", "drift")) as sim:
         drifted = fetch(sim, "phuong-1").text
         healthy = fetch(sim, "phuong-2").text
-        api = httpx.post(
+        api = loopback.post(
             sim.url("dvc_tinh") + "/api/dvc/GetDanhSachTTHCDVC", files={"data": (None, '{"DonViID": 356}')}
         )
     assert "news_column" not in drifted and "post-card" in drifted
@@ -115,7 +116,7 @@ def test_markup_drift_changes_the_layout_not_the_content(make_simulation: Simula
 
 def test_drift_on_the_dvc_api_changes_the_envelope(make_simulation: SimulationFactory) -> None:
     with make_simulation(FaultSpec("dvc_tinh", "drift")) as sim:
-        api = httpx.post(
+        api = loopback.post(
             sim.url("dvc_tinh") + "/api/dvc/GetDanhSachTTHCDVC", files={"data": (None, '{"DonViID": 356}')}
         )
     body = api.json()

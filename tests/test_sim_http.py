@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
+import loopback
 import pytest
 
 from cchc.settings import Settings
@@ -155,7 +156,7 @@ def test_pipelined_head_has_no_body_and_the_next_answer_follows_it(serve: Serve)
 def test_a_post_body_reaches_the_site(serve: Serve) -> None:
     form = "tên=Phường Ninh Sơn&x=1"
     with serve() as (server,):
-        answer = httpx.post(server.origin + "/form", content=form.encode("utf-8")).json()
+        answer = loopback.post(server.origin + "/form", content=form.encode("utf-8")).json()
     assert answer["method"] == "POST" and answer["body"] == form
 
 
@@ -290,7 +291,7 @@ def test_a_hung_request_holds_up_no_other_site_and_is_logged_when_the_simulation
         sock.sendall(get("/stuck"))
         while hung.faults[0].matched == 0:  # the request has reached the fault
             time.sleep(0.01)
-        assert httpx.get(other.origin + "/free").status_code == 200
+        assert loopback.get(other.origin + "/free").status_code == 200
         readable, _, _ = select.select([sock], [], [], 0)
         assert readable == []  # still nothing for the hung request
         assert hung.log == []  # a hung request is logged when it ends

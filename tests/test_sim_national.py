@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import loopback
 import pytest
 from bs4 import BeautifulSoup
 
@@ -40,7 +41,7 @@ def all_strings(rows: list[dict[str, Any]]) -> bool:
 def test_bot_protection_wants_cookies_and_xhr_headers(simulation: Simulation) -> None:
     base = simulation.url("dvc_quocgia")
     params = {"params": json.dumps({"type": "ref", "service": "report_tinh_766_service", "p_nam": "2023"})}
-    bare = httpx.post(base + "/jsp/rest.jsp", data=params)
+    bare = loopback.post(base + "/jsp/rest.jsp", data=params)
     assert bare.status_code == 403 and "The requested URL was rejected" in bare.text
     with httpx.Client(base_url=base) as client:
         page = client.get(DASHBOARD)
@@ -140,7 +141,7 @@ def test_full_text_search_uses_the_solr_envelope(simulation: Simulation) -> None
     "group", ["tonghop", "congkhaiminhbach", "tiendogiaiquyet", "dvctructuyen", "mucdohailong", "mucdosohoa"]
 )
 def test_dashboard_pages_are_shells_with_the_select2_picker(simulation: Simulation, group: str) -> None:
-    html = httpx.get(simulation.url("dvc_quocgia") + f"/p/home/dvc-index-tinhthanhpho-{group}.html").text
+    html = loopback.get(simulation.url("dvc_quocgia") + f"/p/home/dvc-index-tinhthanhpho-{group}.html").text
     soup = BeautifulSoup(html, "lxml")
     assert soup.select_one("select#tinhtp option[value='0']").get_text() == "Tất cả"  # type: ignore[union-attr]
     assert any(o.get_text() == "Tỉnh Tây Ninh" for o in soup.select("select#tinhtp option"))

@@ -9,6 +9,7 @@ from typing import Any
 
 import feedparser
 import httpx
+import loopback
 import pytest
 from bs4 import BeautifulSoup
 
@@ -17,7 +18,7 @@ from sim.world import VN_TZ
 
 
 def get(sim: Simulation, site: str, path: str) -> httpx.Response:
-    return httpx.get(sim.url(site) + path, follow_redirects=False)
+    return loopback.get(sim.url(site) + path, follow_redirects=False)
 
 
 def test_category_page_head_names_nukeviet_its_canonical_and_its_feed(simulation: Simulation) -> None:

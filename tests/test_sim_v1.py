@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import loopback
 import pytest
 from real_v1 import Capture, captures, needs_real
 
@@ -98,7 +99,7 @@ def sim_payload(c: Capture, root: str) -> dict[str, Any]:
 
 def ask(simulation: Simulation, c: Capture, payload: dict[str, Any]) -> httpx.Response:
     path = c.url.split("dichvucong.gov.vn", 1)[1]
-    return httpx.post(simulation.url("dvc_quocgia") + path, json=payload, timeout=60)
+    return loopback.post(simulation.url("dvc_quocgia") + path, json=payload, timeout=60)
 
 
 @needs_real
@@ -147,6 +148,6 @@ def test_an_unknown_root_or_endpoint_is_not_an_answer(simulation: Simulation) ->
     base = simulation.url("dvc_quocgia") + "/api/v1/reporting/evaluation/"
     body = {"rootDepartmentId": "00000000-0000-0000-0000-000000000000", "timeType": "month", "year": 2023,
             "month": 8}  # fmt: skip
-    assert httpx.post(base + "transparency", json=body, timeout=60).status_code == 404
+    assert loopback.post(base + "transparency", json=body, timeout=60).status_code == 404
     body["rootDepartmentId"] = root_id(simulation.world)
-    assert httpx.post(base + "no-such-thing", json=body, timeout=60).status_code == 404
+    assert loopback.post(base + "no-such-thing", json=body, timeout=60).status_code == 404

@@ -20,6 +20,7 @@ from typing import Any
 
 import hostile_server
 import httpx
+import loopback
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -119,7 +120,7 @@ def raw_request(port: int, head: bytes) -> bytes:
 )  # fmt: skip
 def test_a_request_naming_another_host_is_refused(server: str, host: str) -> None:
     """A page on a domain that resolves to 127.0.0.1 reaches the app from the browser, but names its domain."""
-    answer = httpx.get(
+    answer = loopback.get(
         server + "/api/sql", params={"q": "SELECT COUNT(*) FROM snapshot"}, headers={"Host": host}
     )
     assert (
@@ -127,7 +128,7 @@ def test_a_request_naming_another_host_is_refused(server: str, host: str) -> Non
     )  # the API's form
     assert answer.json()["detail"].startswith("Misdirected Request: this server does not answer for host")
     assert "snapshot" not in answer.text and len(answer.text.splitlines()) == 1
-    page = httpx.get(server + "/", headers={"Host": host})
+    page = loopback.get(server + "/", headers={"Host": host})
     assert page.status_code == 421 and page.headers["content-type"].startswith("text/plain")
     assert page.text.startswith("Misdirected Request: this server does not answer for host")
 
@@ -144,7 +145,7 @@ def test_loopback_names_and_configured_hosts_are_answered(
         f"[::1]:{port}",
         "LOCALHOST.",
     ):
-        assert httpx.get(server + "/api/health", headers={"Host": host}).status_code == 200, host
+        assert loopback.get(server + "/api/health", headers={"Host": host}).status_code == 200, host
     settings, _ = store_with_a_bomb
     named = settings.model_copy(
         update={"web": settings.web.model_copy(update={"allowed_hosts": ["cchc.tayninh.gov.vn"]})}
@@ -172,7 +173,7 @@ def test_a_request_without_a_valid_host_is_a_bad_request(server: str) -> None:
              "/evidence/99999999999999999999/diff", "/api/snapshots/99999999999999999999", "/api/snapshots/-1"],
 )  # fmt: skip
 def test_an_id_out_of_range_is_a_404_not_a_500(server: str, path: str) -> None:
-    assert httpx.get(server + path).status_code == 404
+    assert loopback.get(server + path).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -181,9 +182,9 @@ def test_an_id_out_of_range_is_a_404_not_a_500(server: str, path: str) -> None:
 def test_a_period_out_of_range_is_refused_at_once(server: str, period: str) -> None:
     """`2023-13..2024-01` once grew the server by 115 MB/s until it was killed; `0001-01..9999-12` ran 10 min."""
     started = time.monotonic()
-    api = httpx.get(server + "/api/indicators", params={"period": period}, timeout=10)
-    page = httpx.get(server + "/", params={"period": period}, timeout=10)
-    unit = httpx.get(server + "/units/phuong-1", params={"period": period}, timeout=10)
+    api = loopback.get(server + "/api/indicators", params={"period": period}, timeout=10)
+    page = loopback.get(server + "/", params={"period": period}, timeout=10)
+    unit = loopback.get(server + "/units/phuong-1", params={"period": period}, timeout=10)
     assert time.monotonic() - started < 30  # not minutes: a loaded machine's slack only
     assert api.status_code == 400 and api.json()["detail"].startswith(("not a period: ", "period too long: "))
     assert page.status_code == 400 and unit.status_code == 400
@@ -217,14 +218,14 @@ def test_a_gzip_bomb_is_never_served_decoded(
             body = shown.read()
         assert shown.status_code == 422 and len(body) < 10_000, name
         assert f"/evidence/{ids[name]}/raw" in body.decode()
-        raw = httpx.get(f"{server}/evidence/{ids[name]}/raw")
+        raw = loopback.get(f"{server}/evidence/{ids[name]}/raw")
         assert raw.content == hostile_server.gzip_bomb() and raw.headers["content-disposition"].startswith(
             "attachment"
         )
     assert (
-        httpx.get(f"{server}/evidence/{ids['old-bomb']}/diff").status_code == 404
+        loopback.get(f"{server}/evidence/{ids['old-bomb']}/diff").status_code == 404
     )  # no earlier capture of it
-    page = httpx.get(f"{server}/evidence/{ids['page']}/capture")
+    page = loopback.get(f"{server}/evidence/{ids['page']}/capture")
     assert page.status_code == 200 and "Thông báo" in page.text
 
 
@@ -234,18 +235,18 @@ def test_a_gzip_bomb_is_never_served_decoded(
 def test_a_request_past_its_deadline_gets_503_and_the_app_still_answers(server: str) -> None:
     """The SQL timeout here (30 s) is longer than the request deadline (2 s): the deadline answers first."""
     started = time.monotonic()
-    late = httpx.get(server + "/api/sql", params={"q": FOREVER}, timeout=30)
+    late = loopback.get(server + "/api/sql", params={"q": FOREVER}, timeout=30)
     took = time.monotonic() - started
     assert late.status_code == 503 and 2 <= took < 20  # before the SQL timeout's 30 s
     assert late.json()["detail"].startswith("Yêu cầu quá thời hạn 2 s (web.request_timeout_s)")
-    assert httpx.get(server + "/api/health", timeout=5).json() == {"status": "ok"}
+    assert loopback.get(server + "/api/health", timeout=5).json() == {"status": "ok"}
 
 
 def test_sql_results_are_capped_over_http(server: str) -> None:
     """`SELECT zeroblob(100000000)` once sent 500 MB back, and /api/health waited 5.75 s meanwhile."""
-    big = httpx.get(server + "/api/sql", params={"q": "SELECT zeroblob(100000000)"}, timeout=10)
+    big = loopback.get(server + "/api/sql", params={"q": "SELECT zeroblob(100000000)"}, timeout=10)
     assert big.status_code == 400 and big.json()["detail"].startswith("Giá trị quá lớn")
-    many = httpx.get(server + "/api/sql", params={"q": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n "
+    many = loopback.get(server + "/api/sql", params={"q": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n "
                                                         "WHERE x < 100000) SELECT x, printf('%.500c', 'y') FROM n"})  # fmt: skip
     assert many.status_code == 200 and many.json()["truncated"] is True
     assert len(many.content) < 6_000_000
@@ -274,7 +275,7 @@ def test_sigterm_stops_serve_within_seconds_while_a_request_computes(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                if loopback.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
@@ -301,7 +302,7 @@ def test_sigterm_stops_serve_within_seconds_while_a_request_computes(
 
 def _quietly(url: str, query: str) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the server goes away under it: what this test does
-        httpx.get(url, params={"q": query}, timeout=60)
+        loopback.get(url, params={"q": query}, timeout=60)
 
 
 # --- fuzzing periods and ids --------------------------------------------------------------------------------
