@@ -8,6 +8,8 @@ so a crawl of thousands of portals keeps a bounded number of sockets.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 
@@ -19,14 +21,21 @@ PER_HOST_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=1)
 MAX_HOSTS = 256
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default context (certifi's CA bundle, verification on), made once a process: making one loads the
+    bundle, 25 ms of CPU, and each crawl made its own (the tests' clients share it too, tests/loopback.py). No one
+    changes it after it is made, so every client and thread may share it."""
+    return httpx.create_ssl_context()
+
+
 class PerHostTransport(httpx.AsyncBaseTransport):
     def __init__(self, max_hosts: int = MAX_HOSTS, limits: httpx.Limits = PER_HOST_LIMITS) -> None:
         self.max_hosts = max_hosts
         self.limits = limits
         self._pools: OrderedDict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = OrderedDict()
         self._active: dict[tuple[bytes, bytes, int | None], int] = {}
-        # One TLS context for every pool: making one loads the CA bundle, milliseconds per host otherwise.
-        self._tls = httpx.create_ssl_context()
+        self._tls = tls_context()  # one for every pool, not one per host
 
     @property
     def open_hosts(self) -> int:
