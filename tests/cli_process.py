@@ -13,7 +13,8 @@ threads, run the atexit functions, flush), and leaves with the same status.
 What a forked run does not exercise is the interpreter's start and the imports themselves. Those still run cold
 where a test needs a process of its own from the start: the daemon and its job processes (test_scheduler), the
 crawls that tests interrupt with a signal, the web server and the demo (test_demo_runs), and
-`test_version_stands_alone`.
+`test_version_stands_alone`. `start_module` forks other modules of the tests' folder the same way, in the
+background: the crash tests' crawl (`_crash_worker`), killed with SIGKILL as a cold one would be.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,7 +42,17 @@ from pathlib import Path
 # both libraries prepare for fork (pthread_atfork), as any pandas program forking its workers needs.
 _FORKSERVER = multiprocessing.get_context("forkserver")
 _FORKSERVER.set_forkserver_preload(
-    ["cli.main", "cli_process", "reports", "indicators", "cli.findings", "cli.simlink", "web.app", "psycopg"]
+    [
+        "cli.main",
+        "cli_process",
+        "_crash_worker",
+        "reports",
+        "indicators",
+        "cli.findings",
+        "cli.simlink",
+        "web.app",
+        "psycopg",
+    ]
 )
 
 
@@ -53,31 +65,89 @@ def run_cli(
     check: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m cli *args`, as `subprocess.run(…, capture_output=True, text=True)` would run and return it."""
-    command = [sys.executable, "-m", "cli", *args]
-    environment = dict(os.environ if env is None else env)
-    folder = os.fspath(cwd) if cwd is not None else str(Path.cwd())
-    with tempfile.TemporaryDirectory(prefix="cchc-run-") as outputs:
-        stdout, stderr = Path(outputs, "stdout"), Path(outputs, "stderr")
-        stdout.touch()
-        stderr.touch()
-        child = _FORKSERVER.Process(
-            target=_run_as_main, args=(list(args), environment, folder, str(stdout), str(stderr))
-        )
-        child.start()
+    with start_module("cli", args, env=env, cwd=cwd) as child:
         try:
-            child.join(timeout)
-        finally:  # past its timeout, or the test interrupted (pytest-timeout, ^C): leave no child behind
-            status = child.exitcode
-            if status is None:
-                child.kill()
-                child.join()
-        if status is None:
-            raise subprocess.TimeoutExpired(command, timeout, _text(stdout), _text(stderr))
-        result = subprocess.CompletedProcess(command, status, _text(stdout), _text(stderr))
-        child.close()
+            status = child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise subprocess.TimeoutExpired(child.command, timeout, child.stdout(), child.stderr()) from None
+        result = subprocess.CompletedProcess(child.command, status, child.stdout(), child.stderr())
     if check:
         result.check_returncode()
     return result
+
+
+class Forked:
+    """`python -m MODULE *args` forked from the server, running: its stdout and stderr are files read at will."""
+
+    def __init__(self, module: str, args: Sequence[str], environment: dict[str, str], folder: str) -> None:
+        self.command = [sys.executable, "-m", module, *args]
+        self._outputs = tempfile.TemporaryDirectory(prefix="cchc-run-")
+        self._stdout, self._stderr = Path(self._outputs.name, "stdout"), Path(self._outputs.name, "stderr")
+        self._stdout.touch()
+        self._stderr.touch()
+        self._process = _FORKSERVER.Process(
+            target=_run_as_main,
+            args=(module, list(args), environment, folder, str(self._stdout), str(self._stderr)),
+        )
+        self._process.start()
+        self.pid = self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """As Popen's: None while it runs, the exit status, or minus the signal that ended it."""
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        self._process.join(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(self.command, timeout)
+        return self.returncode
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    def wait_for_output(self, start: str, timeout: float) -> None:
+        """Until its stdout begins with `start` (what it prints once ready); ending first is an error."""
+        deadline = time.monotonic() + timeout
+        while not self.stdout().startswith(start):
+            assert self.returncode is None, f"{self.command} ended ({self.returncode}) first: {self.stderr()}"
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.command, timeout, self.stdout(), self.stderr())
+            time.sleep(0.01)
+
+    def stdout(self) -> str:
+        return _text(self._stdout)
+
+    def stderr(self) -> str:
+        return _text(self._stderr)
+
+    def __enter__(self) -> Forked:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Killed (SIGKILL) if it still runs: past its timeout, the test interrupted (pytest-timeout, ^C), or a
+        test done with it. No child is left behind."""
+        if self.returncode is None:
+            self._process.kill()
+        self._process.join()
+        self._process.close()
+        self._outputs.cleanup()
+
+
+def start_module(
+    module: str,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> Forked:
+    """`python -m MODULE *args` started in the background (MODULE importable from the tests' folder)."""
+    environment = dict(os.environ if env is None else env)
+    folder = os.fspath(cwd) if cwd is not None else str(Path.cwd())
+    return Forked(module, args, environment, folder)
 
 
 def _text(path: Path) -> str:
@@ -86,8 +156,10 @@ def _text(path: Path) -> str:
         return text.read()
 
 
-def _run_as_main(args: list[str], environment: dict[str, str], folder: str, stdout: str, stderr: str) -> None:
-    """In the forked child: become `python -m cli *args` started in `folder` with `environment`, then exit."""
+def _run_as_main(
+    module: str, args: list[str], environment: dict[str, str], folder: str, stdout: str, stderr: str
+) -> None:
+    """In the forked child: become `python -m MODULE *args` started in `folder` with `environment`, then exit."""
     os.chdir(folder)
     os.environ.clear()
     os.environ.update(environment)
@@ -102,7 +174,7 @@ def _run_as_main(args: list[str], environment: dict[str, str], folder: str, stdo
     sys.argv = ["-m", *args]  # runpy puts the module's path first, as `-m` does
     status = 0
     try:
-        runpy.run_module("cli", run_name="__main__", alter_sys=True)
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as leaving:
         status = _exit_status(leaving.code)
     except BaseException:  # the interpreter prints what escapes and exits with 1

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from sqlmodel import Session, select
 
+from cli_process import start_module
 from conftest import REPO
 from evidence import EvidenceStore, Run
 from evidence.blobs import LocalBlobStore, sha256_hex
 from evidence.db import open_database
 from evidence.verify import verify
 from sim import Simulation
-
-WORKER = REPO / "tests" / "_crash_worker.py"
 
 
 def every_visible_blob_is_whole(blob_dir: Path) -> list[str]:
@@ -44,24 +40,22 @@ def test_sigkill_at_random_moments_ten_times(
     targets = tmp_path / "targets.json"
     targets.write_text(json.dumps(urls))
     blob_dir, key = tmp_path / "blobs", tmp_path / "collector.pem"
-    command = [sys.executable, str(WORKER), database_url, str(blob_dir), str(key), str(targets)]
+    args = [database_url, str(blob_dir), str(key), str(targets)]
     rng = random.Random(20230526)
     for _ in range(10):
-        worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
-        try:
-            assert worker.stdout is not None and worker.stdout.readline() == b"open\n"  # its store is open
+        # Forked from the tests' warm server (tests/cli_process.py), and killed with SIGKILL as the block ends,
+        # however it ends (an interrupted test left it crawling for good).
+        with start_module("_crash_worker", args, cwd=REPO) as worker:
+            worker.wait_for_output("open\n", timeout=120)  # its store is open
             time.sleep(rng.uniform(0.0, 2.0))  # a random moment of its crawl
-            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
-        finally:  # killed whatever happens: an interrupted test left it crawling for good
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=30)
+            assert worker.poll() is None, worker.stderr()
         engine = open_database(database_url)
         report = verify(engine, LocalBlobStore(blob_dir, durable=False))
         engine.dispose()
         assert report.problems == []
         assert every_visible_blob_is_whole(blob_dir) == []
-    finished = subprocess.run([*command, "--once"], capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert finished.returncode == 0 and "finished" in finished.stdout, finished.stderr
+    with start_module("_crash_worker", [*args, "--once"], cwd=REPO) as finished:
+        assert finished.wait(timeout=300) == 0 and "finished" in finished.stdout(), finished.stderr()
     store = EvidenceStore.open(database_url, blob_dir, key)
     try:
         report = verify(store.engine, store.blobs)

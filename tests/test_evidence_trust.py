@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from cchc.settings import Settings
+from cli_process import Forked, start_module
 from conftest import REPO
 from evidence import EvidenceStore, Observation, Snapshot, SnapshotBlob
 from evidence.blobs import LocalBlobStore
@@ -35,8 +33,6 @@ from probes import PROBES
 from probes._recheck import recheck
 from probes.news import VERSION as NEWS_PARSER_VERSION
 from sim import Simulation
-
-WORKER = REPO / "tests" / "_crash_worker.py"
 
 
 @dataclass
@@ -383,20 +379,21 @@ def unsigned_tail(url: str) -> list[tuple[int, int]]:
     return [(i, s) for i, s in rows]
 
 
-def crawling(url: str, folder: Path, simulation: Simulation, *extra: str) -> subprocess.Popen[bytes]:
+def crawling(url: str, folder: Path, simulation: Simulation, *extra: str) -> Forked:
     """A real crawl process that runs crawls of 40 captures, one after the other, until it is killed; returned
     once its store is open."""
     urls = [simulation.url(site) + f"/vi/news/tin-tuc-su-kien/page-{n}/" for n in range(1, 9)
             for site in ("phuong-1", "phuong-2", "phuong-3", "phuong-4", "xa-tan-binh")]  # fmt: skip
     (folder / "targets.json").write_text(json.dumps(urls))
     files = [str(folder / "blobs"), str(folder / "key.pem"), str(folder / "targets.json")]
-    worker = subprocess.Popen(
-        [sys.executable, str(WORKER), url, *files, *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=REPO,
-    )
-    assert worker.stdout is not None and worker.stdout.readline() == b"open\n", worker.stderr
+    worker = start_module(
+        "_crash_worker", [url, *files, *extra], cwd=REPO
+    )  # forked warm, tests/cli_process.py
+    try:
+        worker.wait_for_output("open\n", timeout=120)
+    except BaseException:
+        worker.__exit__()
+        raise
     return worker
 
 
@@ -406,16 +403,14 @@ def killed_with_an_unsigned_tail(url: str, folder: Path, simulation: Simulation)
     group commit is fast enough for a run to be signed between the check and the kill: then the crawl goes on in
     a new process and is killed again, until the kill lands where this test needs it: inside an open run."""
     for _ in range(5):
-        worker = crawling(url, folder, simulation)
-        try:
+        with crawling(
+            url, folder, simulation
+        ) as worker:  # killed (SIGKILL) as the block ends, however it ends
             deadline = time.monotonic() + 120
             while not (has_checkpoint(url) and len(unsigned_tail(url)) >= 3 and last_run_open(url)):
-                assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+                assert worker.poll() is None, worker.stderr()
                 assert time.monotonic() < deadline, "the worker never left three unsigned captures"
                 time.sleep(0.05)
-        finally:
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=30)
         if len(unsigned_tail(url)) >= 3 and last_run_open(url):
             return
         # The next start closes what the kill left open.
@@ -511,11 +506,12 @@ def test_verify_while_a_crawl_writes_sees_no_cut_and_no_stranger(
     """The journal and the witness grow while verify reads the database: what they hold beyond the moment verify
     began is not taken for a cut tail, and every record verify reads has its journal line."""
     witness = tmp_path / "witness.jsonl"
-    worker = crawling(database_url, tmp_path, simulation, "--witness", str(witness))
-    try:
-        reports: list[VerifyReport] = []
+    reports: list[VerifyReport] = []
+    with crawling(
+        database_url, tmp_path, simulation, "--witness", str(witness)
+    ) as worker:  # killed at the end
         while len(reports) < 8:
-            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+            assert worker.poll() is None, worker.stderr()
             if not has_checkpoint(database_url):
                 time.sleep(0.05)
                 continue
@@ -524,9 +520,6 @@ def test_verify_while_a_crawl_writes_sees_no_cut_and_no_stranger(
             reports.append(verify(engine, LocalBlobStore(tmp_path / "blobs", durable=False), {key},
                                   witness_file=witness, journal_file=tmp_path / "journal.jsonl"))  # fmt: skip
             engine.dispose()
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
     assert [problems(r) for r in reports] == [[]] * len(reports)
     assert reports[-1].head_seq > reports[0].head_seq  # the crawl went on while verify read
 
