@@ -35,8 +35,8 @@ import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-# The server imports the CLI's verbs (and this module, so a run's target unpickles without an import), and what
-# the verbs import only when they run (cli/main.py keeps `cchc --version` light): the reports, the indicators, the
+# The server imports the CLI's verbs (and this module, so a run's target unpickles without an import; and the
+# crash tests' crawl, `_crash_worker`), and what the verbs import only when they run (cli/main.py keeps `cchc --version` light): the reports, the indicators, the
 # web app, the simulation's config writer. Forked runs spent 40 % of their time importing these again, each run
 # (py-spy over a whole run, docs/benchmarks.md). pandas brings native threads (pyarrow's jemalloc, OpenBLAS):
 # both libraries prepare for fork (pthread_atfork), as any pandas program forking its workers needs.
