@@ -66,10 +66,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """`python -m cli *args`, as `subprocess.run(…, capture_output=True, text=True)` would run and return it."""
     with start_module("cli", args, env=env, cwd=cwd) as child:
-        try:
-            status = child.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise subprocess.TimeoutExpired(child.command, timeout, child.stdout(), child.stderr()) from None
+        status = child.wait(timeout)
         result = subprocess.CompletedProcess(child.command, status, child.stdout(), child.stderr())
     if check:
         result.check_returncode()
@@ -103,7 +100,7 @@ class Forked:
     def wait(self, timeout: float) -> int:
         self._process.join(timeout)
         if self.returncode is None:
-            raise subprocess.TimeoutExpired(self.command, timeout)
+            raise subprocess.TimeoutExpired(self.command, timeout, self.stdout(), self.stderr())
         return self.returncode
 
     def kill(self) -> None:
@@ -128,6 +125,9 @@ class Forked:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
         """Killed (SIGKILL) if it still runs: past its timeout, the test interrupted (pytest-timeout, ^C), or a
         test done with it. No child is left behind."""
         if self.returncode is None:
@@ -143,11 +143,19 @@ def start_module(
     *,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
+    ready: str = "",
 ) -> Forked:
-    """`python -m MODULE *args` started in the background (MODULE importable from the tests' folder)."""
+    """`python -m MODULE *args` started in the background (MODULE importable from the tests' folder); returned
+    once its stdout begins with `ready` (what it prints when it is ready), within two minutes."""
     environment = dict(os.environ if env is None else env)
     folder = os.fspath(cwd) if cwd is not None else str(Path.cwd())
-    return Forked(module, args, environment, folder)
+    started = Forked(module, args, environment, folder)
+    try:
+        started.wait_for_output(ready, timeout=120)
+    except BaseException:
+        started.close()
+        raise
+    return started
 
 
 def _text(path: Path) -> str:

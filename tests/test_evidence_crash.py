@@ -45,8 +45,7 @@ def test_sigkill_at_random_moments_ten_times(
     for _ in range(10):
         # Forked from the tests' warm server (tests/cli_process.py), and killed with SIGKILL as the block ends,
         # however it ends (an interrupted test left it crawling for good).
-        with start_module("_crash_worker", args, cwd=REPO) as worker:
-            worker.wait_for_output("open\n", timeout=120)  # its store is open
+        with start_module("_crash_worker", args, cwd=REPO, ready="open\n") as worker:  # its store is open
             time.sleep(rng.uniform(0.0, 2.0))  # a random moment of its crawl
             assert worker.poll() is None, worker.stderr()
         engine = open_database(database_url)

@@ -386,15 +386,8 @@ def crawling(url: str, folder: Path, simulation: Simulation, *extra: str) -> For
             for site in ("phuong-1", "phuong-2", "phuong-3", "phuong-4", "xa-tan-binh")]  # fmt: skip
     (folder / "targets.json").write_text(json.dumps(urls))
     files = [str(folder / "blobs"), str(folder / "key.pem"), str(folder / "targets.json")]
-    worker = start_module(
-        "_crash_worker", [url, *files, *extra], cwd=REPO
-    )  # forked warm, tests/cli_process.py
-    try:
-        worker.wait_for_output("open\n", timeout=120)
-    except BaseException:
-        worker.__exit__()
-        raise
-    return worker
+    # Forked warm (tests/cli_process.py); it prints "open" once its store is open.
+    return start_module("_crash_worker", [url, *files, *extra], cwd=REPO, ready="open\n")
 
 
 def killed_with_an_unsigned_tail(url: str, folder: Path, simulation: Simulation) -> None:
@@ -403,9 +396,8 @@ def killed_with_an_unsigned_tail(url: str, folder: Path, simulation: Simulation)
     group commit is fast enough for a run to be signed between the check and the kill: then the crawl goes on in
     a new process and is killed again, until the kill lands where this test needs it: inside an open run."""
     for _ in range(5):
-        with crawling(
-            url, folder, simulation
-        ) as worker:  # killed (SIGKILL) as the block ends, however it ends
+        # Killed (SIGKILL) as the block ends, however it ends.
+        with crawling(url, folder, simulation) as worker:
             deadline = time.monotonic() + 120
             while not (has_checkpoint(url) and len(unsigned_tail(url)) >= 3 and last_run_open(url)):
                 assert worker.poll() is None, worker.stderr()
@@ -507,9 +499,8 @@ def test_verify_while_a_crawl_writes_sees_no_cut_and_no_stranger(
     began is not taken for a cut tail, and every record verify reads has its journal line."""
     witness = tmp_path / "witness.jsonl"
     reports: list[VerifyReport] = []
-    with crawling(
-        database_url, tmp_path, simulation, "--witness", str(witness)
-    ) as worker:  # killed at the end
+    # Killed (SIGKILL) as the block ends.
+    with crawling(database_url, tmp_path, simulation, "--witness", str(witness)) as worker:
         while len(reports) < 8:
             assert worker.poll() is None, worker.stderr()
             if not has_checkpoint(database_url):
